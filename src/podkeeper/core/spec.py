@@ -1,0 +1,189 @@
+"""The pod spec as the core sees it: plain frozen data, Kubernetes defaults already applied.
+
+`podkeeper.manifest` builds these from YAML/JSON (defaulting as
+`pkg/apis/core/v1/defaults.go` does, validating as
+`pkg/apis/core/validation/validation.go` does); the core only reads them.
+Field names follow the Kubernetes API in snake_case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ProbeType(Enum):
+    """The three probe kinds; `.value` prints as the kubelet's `probeType.String()`."""
+
+    STARTUP = "Startup"
+    READINESS = "Readiness"
+    LIVENESS = "Liveness"
+
+    @property
+    def field(self) -> str:
+        """The pod-spec field name, e.g. `livenessProbe`."""
+        return self.value.lower() + "Probe"
+
+
+@dataclass(frozen=True)
+class ExecAction:
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HTTPHeader:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class HTTPGetAction:
+    port: int | str
+    path: str = "/"
+    host: str = ""
+    scheme: str = "HTTP"
+    http_headers: tuple[HTTPHeader, ...] = ()
+
+
+@dataclass(frozen=True)
+class TCPSocketAction:
+    port: int | str
+    host: str = ""
+
+
+@dataclass(frozen=True)
+class GRPCAction:
+    port: int
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class SleepAction:
+    """Lifecycle `sleep` handler (KEP-3960): the hook just waits `seconds`."""
+
+    seconds: int
+
+
+Handler = ExecAction | HTTPGetAction | TCPSocketAction | GRPCAction | SleepAction
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe with defaults applied (timeout 1, period 10, success 1, failure 3)."""
+
+    handler: Handler
+    initial_delay_seconds: int = 0
+    timeout_seconds: int = 1
+    period_seconds: int = 10
+    success_threshold: int = 1
+    failure_threshold: int = 3
+    termination_grace_period_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    post_start: Handler | None = None
+    pre_stop: Handler | None = None
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    container_port: int
+    name: str = ""
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One `env` entry. `field_ref` holds a downward-API fieldPath such as `metadata.name`."""
+
+    name: str
+    value: str | None = None
+    field_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Quantities already parsed: memory in bytes, cpu in millicores. None when unset."""
+
+    limits_memory: int | None = None
+    limits_cpu_milli: int | None = None
+    requests_memory: int | None = None
+    requests_cpu_milli: int | None = None
+    limits_pids: int | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str = ""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str = ""
+    env: tuple[EnvVar, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+    startup_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    resources: Resources = field(default_factory=Resources)
+    termination_message_path: str = "/dev/termination-log"
+    termination_message_policy: str = "File"
+    # Only meaningful on init containers: "Always" makes it a sidecar (KEP-753).
+    restart_policy: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+
+    def probe(self, probe_type: ProbeType) -> Probe | None:
+        if probe_type is ProbeType.STARTUP:
+            return self.startup_probe
+        if probe_type is ProbeType.READINESS:
+            return self.readiness_probe
+        return self.liveness_probe
+
+    @property
+    def is_sidecar(self) -> bool:
+        return self.restart_policy == "Always"
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    containers: tuple[Container, ...]
+    init_containers: tuple[Container, ...] = ()
+    restart_policy: str = "Always"
+    termination_grace_period_seconds: int = 30
+    host_network: bool = False
+    active_deadline_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    generate_name: str = ""
+
+    @property
+    def label_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True)
+class Pod:
+    metadata: ObjectMeta
+    spec: PodSpec
+
+    @property
+    def key(self) -> str:
+        """`<podName>_<namespace>(<uid>)`, the form the kubelet's messages print (format.Pod)."""
+        return f"{self.metadata.name}_{self.metadata.namespace}({self.metadata.uid})"
+
+    def all_containers(self) -> tuple[Container, ...]:
+        return self.spec.init_containers + self.spec.containers
+
+    def container(self, name: str) -> Container:
+        for c in self.all_containers():
+            if c.name == name:
+                return c
+        raise KeyError(name)
