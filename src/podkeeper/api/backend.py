@@ -1,0 +1,60 @@
+"""What the API server needs from the agent. The agent implements it; tests use fakes.
+
+Every object crossing this boundary is a Kubernetes-shaped JSON dict
+(`v1 Pod`, `v1 Event`, ...), exactly what the REST API returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+
+class ApplyError(Exception):
+    """Objects were rejected; `messages` are the Kubernetes-style lines (nothing was applied)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class AgentBackend(Protocol):
+    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
+        """kind is the Kubernetes kind: Pod, Deployment, ReplicaSet, Service, Endpoints."""
+        ...
+
+    def get_object(self, kind: str, namespace: str, name: str) -> Obj | None: ...
+
+    async def apply(self, objects: list[Obj]) -> list[Obj]:
+        """Create or update; returns the stored objects. Raises ApplyError (applies none)."""
+        ...
+
+    async def delete(
+        self, kind: str, namespace: str, name: str, grace_period_seconds: int | None
+    ) -> Obj | None:
+        """Start graceful deletion; returns the object (with deletionTimestamp) or None."""
+        ...
+
+    def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]: ...
+
+    def watch_events(self) -> AsyncIterator[Obj]:
+        """New and updated events from now on."""
+        ...
+
+    def log_path(
+        self, namespace: str, pod: str, container: str | None, previous: bool
+    ) -> str | None:
+        """The log file of the current (or previous) instance; None when there is none."""
+        ...
+
+    def terminations(self, namespace: str, pod: str, container: str | None) -> list[Obj]:
+        """Every recorded termination of the pod's containers, oldest first (issue 3 history)."""
+        ...
+
+    async def shutdown(self) -> None:
+        """Drain every pod gracefully and stop the agent."""
+        ...
+
+    def version(self) -> Obj: ...
