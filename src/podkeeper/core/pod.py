@@ -1,0 +1,735 @@
+"""The kubelet's decisions for one pod, as a pure state machine under an injected clock.
+
+`PodMachine` plays the parts of the kubelet's pod worker (`SyncPod`,
+`computePodActions`), prober manager and workers, back-off and status
+manager for a single pod. It never does I/O: inputs arrive as method calls
+with `now` (clock seconds), decisions leave as `Action`s from `poll(now)`,
+and `next_wakeup()` says when to call again. The agent, the simulator and
+the tests drive the very same object.
+
+Where podkeeper is faster than the kubelet it is on purpose and only in
+latency: the kubelet notices exits and probe results through a ~1 s PLEG
+relist and requeues back-offs 10-15 s late; here every input is acted on at
+once and a back-off ends exactly when it expires. The decisions, thresholds,
+messages and back-off curve are the kubelet's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from podkeeper.core import events as ev
+from podkeeper.core.actions import (
+    Action,
+    ExecTarget,
+    GRPCTarget,
+    HTTPTarget,
+    KillContainer,
+    PodFinished,
+    RunProbe,
+    SleepTarget,
+    StartContainer,
+    Target,
+    TCPTarget,
+    UnresolvedTarget,
+)
+from podkeeper.core.backoff import Backoff
+from podkeeper.core.duration import go_duration
+from podkeeper.core.prober import MAX_PROBE_RETRIES, ProbeWorker
+from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.core.spec import (
+    Container,
+    ExecAction,
+    GRPCAction,
+    Handler,
+    HTTPGetAction,
+    Pod,
+    ProbeType,
+    SleepAction,
+    TCPSocketAction,
+)
+from podkeeper.core.termination import choose_grace
+
+INIT = "init"
+SIDECAR = "sidecar"
+REGULAR = "regular"
+
+CREATED = "created"  # asked to start, not running yet
+RUNNING = "running"
+EXITED = "exited"
+
+
+@dataclass
+class Instance:
+    """One container instance (a CRI container). Times are clock seconds."""
+
+    id: str
+    restart_count: int
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    state: str = CREATED
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+    killing: bool = False
+    killed_by: ProbeType | None = None
+    restart_after_kill: bool = False
+
+
+@dataclass
+class ContainerRecord:
+    spec: Container
+    role: str
+    index: int
+    instances: list[Instance] = field(default_factory=list)
+    waiting_reason: str | None = None
+    waiting_message: str = ""
+    restart_at: float | None = None
+    spec_hash: str = ""
+
+    @property
+    def current(self) -> Instance | None:
+        return self.instances[-1] if self.instances else None
+
+    @property
+    def running(self) -> bool:
+        cur = self.current
+        return cur is not None and cur.state == RUNNING
+
+    @property
+    def field_path(self) -> str:
+        where = "initContainers" if self.role != REGULAR else "containers"
+        return f"spec.{where}{{{self.spec.name}}}"
+
+    def last_exited(self, skip: Instance | None = None) -> Instance | None:
+        """The most recent exited instance (doBackOff's `cStatus`), optionally ignoring one."""
+        for inst in reversed(self.instances):
+            if inst.state == EXITED and inst is not skip:
+                return inst
+        return None
+
+
+def _spec_hash(container: Container) -> str:
+    # getStableKey includes the container spec hash: a changed container gets a fresh back-off.
+    return hashlib.sha256(repr(container).encode()).hexdigest()[:8]
+
+
+def _should_restart(policy: str, exit_code: int | None) -> bool:
+    # pkg/kubelet/container/helpers.go ShouldContainerBeRestarted, for an exited container.
+    if policy == "Never":
+        return False
+    if policy == "OnFailure":
+        return exit_code != 0
+    return True
+
+
+class PodMachine:
+    """The kubelet's view and decisions for one pod.
+
+    `wall_offset` turns clock seconds into epoch seconds for status
+    timestamps. `jitters` gives each probe worker's initial delay in seconds
+    (the kubelet sleeps `rand*period` only when it started less than one
+    period ago); the caller draws them so the core stays deterministic."""
+
+    def __init__(
+        self,
+        pod: Pod,
+        now: float,
+        *,
+        pod_ip: str = "127.0.0.1",
+        node_name: str = "localhost",
+        wall_offset: float = 0.0,
+        jitters: Mapping[tuple[str, ProbeType], float] | None = None,
+    ) -> None:
+        self.pod = pod
+        self.pod_ip = pod_ip
+        self.node_name = node_name
+        self.wall_offset = wall_offset
+        self.created_at = now
+        self.backoff = Backoff()
+        self.deletion_at: float | None = None
+        self.deletion_grace: int | None = None
+        self.finished = False
+        self.failed_reason: str | None = None
+        self._actions: list[Action] = []
+        self._events: list[ev.Event] = []
+        self._id_seq = 0
+        self.records: dict[str, ContainerRecord] = {}
+        for i, c in enumerate(pod.spec.init_containers):
+            role = SIDECAR if c.is_sidecar else INIT
+            self.records[c.name] = ContainerRecord(c, role, i, spec_hash=_spec_hash(c))
+        for i, c in enumerate(pod.spec.containers):
+            self.records[c.name] = ContainerRecord(c, REGULAR, i, spec_hash=_spec_hash(c))
+        # prober_manager.go AddPod: sidecars then regular containers; startup, readiness, liveness.
+        self.workers: list[ProbeWorker] = []
+        jit = jitters or {}
+        for rec in self.records.values():
+            if rec.role == INIT:
+                continue
+            for ptype in (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS):
+                probe = rec.spec.probe(ptype)
+                if probe is not None:
+                    start = now + jit.get((rec.spec.name, ptype), 0.0)
+                    self.workers.append(ProbeWorker(ptype, probe, rec.spec.name, start))
+        from podkeeper.core.status import Conditions  # local: status imports this module
+
+        self.conditions = Conditions()
+        self._emit(ev.scheduled(pod.metadata.namespace, pod.metadata.name, node_name), None, now)
+        self._sync(now)
+
+    # ----------------------------------------------------------------- inputs
+
+    def container_started(self, name: str, instance_id: str, now: float) -> None:
+        """The runtime started the instance (the kubelet's `Started` moment)."""
+        inst = self._instance(name, instance_id)
+        if inst is None or inst.state != CREATED:
+            return
+        inst.state = RUNNING
+        inst.started_at = now
+        rec = self.records[name]
+        rec.waiting_reason = None
+        rec.waiting_message = ""
+        self._emit(ev.started(name), rec, now)
+        self._sync(now)
+
+    def container_start_failed(self, name: str, instance_id: str, message: str, now: float) -> None:
+        """The start failed: terminated `StartError`, exit code 128 (containerd), then back-off."""
+        inst = self._instance(name, instance_id)
+        if inst is None:
+            return
+        inst.state = EXITED
+        inst.started_at = inst.started_at or now
+        inst.finished_at = now
+        inst.exit_code = 128
+        inst.reason = "StartError"
+        inst.message = message
+        self._emit(ev.failed(message), self.records[name], now)
+        self._sync(now)
+
+    def container_config_error(self, name: str, instance_id: str, message: str, now: float) -> None:
+        """The runtime cannot even create it (e.g. no `command` for the process runtime)."""
+        rec = self.records[name]
+        rec.instances = [i for i in rec.instances if i.id != instance_id]
+        rec.waiting_reason = "CreateContainerConfigError"
+        rec.waiting_message = message
+        self._emit(ev.failed(message), rec, now)
+        self._refresh(now)
+
+    def container_exited(
+        self,
+        name: str,
+        instance_id: str,
+        exit_code: int,
+        now: float,
+        reason: str = "",
+        message: str = "",
+    ) -> None:
+        """The main process ended. `reason` is the runtime's (OOMKilled...) or derived."""
+        inst = self._instance(name, instance_id)
+        if inst is None or inst.state == EXITED:
+            return
+        inst.state = EXITED
+        if inst.started_at is None:
+            inst.started_at = now
+        inst.finished_at = now
+        inst.exit_code = exit_code
+        inst.reason = reason or ("Completed" if exit_code == 0 else "Error")
+        inst.message = message
+        self._sync(now)
+
+    def post_start_failed(self, name: str, instance_id: str, now: float) -> None:
+        """postStart failed: the kubelet kills the container with message `FailedPostStartHook`."""
+        inst = self._instance(name, instance_id)
+        rec = self.records[name]
+        if inst is None or inst.state != RUNNING or inst.killing:
+            return
+        self._emit(ev.failed_post_start(), rec, now)
+        self._kill(
+            rec,
+            inst,
+            now,
+            "FailedPostStartHook",
+            killed_by=None,
+            restart=_should_restart(self._policy(rec), 1),
+        )
+
+    def pre_stop_failed(self, name: str, now: float) -> None:
+        self._emit(ev.failed_pre_stop(), self.records[name], now)
+
+    def probe_finished(
+        self, name: str, instance_id: str, probe_type: ProbeType, outcome: ProbeOutcome, now: float
+    ) -> None:
+        """A checker returned. Applies `prober.go` result mapping and `worker.go` thresholds."""
+        w = self._worker(name, probe_type)
+        if w is None or not w.in_flight:
+            return
+        w.in_flight = False
+        rec = self.records[name]
+        if outcome.error is not None:
+            # runProbeWithRetries: only prober errors are retried, up to 3 tries in all.
+            if w.attempt < MAX_PROBE_RETRIES and not w.stopped:
+                self._run_probe(w, rec, instance_id, now, w.attempt + 1)
+                return
+            self._emit(
+                ev.probe_errored(probe_type.value, outcome.result.value, outcome.error), rec, now
+            )
+            self._after_probe(w, now)  # worker.go step 10: the result is thrown away
+            return
+        if outcome.result is Result.FAILURE:
+            self._emit(ev.probe_failed(probe_type.value, outcome.output), rec, now)
+        elif outcome.result is Result.WARNING:
+            self._emit(ev.probe_warning(probe_type.value, outcome.output), rec, now)
+        result = (
+            Result.SUCCESS if outcome.result in (Result.SUCCESS, Result.WARNING) else Result.FAILURE
+        )
+        if not w.stopped and w.count(result):
+            changed = w.set_result(instance_id, result)
+            if (probe_type is ProbeType.LIVENESS and result is Result.FAILURE) or (
+                probe_type is ProbeType.STARTUP
+            ):
+                # Hold until a new container ID; issue 117153: any startup result at threshold.
+                w.on_hold = True
+                w.result_run = 0
+            if changed:
+                self._sync(now)
+        self._after_probe(w, now)
+
+    def delete(self, now: float, grace_period_seconds: int | None = None) -> None:
+        """Graceful deletion (`deletionTimestamp` set), as `kubectl delete` starts it."""
+        if self.deletion_at is not None:
+            if grace_period_seconds is not None and self.deletion_grace is not None:
+                self.deletion_grace = min(self.deletion_grace, grace_period_seconds)
+            return
+        self.deletion_at = now
+        self.deletion_grace = (
+            grace_period_seconds
+            if grace_period_seconds is not None
+            else self.pod.spec.termination_grace_period_seconds
+        )
+        # SyncTerminatingPod: StopLivenessAndStartup first; readiness keeps probing.
+        for w in self.workers:
+            if w.probe_type is not ProbeType.READINESS:
+                w.stopped = True
+        for rec in self.records.values():
+            rec.restart_at = None
+        self._sync(now)
+
+    # ------------------------------------------------------------------ clock
+
+    def poll(self, now: float) -> list[Action]:
+        """Run what is due at `now` and return the actions decided since the last poll."""
+        for rec in self.records.values():
+            if rec.restart_at is not None and now >= rec.restart_at:
+                rec.restart_at = None
+                self._sync(now)
+        for w in self.workers:
+            if w.stopped:
+                continue
+            if w.in_flight:
+                w.on_tick_while_busy(now)
+            elif w.due(now):
+                w.advance(now)
+                self._do_probe(w, now)
+        actions, self._actions = self._actions, []
+        return actions
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time `poll` has something to do (None: only inputs can change things)."""
+        times = [r.restart_at for r in self.records.values() if r.restart_at is not None]
+        for w in self.workers:
+            if w.stopped or w.in_flight:
+                continue  # a running probe's result is an input, not a timer
+            if w.manual_pending:
+                return float("-inf")  # due now
+            times.append(w.next_tick)
+        return min(times) if times else None
+
+    def drain_events(self) -> list[ev.Event]:
+        out, self._events = self._events, []
+        return out
+
+    # ----------------------------------------------------------------- views
+
+    @property
+    def deleting(self) -> bool:
+        return self.deletion_at is not None
+
+    def started(self, rec: ContainerRecord) -> bool:
+        """`UpdatePodStatus`: running and (startup Success or no startup worker)."""
+        if not rec.running:
+            return False
+        w = self._worker(rec.spec.name, ProbeType.STARTUP)
+        return w is None or w.cached(rec.current.id if rec.current else None) is Result.SUCCESS
+
+    def ready(self, rec: ContainerRecord) -> bool:
+        if rec.role == INIT:
+            cur = rec.current
+            return cur is not None and cur.state == EXITED and cur.exit_code == 0
+        if not self.started(rec):
+            return False
+        w = self._worker(rec.spec.name, ProbeType.READINESS)
+        if w is None:
+            return True
+        return w.cached(rec.current.id if rec.current else None) is Result.SUCCESS
+
+    def phase(self) -> str:
+        from podkeeper.core.status import pod_phase
+
+        return pod_phase(self)
+
+    @property
+    def pod_ready(self) -> bool:
+        return self.conditions.status.get("Ready") == "True"
+
+    # --------------------------------------------------------------- internals
+
+    def _policy(self, rec: ContainerRecord) -> str:
+        if rec.role == SIDECAR:
+            return "Always"
+        if rec.role == INIT:
+            # A failed init container is retried unless the pod says Never (§3.4).
+            return "Never" if self.pod.spec.restart_policy == "Never" else "OnFailure"
+        return self.pod.spec.restart_policy
+
+    def _worker(self, name: str, ptype: ProbeType) -> ProbeWorker | None:
+        for w in self.workers:
+            if w.container == name and w.probe_type is ptype:
+                return w
+        return None
+
+    def _instance(self, name: str, instance_id: str) -> Instance | None:
+        rec = self.records.get(name)
+        if rec is None:
+            return None
+        for inst in reversed(rec.instances):
+            if inst.id == instance_id:
+                return inst
+        return None
+
+    def _emit(self, triple: tuple[str, str, str], rec: ContainerRecord | None, now: float) -> None:
+        etype, reason, message = triple
+        component = "default-scheduler" if reason == "Scheduled" else "kubelet"
+        self._events.append(
+            ev.Event(etype, reason, message, rec.field_path if rec else None, now, component)
+        )
+
+    def _after_probe(self, w: ProbeWorker, now: float) -> None:
+        # A tick or manual trigger that came while the probe ran is delivered now (Go's
+        # buffered channels); a manual one also resets the ticker.
+        if (w.tick_pending or w.manual_pending) and not w.stopped:
+            w.tick_pending = False
+            w.advance(now)
+            self._do_probe(w, now)
+
+    def _do_probe(self, w: ProbeWorker, now: float) -> None:
+        """`worker.go doProbe` steps 1-10, minus the probe itself."""
+        if self.finished or self.phase() in ("Succeeded", "Failed"):
+            w.stopped = True  # step 2: the worker exits
+            return
+        rec = self.records[w.container]
+        inst = rec.current
+        if inst is None or inst.state == CREATED:
+            return  # step 3: no container ID yet
+        if inst.id != w.container_id:
+            w.new_container(inst.id)  # step 4
+        if w.on_hold:
+            return  # step 5
+        if inst.state != RUNNING:
+            # step 6: a dead container is not ready; the worker ends only for Never.
+            if w.set_result(inst.id, Result.FAILURE):
+                self._refresh(now)
+            if self._policy(rec) == "Never":
+                w.stopped = True
+            return
+        if self.deleting and w.probe_type is not ProbeType.READINESS:
+            w.set_result(inst.id, Result.SUCCESS)  # step 7: quiet shutdown
+            w.stopped = True
+            return
+        assert inst.started_at is not None
+        if int(now - inst.started_at) < w.probe.initial_delay_seconds:
+            return  # step 8: truncated to whole seconds, from startedAt
+        started = self.started(rec)
+        if (w.probe_type is ProbeType.STARTUP) == started:
+            return  # step 9: startup gates readiness and liveness
+        self._run_probe(w, rec, inst.id, now, 1)
+
+    def _run_probe(
+        self, w: ProbeWorker, rec: ContainerRecord, instance_id: str, now: float, attempt: int
+    ) -> None:
+        w.in_flight = True
+        w.attempt = attempt
+        target = self.resolve(rec.spec, w.probe.handler)
+        self._actions.append(
+            RunProbe(
+                rec.spec.name, instance_id, w.probe_type, target, w.probe.timeout_seconds, attempt
+            )
+        )
+
+    def resolve(self, container: Container, handler: Handler) -> Target:
+        """Turn a handler into a concrete target (`pkg/probe/util.go ResolveContainerPort`)."""
+        if isinstance(handler, ExecAction):
+            from podkeeper.core.envexpand import expand
+
+            # ExpandContainerCommandOnlyStatic: only static env values are visible to probes.
+            static = {e.name: e.value for e in container.env if e.value is not None}
+            return ExecTarget(tuple(expand(a, static) for a in handler.command))
+        if isinstance(handler, SleepAction):
+            return SleepTarget(handler.seconds)
+        if isinstance(handler, GRPCAction):
+            return GRPCTarget(self.pod_ip, handler.port, handler.service)
+        port = self._resolve_port(container, handler.port)
+        if isinstance(port, str):
+            return UnresolvedTarget(port)
+        if isinstance(handler, HTTPGetAction):
+            headers = tuple((h.name, h.value) for h in handler.http_headers)
+            return HTTPTarget(
+                handler.scheme.lower(), handler.host or self.pod_ip, port, handler.path, headers
+            )
+        assert isinstance(handler, TCPSocketAction)
+        return TCPTarget(handler.host or self.pod_ip, port)
+
+    @staticmethod
+    def _resolve_port(container: Container, port: int | str) -> int | str:
+        """An int, or the error text (`port "x" not found`, `invalid port number: N`)."""
+        if isinstance(port, str):
+            for p in container.ports:
+                if p.name == port:
+                    return p.container_port
+            return f'port "{port}" not found'
+        if not 0 < port < 65536:
+            return f"invalid port number: {port}"
+        return port
+
+    def _new_instance_id(self, rec: ContainerRecord) -> str:
+        self._id_seq += 1
+        seed = f"{self.pod.metadata.uid}/{rec.spec.name}/{self._id_seq}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+    def _start(self, rec: ContainerRecord, now: float) -> None:
+        cur = rec.current
+        restart_count = cur.restart_count + 1 if cur is not None else 0
+        inst = Instance(self._new_instance_id(rec), restart_count, now)
+        rec.instances.append(inst)
+        del rec.instances[:-2]  # like the kubelet's status, keep the newest two
+        rec.waiting_reason = None
+        rec.waiting_message = ""
+        rec.restart_at = None
+        self._emit(ev.pulled(rec.spec.image or rec.spec.name), rec, now)
+        self._emit(ev.created(rec.spec.name), rec, now)
+        post = rec.spec.lifecycle.post_start
+        self._actions.append(
+            StartContainer(
+                rec.spec.name,
+                inst.id,
+                restart_count,
+                self.resolve(rec.spec, post) if post is not None else None,
+            )
+        )
+
+    def _try_start(self, rec: ContainerRecord, now: float, after_kill_of: Instance | None) -> None:
+        """Start unless in CrashLoopBackOff (`doBackOff`)."""
+        if rec.restart_at is not None:
+            return
+        # The kubelet looks at the newest *exited* instance in its pod status snapshot. After a
+        # probe kill that snapshot still shows the killed instance running, so the older one counts.
+        ts_inst = rec.last_exited(skip=after_kill_of)
+        if ts_inst is not None:
+            assert ts_inst.finished_at is not None
+            meta = self.pod.metadata
+            # getStableKey: <pod>_<namespace>_<uid>_<container>_<spec hash>
+            key = f"{meta.name}_{meta.namespace}_{meta.uid}_{rec.spec.name}_{rec.spec_hash}"
+            if self.backoff.is_in_backoff_since(key, ts_inst.finished_at, now):
+                delay = self.backoff.current(key)
+                newest = rec.last_exited()
+                assert newest is not None and newest.finished_at is not None
+                rec.restart_at = max(newest.finished_at, ts_inst.finished_at) + delay
+                rec.waiting_reason = "CrashLoopBackOff"
+                rec.waiting_message = (
+                    f"back-off {go_duration(delay)} restarting failed container={rec.spec.name} "
+                    f"pod={self.pod.key}"
+                )
+                self._emit(ev.back_off(rec.spec.name, self.pod.key), rec, now)
+                return
+            self.backoff.next(key, ts_inst.finished_at, now)
+        self._start(rec, now)
+
+    def _kill(
+        self,
+        rec: ContainerRecord,
+        inst: Instance,
+        now: float,
+        message: str,
+        *,
+        killed_by: ProbeType | None,
+        restart: bool,
+    ) -> None:
+        inst.killing = True
+        inst.killed_by = killed_by
+        inst.restart_after_kill = restart
+        grace = choose_grace(
+            self.pod, rec.spec.name, deletion_grace=self.deletion_grace, killed_by=killed_by
+        )
+        self._emit(ev.killing(message), rec, now)
+        pre = rec.spec.lifecycle.pre_stop
+        self._actions.append(
+            KillContainer(
+                rec.spec.name,
+                inst.id,
+                grace,
+                message,
+                self.resolve(rec.spec, pre) if pre is not None else None,
+            )
+        )
+
+    def _sync(self, now: float) -> None:
+        """One pod sync: readiness re-triggers, then `computePodActions` and its starts/kills."""
+        if self.finished:
+            return
+        # UpdatePodStatus: every status pass pokes the readiness worker of a started,
+        # not-ready container (non-blocking send on manualTriggerCh).
+        for w in self.workers:
+            if w.probe_type is ProbeType.READINESS and not w.stopped:
+                rec = self.records[w.container]
+                if self.started(rec) and not self.ready(rec):
+                    w.manual_pending = True
+        if self.deleting:
+            self._sync_terminating(now)
+        else:
+            self._sync_running(now)
+        self._refresh(now)
+
+    def _sync_running(self, now: float) -> None:
+        terminal = self.phase() in ("Succeeded", "Failed")
+        # Kill decisions for running containers (computePodActions order: liveness, startup).
+        for rec in self.records.values():
+            inst = rec.current
+            if rec.role == INIT or inst is None or inst.state != RUNNING or inst.killing:
+                continue
+            restart = rec.role == SIDECAR or self.pod.spec.restart_policy != "Never"
+            who = "Init container" if rec.role == SIDECAR else "Container"
+            for ptype in (ProbeType.LIVENESS, ProbeType.STARTUP):
+                w = self._worker(rec.spec.name, ptype)
+                if w is not None and w.cached(inst.id) is Result.FAILURE:
+                    msg = f"{who} {rec.spec.name} failed {ptype.value.lower()} probe"
+                    if restart and rec.role == REGULAR:
+                        msg += ", will be restarted"
+                    self._kill(rec, inst, now, msg, killed_by=ptype, restart=restart)
+                    break
+        if terminal:
+            self._stop_sidecars(now)
+            return
+        # Init containers in order (computeInitContainerActions): a sidecar must be started
+        # before the next one runs; a regular init container must have exited 0.
+        for rec in self.records.values():
+            if rec.role == REGULAR:
+                continue
+            inst = rec.current
+            if rec.role == SIDECAR:
+                if inst is None:
+                    self._start(rec, now)
+                    return
+                if inst.state == EXITED:
+                    self._start_or_restart(rec, now)
+                if not self.started(rec):
+                    return
+                continue
+            if inst is None:
+                self._start(rec, now)
+                return
+            if inst.state != EXITED:
+                return
+            if inst.exit_code == 0:
+                continue
+            if self._policy(rec) != "Never":
+                self._start_or_restart(rec, now)
+            return
+        for rec in self.records.values():
+            if rec.role != REGULAR:
+                continue
+            inst = rec.current
+            if inst is None:
+                if rec.waiting_reason != "CreateContainerConfigError":
+                    self._start(rec, now)
+            elif inst.state == EXITED:
+                self._start_or_restart(rec, now)
+        if self.phase() in ("Succeeded", "Failed"):
+            self._stop_sidecars(now)
+
+    def _start_or_restart(self, rec: ContainerRecord, now: float) -> None:
+        inst = rec.current
+        if inst is None:
+            self._start(rec, now)
+            return
+        if inst.state != EXITED or rec.restart_at is not None:
+            return
+        if inst.killing and inst.restart_after_kill:
+            # Killed by a probe: computePodActions queued the restart in the same sync.
+            inst.restart_after_kill = False
+            inst.killing = False
+            self._try_start(rec, now, after_kill_of=inst)
+            return
+        if inst.killing:
+            return  # killed for good (restartPolicy Never)
+        if _should_restart(self._policy(rec), inst.exit_code):
+            self._try_start(rec, now, after_kill_of=None)
+
+    def _stop_sidecars(self, now: float) -> None:
+        """KEP-753: once the regular containers are done, sidecars are stopped, newest first."""
+        for rec in reversed(list(self.records.values())):
+            inst = rec.current
+            if (
+                rec.role == SIDECAR
+                and inst is not None
+                and inst.state == RUNNING
+                and not inst.killing
+            ):
+                self._kill(
+                    rec,
+                    inst,
+                    now,
+                    f"Stopping container {rec.spec.name}",
+                    killed_by=None,
+                    restart=False,
+                )
+            if rec.role == SIDECAR:
+                rec.restart_at = None
+
+    def _sync_terminating(self, now: float) -> None:
+        """SyncTerminatingPod: stop regular (and init) containers, then sidecars, then finish."""
+        regular_alive = False
+        for rec in self.records.values():
+            inst = rec.current
+            if rec.role == SIDECAR or inst is None:
+                continue
+            if inst.state == CREATED:
+                regular_alive = True
+            elif inst.state == RUNNING:
+                regular_alive = True
+                if not inst.killing:
+                    self._kill(
+                        rec,
+                        inst,
+                        now,
+                        f"Stopping container {rec.spec.name}",
+                        killed_by=None,
+                        restart=False,
+                    )
+        if not regular_alive:
+            self._stop_sidecars(now)
+        alive = any(
+            r.current is not None and r.current.state in (CREATED, RUNNING)
+            for r in self.records.values()
+        )
+        if not alive and not self.finished:
+            self.finished = True
+            for w in self.workers:
+                w.stopped = True
+            self._actions.append(PodFinished())
+
+    def _refresh(self, now: float) -> None:
+        from podkeeper.core.status import refresh_conditions
+
+        refresh_conditions(self, now)

@@ -1,0 +1,272 @@
+"""Pod status as the kubelet reports it: phase, conditions, container states.
+
+Copies `pkg/kubelet/kubelet_pods.go` (`getPhase`, `convertToAPIContainerStatuses`)
+and `pkg/kubelet/status/generate.go` (conditions). Produces the `v1 PodStatus`
+JSON shape directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from podkeeper.core.pod import ContainerRecord, Instance, PodMachine
+
+Obj = dict[str, Any]
+
+
+def rfc3339(epoch: float) -> str:
+    """RFC 3339 in UTC with second precision, as metav1.Time serialises."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Conditions:
+    """Condition values with the time each last changed (clock seconds)."""
+
+    status: dict[str, str] = field(default_factory=dict)
+    reason: dict[str, str] = field(default_factory=dict)
+    message: dict[str, str] = field(default_factory=dict)
+    since: dict[str, float] = field(default_factory=dict)
+
+    def set(self, ctype: str, value: bool, now: float, reason: str = "", message: str = "") -> None:
+        text = "True" if value else "False"
+        if self.status.get(ctype) != text:
+            self.since[ctype] = now
+        self.status[ctype] = text
+        self.reason[ctype] = reason
+        self.message[ctype] = message
+
+
+def _state_of(rec: ContainerRecord) -> str:
+    cur = rec.current
+    return "none" if cur is None else cur.state
+
+
+def pod_phase(m: PodMachine) -> str:
+    """`getPhase` over the container records."""
+    from podkeeper.core.pod import EXITED, INIT, REGULAR, RUNNING, SIDECAR
+
+    pending_init = 0
+    failed_init = 0
+    pending_sidecars = 0
+    for rec in m.records.values():
+        cur = rec.current
+        if rec.role == SIDECAR:
+            if cur is None or (cur.state == RUNNING and not m.started(rec)):
+                pending_sidecars += 1
+            continue
+        if rec.role != INIT:
+            continue
+        if cur is None or cur.state != EXITED:
+            pending_init += 1
+        elif cur.exit_code != 0:
+            failed_init += 1
+    running = waiting = stopped = succeeded = 0
+    for rec in m.records.values():
+        if rec.role != REGULAR:
+            continue
+        cur = rec.current
+        if cur is None:
+            waiting += 1
+        elif cur.state == RUNNING:
+            running += 1
+        elif cur.state == EXITED:
+            stopped += 1
+            succeeded += cur.exit_code == 0
+        elif len(rec.instances) > 1:
+            stopped += 1  # waiting with a last termination counts as stopped
+        else:
+            waiting += 1
+    if failed_init and m.pod.spec.restart_policy == "Never":
+        return "Failed"
+    if pending_init or failed_init or (pending_sidecars and running == 0):
+        return "Pending"
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if stopped:
+        if m.deleting:
+            return "Succeeded" if stopped == succeeded else "Failed"
+        # While a restart is still coming the pod keeps running.
+        if m.pod.spec.restart_policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        if m.pod.spec.restart_policy == "Never":
+            return "Failed"
+        return "Running"
+    return "Pending"
+
+
+def refresh_conditions(m: PodMachine, now: float) -> None:
+    """Recompute conditions at `now` so transition times are exact (`status/generate.go`)."""
+    from podkeeper.core.pod import INIT, REGULAR, SIDECAR
+
+    phase = pod_phase(m)
+    c = m.conditions
+    c.set("PodScheduled", True, now)
+    c.set("PodReadyToStartContainers", not m.finished, now)
+    incomplete = [
+        r.spec.name
+        for r in m.records.values()
+        if (r.role == INIT and not m.ready(r)) or (r.role == SIDECAR and not m.started(r))
+    ]
+    # GeneratePodInitializedCondition: once any regular container has started the pod
+    # stays initialized, even while a sidecar restarts.
+    regular_started = any(
+        r.role == REGULAR and any(i.started_at is not None for i in r.instances)
+        for r in m.records.values()
+    )
+    if incomplete and not regular_started:
+        c.set(
+            "Initialized",
+            False,
+            now,
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(incomplete)}]",
+        )
+    else:
+        c.set("Initialized", True, now)
+    unready = [
+        r.spec.name for r in m.records.values() if r.role in (REGULAR, SIDECAR) and not m.ready(r)
+    ]
+    if phase == "Succeeded":
+        c.set("ContainersReady", False, now, "PodCompleted")
+    elif phase == "Failed" and unready:
+        c.set("ContainersReady", False, now, "PodFailed")
+    elif unready:
+        c.set(
+            "ContainersReady",
+            False,
+            now,
+            "ContainersNotReady",
+            f"containers with unready status: [{' '.join(unready)}]",
+        )
+    else:
+        c.set("ContainersReady", True, now)
+    if c.status["ContainersReady"] == "True":
+        c.set("Ready", True, now)
+    else:
+        c.set("Ready", False, now, c.reason["ContainersReady"], c.message["ContainersReady"])
+
+
+def _terminated(m: PodMachine, inst: Instance) -> Obj:
+    assert inst.finished_at is not None
+    out: Obj = {"exitCode": inst.exit_code, "reason": inst.reason}
+    if inst.message:
+        out["message"] = inst.message
+    out["startedAt"] = rfc3339((inst.started_at or inst.finished_at) + m.wall_offset)
+    out["finishedAt"] = rfc3339(inst.finished_at + m.wall_offset)
+    out["containerID"] = f"podkeeper://{inst.id}"
+    return out
+
+
+def _as_state(m: PodMachine, inst: Instance | None, default_waiting: str) -> Obj:
+    from podkeeper.core.pod import EXITED, RUNNING
+
+    if inst is None:
+        return {"waiting": {"reason": default_waiting}}
+    if inst.state == RUNNING:
+        assert inst.started_at is not None
+        return {"running": {"startedAt": rfc3339(inst.started_at + m.wall_offset)}}
+    if inst.state == EXITED:
+        return {"terminated": _terminated(m, inst)}
+    return {"waiting": {"reason": "ContainerCreating"}}
+
+
+def container_status(m: PodMachine, rec: ContainerRecord) -> Obj:
+    """`convertToAPIContainerStatuses` for one container."""
+    from podkeeper.core.pod import EXITED
+
+    default_waiting = "PodInitializing" if m.pod.spec.init_containers else "ContainerCreating"
+    cur = rec.current
+    prev = rec.instances[-2] if len(rec.instances) > 1 else None
+    if rec.waiting_reason is not None and (cur is None or cur.state == EXITED):
+        # Waiting override: a pending restart shows the reason, the exit moves to lastState.
+        state: Obj = {"waiting": {"reason": rec.waiting_reason}}
+        if rec.waiting_message:
+            state["waiting"]["message"] = rec.waiting_message
+        last = cur if cur is not None else prev
+        last_state: Obj = (
+            {"terminated": _terminated(m, last)} if last and last.state == EXITED else {}
+        )
+    else:
+        state = _as_state(m, cur, default_waiting)
+        last_state = {"terminated": _terminated(m, prev)} if prev and prev.state == EXITED else {}
+    out: Obj = {
+        "name": rec.spec.name,
+        "state": state,
+        "lastState": last_state,
+        "ready": m.ready(rec),
+        "restartCount": cur.restart_count if cur else 0,
+        "image": rec.spec.image,
+        "imageID": "",
+        "started": m.started(rec),
+    }
+    if cur is not None:
+        out["containerID"] = f"podkeeper://{cur.id}"
+    return out
+
+
+def pod_status(m: PodMachine) -> Obj:
+    """The `v1 PodStatus` of the machine, ready for the API."""
+    from podkeeper.core.pod import REGULAR
+
+    c = m.conditions
+    order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+    conditions = []
+    for ctype in order:
+        if ctype not in c.status:
+            continue
+        cond: Obj = {
+            "type": ctype,
+            "status": c.status[ctype],
+            "lastProbeTime": None,
+            "lastTransitionTime": rfc3339(c.since[ctype] + m.wall_offset),
+        }
+        if c.reason.get(ctype):
+            cond["reason"] = c.reason[ctype]
+        if c.message.get(ctype):
+            cond["message"] = c.message[ctype]
+        conditions.append(cond)
+    status: Obj = {
+        "phase": pod_phase(m),
+        "conditions": conditions,
+        "hostIP": m.pod_ip if m.pod.spec.host_network else "127.0.0.1",
+        "podIP": m.pod_ip,
+        "podIPs": [{"ip": m.pod_ip}],
+        "startTime": rfc3339(m.created_at + m.wall_offset),
+        "qosClass": qos_class(m),
+    }
+    inits = [container_status(m, r) for r in m.records.values() if r.role != REGULAR]
+    if inits:
+        status["initContainerStatuses"] = inits
+    status["containerStatuses"] = [
+        container_status(m, r) for r in m.records.values() if r.role == REGULAR
+    ]
+    return status
+
+
+def qos_class(m: PodMachine) -> str:
+    """`pkg/apis/core/helper/qos` in short: Guaranteed, Burstable or BestEffort."""
+    res = [c.resources for c in m.pod.all_containers()]
+    if all(
+        r.limits_memory is None
+        and r.limits_cpu_milli is None
+        and r.requests_memory is None
+        and r.requests_cpu_milli is None
+        for r in res
+    ):
+        return "BestEffort"
+    guaranteed = all(
+        r.limits_memory is not None
+        and r.limits_cpu_milli is not None
+        and r.requests_memory in (None, r.limits_memory)
+        and r.requests_cpu_milli in (None, r.limits_cpu_milli)
+        for r in res
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
