@@ -1,0 +1,646 @@
+"""The agent's Kubernetes-shaped REST API, served on a unix socket (interface.md, "The agent").
+
+Paths and bodies are the Kubernetes API's (`/api/v1/namespaces/{ns}/pods`,
+`/apis/apps/v1/...`, `Status` bodies on errors in kubectl's words) so that
+the CLI, scripts and kubectl-minded users read familiar JSON. podkeeper's own
+endpoints live under `/podkeeper/v1`. Every answer comes from the
+`AgentBackend`; this module only translates HTTP to backend calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any
+
+from aiohttp import web
+
+from podkeeper.api import paths
+from podkeeper.api.backend import AgentBackend, ApplyError, Obj
+from podkeeper.api.paths import Resource
+
+log = logging.getLogger(__name__)
+
+#: Seconds between checks of a followed log file for appended bytes.
+LOG_POLL_INTERVAL = 0.05
+#: Seconds between checks, in an idle stream, whether the client or the server went away.
+STREAM_CHECK_INTERVAL = 0.5
+#: Seconds that open streams get to end when the server stops.
+SHUTDOWN_TIMEOUT = 2.0
+_CHUNK = 64 * 1024
+
+BACKEND: web.AppKey[AgentBackend] = web.AppKey("backend")
+STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping")
+TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("tasks")
+
+# Field selectors the API server accepts for events (`pkg/registry/core/event/strategy.go`).
+_EVENT_FIELDS = frozenset(
+    {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+        "metadata.name",
+        "metadata.namespace",
+    }
+)
+
+
+class StatusError(Exception):
+    """An error answered with a Kubernetes `Status` body."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+    def response(self) -> web.Response:
+        """The `v1 Status` response."""
+        body: Obj = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return web.json_response(body, status=self.code)
+
+
+def _bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def _resource_name(res: Resource) -> str:
+    # kubectl's words: `pods "x" not found`, `deployments.apps "x" not found`.
+    group = res.group_version.rpartition("/")[0]
+    return f"{res.plural}.{group}" if group else res.plural
+
+
+def _not_found(res: Resource, name: str) -> StatusError:
+    return StatusError(
+        404,
+        "NotFound",
+        f'{_resource_name(res)} "{name}" not found',
+        {"name": name, "kind": res.plural, **_group(res)},
+    )
+
+
+def _group(res: Resource) -> dict[str, str]:
+    group = res.group_version.rpartition("/")[0]
+    return {"group": group} if group else {}
+
+
+def _list_body(res: Resource, items: list[Obj]) -> Obj:
+    return {"apiVersion": res.group_version, "kind": res.list_kind, "metadata": {}, "items": items}
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise _bad_request(f"the request body is not valid JSON: {exc}") from None
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise _bad_request(f"{name}: invalid value {value!r}: must be an integer") from None
+
+
+def _bool_param(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "false").lower() in ("true", "1")
+
+
+def _apply_failure(exc: ApplyError) -> StatusError:
+    causes = []
+    for message in exc.messages:
+        cause: Obj = {"reason": "FieldValueInvalid", "message": message}
+        # Kubernetes causes name the field: `spec.x: Invalid value: ...` → field `spec.x`.
+        head, sep, _ = message.partition(": ")
+        if sep and head and " " not in head:
+            cause["field"] = head
+        causes.append(cause)
+    return StatusError(422, "Invalid", str(exc), {"causes": causes})
+
+
+@web.middleware
+async def _status_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every error into a `Status` body, as the API server answers."""
+    try:
+        return await handler(request)
+    except StatusError as exc:
+        return exc.response()
+    except ApplyError as exc:
+        return _apply_failure(exc).response()
+    except web.HTTPNotFound:
+        return StatusError(
+            404, "NotFound", "the server could not find the requested resource"
+        ).response()
+    except web.HTTPMethodNotAllowed as exc:
+        return StatusError(
+            405, "MethodNotAllowed", f"the server does not allow this method: {exc.method}"
+        ).response()
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:
+        log.exception("%s %s failed", request.method, request.path)
+        return StatusError(500, "InternalError", f"internal error: {exc}").response()
+
+
+# -- generic object routes ------------------------------------------------
+
+
+def _object_routes(res: Resource) -> list[web.RouteDef]:
+    async def list_all(request: web.Request) -> web.Response:
+        items = request.app[BACKEND].list_objects(res.kind, None)
+        return web.json_response(_list_body(res, items))
+
+    async def list_ns(request: web.Request) -> web.Response:
+        items = request.app[BACKEND].list_objects(res.kind, request.match_info["ns"])
+        return web.json_response(_list_body(res, items))
+
+    async def get_one(request: web.Request) -> web.Response:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        obj = request.app[BACKEND].get_object(res.kind, ns, name)
+        if obj is None:
+            raise _not_found(res, name)
+        return web.json_response(obj)
+
+    async def create(request: web.Request) -> web.Response:
+        ns = request.match_info["ns"]
+        obj = await _json_body(request)
+        if not isinstance(obj, dict):
+            raise _bad_request(f"the request body must be a {res.kind} object")
+        obj.setdefault("apiVersion", res.group_version)
+        obj.setdefault("kind", res.kind)
+        if obj["kind"] != res.kind:
+            raise _bad_request(f"the body is a {obj['kind']}, not a {res.kind}")
+        meta = obj.setdefault("metadata", {})
+        if meta.setdefault("namespace", ns) != ns:
+            # apiserver `pkg/endpoints/handlers/rest.go` wording.
+            raise _bad_request(
+                "the namespace of the provided object does not match the namespace sent on"
+                " the request"
+            )
+        stored = await request.app[BACKEND].apply([obj])
+        return web.json_response(stored[0] if stored else obj, status=201)
+
+    async def delete(request: web.Request) -> web.Response:
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        grace = _int_param(request, "gracePeriodSeconds")
+        body = await _json_body(request)
+        if grace is None and isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
+            try:
+                grace = int(body["gracePeriodSeconds"])
+            except (TypeError, ValueError):
+                raise _bad_request("gracePeriodSeconds: must be an integer") from None
+        if grace is not None and grace < 0:
+            raise _bad_request("gracePeriodSeconds: must be greater than or equal to 0")
+        obj = await request.app[BACKEND].delete(res.kind, ns, name, grace)
+        if obj is None:
+            raise _not_found(res, name)
+        return web.json_response(obj)
+
+    coll = f"{res.prefix}/namespaces/{{ns}}/{res.plural}"
+    item = f"{coll}/{{name}}"
+    return [
+        web.get(res.collection_path(None), list_all),
+        web.get(coll, list_ns),
+        web.post(coll, create),
+        web.get(item, get_one),
+        web.delete(item, delete),
+    ]
+
+
+# -- streams --------------------------------------------------------------
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _wait_stopping(request: web.Request, timeout: float) -> bool:
+    """Sleep up to `timeout` seconds; True when the server is stopping."""
+    stopping = request.app[STOPPING]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout)
+    return stopping.is_set()
+
+
+async def _stream_response(request: web.Request, content_type: str) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": content_type})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    return resp
+
+
+# -- pod logs -------------------------------------------------------------
+
+
+def _tail_offset(f: IO[bytes], lines: int) -> int:
+    """The byte offset where the last `lines` lines of `f` start (a final partial line counts)."""
+    end = f.seek(0, os.SEEK_END)
+    if lines <= 0:
+        return end
+    pos, newlines = end, 0
+    # A trailing newline ends the last line; it does not start another.
+    f.seek(end - 1 if end else 0)
+    if end and f.read(1) == b"\n":
+        pos -= 1
+    while pos > 0:
+        step = min(_CHUNK, pos)
+        f.seek(pos - step)
+        block = f.read(step)
+        idx = len(block)
+        while True:
+            idx = block.rfind(b"\n", 0, idx)
+            if idx < 0:
+                break
+            newlines += 1
+            if newlines == lines:
+                return pos - step + idx + 1
+        pos -= step
+    return 0
+
+
+def _pick_container(pod: Obj, name: str, container: str | None) -> str:
+    spec = pod.get("spec") or {}
+    names = [str(c.get("name", "")) for c in spec.get("containers") or []]
+    init_names = [str(c.get("name", "")) for c in spec.get("initContainers") or []]
+    if container is None:
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise _bad_request(f"pod {name} has no containers")
+        # kubelet `pkg/registry/core/pod/strategy.go` LogLocation wording.
+        raise _bad_request(
+            f"a container name must be specified for pod {name}, "
+            f"choose one of: [{' '.join(names)}]"
+            + (f" or one of the init containers: [{' '.join(init_names)}]" if init_names else "")
+        )
+    if container not in names and container not in init_names:
+        raise _bad_request(f"container {container} is not valid for pod {name}")
+    return container
+
+
+def _waiting_reason(pod: Obj, container: str) -> str:
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container:
+            waiting = (cs.get("state") or {}).get("waiting")
+            if waiting and waiting.get("reason"):
+                return str(waiting["reason"])
+    return "ContainerCreating"
+
+
+async def _pod_log(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    pod = backend.get_object("Pod", ns, name)
+    if pod is None:
+        raise _not_found(paths.POD, name)
+    container = _pick_container(pod, name, request.query.get("container") or None)
+    previous = _bool_param(request, "previous")
+    follow = _bool_param(request, "follow") and not previous
+    tail = _int_param(request, "tailLines")
+    path = backend.log_path(ns, name, container, previous)
+    if path is None:
+        if previous:
+            raise _bad_request(
+                f'previous terminated container "{container}" in pod "{name}" not found'
+            )
+        raise _bad_request(
+            f'container "{container}" in pod "{name}" is waiting to start: '
+            f"{_waiting_reason(pod, container)}"
+        )
+    resp = await _stream_response(request, "text/plain; charset=utf-8")
+    f: IO[bytes] | None = None
+    try:
+        while True:
+            if f is None:
+                with contextlib.suppress(FileNotFoundError):
+                    f = open(path, "rb")  # noqa: SIM115 - held across awaits, closed below
+                    f.seek(_tail_offset(f, tail) if tail is not None else 0)
+            chunk = f.read(_CHUNK) if f is not None else b""
+            if chunk:
+                await resp.write(chunk)
+                continue
+            if not follow or _client_gone(request):
+                break
+            # kubelet `pkg/kubelet/kuberuntime/logs` ReadLogs: a followed log ends once
+            # its container is no longer the running one; here, once the pod is gone
+            # or a newer instance writes elsewhere (after draining what is left).
+            current_pod = backend.get_object("Pod", ns, name)
+            if current_pod is None or (current_pod.get("metadata") or {}).get("uid") != (
+                pod.get("metadata") or {}
+            ).get("uid"):
+                follow = False
+                continue
+            if backend.log_path(ns, name, container, False) != path:
+                follow = False
+                continue
+            if await _wait_stopping(request, LOG_POLL_INTERVAL):
+                follow = False
+    finally:
+        if f is not None:
+            f.close()
+    await resp.write_eof()
+    return resp
+
+
+# -- events ---------------------------------------------------------------
+
+
+def _field(obj: Obj, dotted: str) -> str:
+    if dotted == "source":
+        return str((obj.get("source") or {}).get("component", ""))
+    value: Any = obj
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def _parse_field_selector(text: str) -> list[tuple[str, str, bool]]:
+    """`a=b,c!=d` → [(field, value, equal)]; unknown fields rejected as the API server does."""
+    terms: list[tuple[str, str, bool]] = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            equal = False
+        elif "==" in term:
+            key, value = term.split("==", 1)
+            equal = True
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            equal = True
+        else:
+            raise _bad_request(f"invalid field selector: {term!r}")
+        key = key.strip()
+        if key not in _EVENT_FIELDS:
+            raise _bad_request(
+                f'"{key}" is not a known field selector: only "{", ".join(sorted(_EVENT_FIELDS))}"'
+            )
+        terms.append((key, value.strip(), equal))
+    return terms
+
+
+def _event_matches(ev: Obj, namespace: str | None, terms: list[tuple[str, str, bool]]) -> bool:
+    if namespace is not None:
+        ev_ns = (ev.get("metadata") or {}).get("namespace") or (ev.get("involvedObject") or {}).get(
+            "namespace"
+        )
+        if ev_ns != namespace:
+            return False
+    return all((_field(ev, key) == value) == equal for key, value, equal in terms)
+
+
+def _event_key(ev: Obj) -> str:
+    meta = ev.get("metadata") or {}
+    if meta.get("uid") or meta.get("name"):
+        return f"{meta.get('namespace', '')}/{meta.get('uid') or meta.get('name')}"
+    return json.dumps(
+        [ev.get("involvedObject"), ev.get("reason"), ev.get("message"), ev.get("type")],
+        sort_keys=True,
+    )
+
+
+async def _events(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    namespace = request.match_info.get("ns")
+    terms = _parse_field_selector(request.query.get("fieldSelector", ""))
+    involved = next((v for k, v, eq in terms if k == "involvedObject.name" and eq), None)
+    if not _bool_param(request, "watch"):
+        items = [
+            ev
+            for ev in backend.list_events(namespace, involved)
+            if _event_matches(ev, namespace, terms)
+        ]
+        return web.json_response(_list_body(paths.EVENT, items))
+    return await _watch_events(request, namespace, involved, terms)
+
+
+async def _watch_events(
+    request: web.Request,
+    namespace: str | None,
+    involved: str | None,
+    terms: list[tuple[str, str, bool]],
+) -> web.StreamResponse:
+    """Newline-delimited watch events: the current list as ADDED, then changes as they come."""
+    backend = request.app[BACKEND]
+    queue: asyncio.Queue[Obj | None] = asyncio.Queue()
+    source = backend.watch_events()
+
+    async def pump(it: AsyncIterator[Obj]) -> None:
+        try:
+            async for ev in it:
+                queue.put_nowait(ev)
+        finally:
+            queue.put_nowait(None)
+
+    # Subscribe before listing, so that nothing between the two is lost.
+    pump_task = asyncio.create_task(pump(source))
+    await asyncio.sleep(0)
+    resp = await _stream_response(request, "application/json")
+    seen: set[str] = set()
+
+    async def send(ev: Obj) -> None:
+        key = _event_key(ev)
+        kind = "MODIFIED" if key in seen or int(ev.get("count") or 1) > 1 else "ADDED"
+        seen.add(key)
+        await resp.write(json.dumps({"type": kind, "object": ev}).encode() + b"\n")
+
+    try:
+        for ev in backend.list_events(namespace, involved):
+            if _event_matches(ev, namespace, terms):
+                key = _event_key(ev)
+                seen.add(key)
+                await resp.write(json.dumps({"type": "ADDED", "object": ev}).encode() + b"\n")
+        stopping = request.app[STOPPING]
+        while not stopping.is_set() and not _client_gone(request):
+            getter = asyncio.ensure_future(queue.get())
+            stopper = asyncio.ensure_future(stopping.wait())
+            done, _ = await asyncio.wait(
+                {getter, stopper},
+                timeout=STREAM_CHECK_INTERVAL,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            stopper.cancel()
+            if getter not in done:
+                getter.cancel()
+                continue
+            update = getter.result()
+            if update is None:  # the backend's stream ended
+                break
+            if _event_matches(update, namespace, terms):
+                await send(update)
+    finally:
+        pump_task.cancel()
+        await asyncio.gather(pump_task, return_exceptions=True)
+    await resp.write_eof()
+    return resp
+
+
+# -- podkeeper's own endpoints -------------------------------------------
+
+
+async def _apply(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise _bad_request('the request body must be {"items": [objects...]}')
+    stored = await request.app[BACKEND].apply(items)
+    return web.json_response({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": stored})
+
+
+async def _terminations(request: web.Request) -> web.Response:
+    ns, pod = request.match_info["ns"], request.match_info["pod"]
+    items = request.app[BACKEND].terminations(ns, pod, request.query.get("container") or None)
+    return web.json_response(
+        {"apiVersion": "podkeeper/v1", "kind": "TerminationList", "metadata": {}, "items": items}
+    )
+
+
+async def _shutdown(request: web.Request) -> web.StreamResponse:
+    resp = web.json_response(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "message": "the agent is shutting down",
+        },
+        status=202,
+    )
+    # Answer first: shutdown() drains pods and stops this very server.
+    await resp.prepare(request)
+    await resp.write_eof()
+    task = asyncio.create_task(request.app[BACKEND].shutdown())
+    tasks = request.app[TASKS]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return resp
+
+
+async def _version(request: web.Request) -> web.Response:
+    return web.json_response(request.app[BACKEND].version())
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    # Open log follows and watches end within one poll instead of holding the stop.
+    app[STOPPING].set()
+
+
+def build_app(backend: AgentBackend) -> web.Application:
+    """The API application over `backend` (not yet bound to a socket)."""
+    app = web.Application(middlewares=[_status_middleware])
+    app[BACKEND] = backend
+    app[STOPPING] = asyncio.Event()
+    app[TASKS] = set()
+    routes: list[web.RouteDef] = []
+    for res in paths.OBJECT_RESOURCES.values():
+        routes += _object_routes(res)
+    ev = paths.EVENT
+    routes += [
+        web.get("/api/v1/namespaces/{ns}/pods/{name}/log", _pod_log),
+        web.get(ev.collection_path(None), _events),
+        web.get(f"{ev.prefix}/namespaces/{{ns}}/{ev.plural}", _events),
+        web.post(paths.APPLY_PATH, _apply),
+        web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
+        web.post(paths.SHUTDOWN_PATH, _shutdown),
+        web.get(paths.VERSION_PATH, _version),
+        web.get(paths.HEALTHZ_PATH, _healthz),
+    ]
+    app.add_routes(routes)
+    app.on_shutdown.append(_on_shutdown)
+    return app
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Remove a socket left by a dead agent; refuse to replace a live one."""
+    if not (path.exists() or path.is_symlink()):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        pass
+    except OSError:
+        pass
+    else:
+        raise RuntimeError(f"another podkeeper agent is already serving on {path}")
+    finally:
+        probe.close()
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+async def serve(backend: AgentBackend, socket_path: str | Path) -> web.AppRunner:
+    """Serve the API on the unix socket `socket_path` (mode 0600); stop with `runner.cleanup()`.
+
+    A stale socket file is removed first; a live agent on it raises RuntimeError.
+    The socket file is removed again on cleanup (unless another agent replaced it)."""
+    path = Path(socket_path)
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        # The home folder is 0700 already; the socket gets the same privacy on its own.
+        os.chmod(path, 0o600)
+        inode = os.stat(path).st_ino
+    except BaseException:
+        sock.close()
+        raise
+
+    async def unlink_socket(_: web.Application) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == inode:
+                path.unlink()
+
+    app = build_app(backend)
+    app.on_cleanup.append(unlink_socket)
+    runner = web.AppRunner(
+        app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None
+    )
+    try:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+    except BaseException:
+        sock.close()
+        await runner.cleanup()
+        raise
+    return runner
