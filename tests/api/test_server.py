@@ -133,14 +133,14 @@ async def test_delete_with_grace_query_or_delete_options(agent: Agent) -> None:
     b.add(pod("web"))
     got = await run(c.delete_object, "pod", "default", "web", 5)
     assert got["metadata"]["deletionTimestamp"]
-    await run(c.delete, "/api/v1/namespaces/default/pods/web", None, {"gracePeriodSeconds": 0})
-    await run(c.delete_object, "pod", "default", "web")
+    await run(c.delete_path, "/api/v1/namespaces/default/pods/web", None, {"gracePeriodSeconds": 0})
+    await run(c.delete, "pod", "default", "web")
     assert [d[3] for d in b.deleted] == [5, 0, None]
     with pytest.raises(APIError) as err:
         await run(c.delete_object, "pod", "default", "nope", 1)
     assert err.value.status == 404 and err.value.message == 'pods "nope" not found'
     with pytest.raises(APIError) as err:
-        await run(c.delete, "/api/v1/namespaces/default/pods/web", {"gracePeriodSeconds": "x"})
+        await run(c.delete_path, "/api/v1/namespaces/default/pods/web", {"gracePeriodSeconds": "x"})
     assert err.value.status == 400
 
 

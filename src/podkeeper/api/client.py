@@ -167,8 +167,8 @@ class Client:
         """POST a JSON body; returns the JSON answer."""
         return _json(self._call("POST", path, None, body))
 
-    def delete(self, path: str, params: Params | None = None, body: Any = None) -> Obj:
-        """DELETE; returns the JSON answer."""
+    def delete_path(self, path: str, params: Params | None = None, body: Any = None) -> Obj:
+        """DELETE `path`; returns the JSON answer."""
         return _json(self._call("DELETE", path, params, body))
 
     def stream(self, path: str, params: Params | None = None) -> Iterator[bytes]:
@@ -221,11 +221,15 @@ class Client:
         """One object; raises APIError 404 (`pods "x" not found`) when absent."""
         return self.get(paths.resource_for(kind).item_path(namespace, name))
 
-    def delete_object(self, kind: str, namespace: str, name: str, grace: int | None = None) -> Obj:
-        """Start graceful deletion, `grace` seconds (None: the pod's own); returns the object."""
-        return self.delete(
+    def delete(self, kind: str, namespace: str, name: str, grace: int | None = None) -> Obj:
+        """Start graceful deletion, `grace` seconds (None: the object's own); returns the object.
+
+        Raises APIError 404 when there is no such object."""
+        return self.delete_path(
             paths.resource_for(kind).item_path(namespace, name), {"gracePeriodSeconds": grace}
         )
+
+    delete_object = delete
 
     def events(self, namespace: str | None, name: str | None = None) -> ObjList:
         """Events oldest first, of one involved object when `name` is given."""
