@@ -1,0 +1,88 @@
+"""TCP dialing with Go's `net.Dialer` error texts, shared by the TCP and HTTP probes.
+
+`pkg/probe/dialer_others.go` (`ProbeDialer`) dials `tcp host:port`; its errors
+read `dial tcp 10.0.0.5:8080: connect: connection refused` or
+`dial tcp 10.0.0.5:8080: i/o timeout`, and the probes quote them verbatim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+
+from podkeeper.runtime.checkers._go import go_errno, join_host_port
+
+
+class DialError(Exception):
+    """Dialing failed; `str(err)` is Go's error text. `timeout` when the deadline passed."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+_SockAddr = tuple[str, int] | tuple[str, int, int, int]
+
+
+@functools.lru_cache(maxsize=4096)
+def numeric_host(host: str) -> tuple[int, str, int] | None:
+    """(family, address, scope id) when `host` is an IP literal, else None (needs DNS).
+
+    AI_NUMERICHOST never touches the network, so this is safe to call on the loop."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    family, _, _, _, sockaddr = infos[0]
+    scope = sockaddr[3] if family == socket.AF_INET6 else 0  # type: ignore[misc]
+    return family, str(sockaddr[0]), int(scope)
+
+
+async def _resolve(host: str, port: int) -> list[tuple[int, _SockAddr]]:
+    numeric = numeric_host(host)
+    if numeric is not None:
+        family, address, scope = numeric
+        if family == socket.AF_INET6:
+            return [(family, (address, port, 0, scope))]
+        return [(family, (address, port))]
+    # A name: the loop resolves it in its default executor (getaddrinfo blocks).
+    # Probes normally target IP literals (the pod IP), which never get here.
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise DialError(f"dial tcp: lookup {host}: no such host") from None
+    return [(fam, addr) for fam, _, _, _, addr in infos]  # type: ignore[misc]
+
+
+async def dial(host: str, port: int, deadline: float) -> socket.socket:
+    """Connect to `host:port` before the loop time `deadline`; a connected non-blocking socket.
+
+    Raises `DialError` with Go's text. Addresses are tried in order, the first
+    error is reported (as Go's dialer does)."""
+    loop = asyncio.get_running_loop()
+    address = join_host_port(host, port)
+    try:
+        async with asyncio.timeout_at(deadline):
+            targets = await _resolve(host, port)
+            first: DialError | None = None
+            for family, sockaddr in targets:
+                address = join_host_port(str(sockaddr[0]), port)
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    sock.setblocking(False)
+                    await loop.sock_connect(sock, sockaddr)
+                except OSError as err:
+                    sock.close()
+                    if first is None:
+                        first = DialError(f"dial tcp {address}: connect: {go_errno(err)}")
+                    continue
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+    except TimeoutError:
+        raise DialError(f"dial tcp {address}: i/o timeout", timeout=True) from None
+    assert first is not None
+    raise first

@@ -1,0 +1,490 @@
+"""The httpGet probe: a lean HTTP/1.1 client on asyncio + h11 that behaves like the kubelet's.
+
+Copies `pkg/probe/http/request.go` (URL, headers), `pkg/probe/http/http.go`
+(transport settings, redirects, body limit, status classification) and the
+Go `net/http` client behaviours the probe inherits (`Client.Do` redirects,
+error texts). One new connection per request, `Connection: close`, no proxy,
+no compression, TLS without verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urljoin, urlsplit
+
+import h11
+
+from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.runtime.checkers._dial import DialError, dial
+from podkeeper.runtime.checkers._go import go_errno, go_quote, join_host_port
+
+# pkg/probe/http/http.go: maxRespBodyLength = 10 * 1 << 10
+MAX_BODY = 10 * 1024
+# pkg/probe/http/http.go RedirectChecker: "stopped after 10 redirects"
+MAX_REDIRECTS = 10
+# Go net/http Client.Do follows only these (redirectBehavior); other 3xx are returned as is.
+_REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_AWAITING_HEADERS = " (Client.Timeout exceeded while awaiting headers)"
+_DEADLINE_HEADERS = "context deadline exceeded" + _AWAITING_HEADERS
+_DEADLINE_BODY = (
+    "context deadline exceeded (Client.Timeout or context cancellation while reading body)"
+)
+
+
+class _ClientError(Exception):
+    """A Go `Client.Do` error; the probe output is `Get "<url>": <message>`."""
+
+
+class _BodyError(Exception):
+    """Reading the body failed after the headers came: Failure *with an error* (http.go)."""
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The one client TLS context: `InsecureSkipVerify: true` (pkg/probe/http/http.go)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+# --- request building (pkg/probe/http/request.go) -------------------------------------------
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def canonical_header_key(name: str) -> str:
+    """Go's `http.CanonicalHeaderKey`: "x-forwarded-for" → "X-Forwarded-For".
+
+    A name with a character that is not a token character is returned unchanged."""
+    if not _TOKEN.fullmatch(name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where one request goes: the parsed URL."""
+
+    url: str  # as Go's URL.String() prints it, for error messages and Referer
+    scheme: str
+    hostname: str  # URL.Hostname(): no brackets, no port
+    port: int
+    netloc: str  # URL.Host: the default Host header
+    target: bytes  # request-target: path and query
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    target: _Target
+    headers: tuple[tuple[str, str], ...]  # canonical name → value, Go's order of writing
+    host_override: str  # req.Host (from a user Host header), "" for the URL's host
+    user_agent: str  # "" writes no User-Agent line
+
+
+def _escape(text: str, safe: str) -> str:
+    return quote(text, safe=safe) if text else text
+
+
+def _target_from_path(path: str) -> tuple[str, bytes]:
+    """(URL suffix, request-target) for a probe `path`, which may carry a query string.
+
+    url.Parse keeps `?query` (pkg/probe/http/request.go formatURL) and drops
+    nothing else; characters not allowed in a URL are percent-encoded."""
+    rest, hash_, fragment = path.partition("#")
+    raw_path, qmark, query = rest.partition("?")
+    p = _escape(raw_path, _PATH_SAFE)
+    if p and not p.startswith("/"):
+        p = "/" + p  # URL.String() inserts the slash between host and a relative path
+    q = qmark + _escape(query, _QUERY_SAFE)
+    suffix = p + q + (hash_ + _escape(fragment, _QUERY_SAFE) if hash_ else "")
+    return suffix, ((p or "/") + q).encode("ascii")
+
+
+def _split_netloc(netloc: str, scheme: str) -> tuple[str, int]:
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not port_text:
+        return host, _DEFAULT_PORTS.get(scheme, 0)
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise _ClientError(f"invalid port {go_quote(':' + port_text)} after host")
+    return host, int(port_text)
+
+
+def _parse_target(url: str) -> _Target:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    hostname, port = _split_netloc(parts.netloc, scheme)
+    _, target = _target_from_path(parts.path + ("?" + parts.query if parts.query else ""))
+    return _Target(url, scheme, hostname, port, parts.netloc.rpartition("@")[2], target)
+
+
+@functools.lru_cache(maxsize=1024)
+def _initial_request(
+    scheme: str,
+    host: str,
+    port: int,
+    path: str,
+    headers: tuple[tuple[str, str], ...],
+    user_agent: str,
+) -> _Request:
+    """The probe's first request, built once per distinct probe (the newest
+    prober caches it too: `httpProberAction`)."""
+    netloc = join_host_port(host, port)
+    suffix, target = _target_from_path(path)
+    url = f"{scheme}://{netloc}{suffix}"
+    merged: dict[str, list[str]] = {}
+    for name, value in headers:  # v1HeaderToHTTPHeader: Header.Add
+        merged.setdefault(canonical_header_key(name), []).append(value)
+    # newProbeRequest: User-Agent and Accept unless the user gave them; an empty Accept removes it.
+    agent = merged["User-Agent"][0] if "User-Agent" in merged else user_agent
+    if "Accept" not in merged:
+        merged["Accept"] = ["*/*"]
+    elif merged["Accept"][0] == "":
+        del merged["Accept"]
+    host_override = merged.get("Host", [""])[0]  # req.Host = headers.Get("Host")
+    return _Request(
+        _Target(url, scheme, host, port, netloc, target),
+        _header_lines(merged),
+        host_override,
+        agent,
+    )
+
+
+def _header_lines(merged: dict[str, list[str]]) -> tuple[tuple[str, str], ...]:
+    """The headers after Host and User-Agent, as Go's `Header.write` emits them: sorted by key."""
+    lines: list[tuple[str, str]] = []
+    for name in sorted(merged):
+        if name in ("Host", "User-Agent"):
+            continue
+        for value in merged[name]:
+            lines.append((name, value))
+    return tuple(lines)
+
+
+def _validate(request: _Request) -> None:
+    """net/http Transport.roundTrip checks every header before sending."""
+    for name, value in request.headers:
+        if not _TOKEN.fullmatch(name):
+            raise _ClientError(f"net/http: invalid header field name {go_quote(name)}")
+        if _BAD_VALUE.search(value):
+            raise _ClientError(f"net/http: invalid header field value for {go_quote(name)}")
+    if _BAD_VALUE.search(request.user_agent):
+        raise _ClientError('net/http: invalid header field value for "User-Agent"')
+    if _BAD_VALUE.search(request.host_override) or " " in request.host_override:
+        raise _ClientError("http: invalid Host header")
+
+
+def _h11_request(request: _Request) -> h11.Request:
+    host = request.host_override or request.target.netloc
+    lines = [("Host", host)]
+    if request.user_agent:
+        lines.append(("User-Agent", request.user_agent.strip(" \t")))
+    lines.extend((name, value.strip(" \t")) for name, value in request.headers)
+    lines.append(("Connection", "close"))  # DisableKeepAlives: true
+    return h11.Request(method="GET", target=request.target.target, headers=lines)
+
+
+def _redirect_request(first: _Request, previous: _Request, location: str, url: str) -> _Request:
+    """The next request of a followed redirect, as Go's `Client.Do` builds it:
+    the first request's headers, plus a Referer; a custom Host header kept only
+    for a relative Location (Go issue 22233)."""
+    target = _parse_target(url)
+    host_override = first.host_override if not urlsplit(location).scheme else ""
+    headers = first.headers
+    if not (previous.target.scheme == "https" and target.scheme == "http"):
+        explicit = next((v for k, v in first.headers if k == "Referer"), "")
+        referer = explicit or previous.target.url
+        merged: dict[str, list[str]] = {}
+        for name, value in first.headers:
+            merged.setdefault(name, []).append(value)
+        merged["Referer"] = [referer]
+        headers = _header_lines(merged)
+    return _Request(target, headers, host_override, first.user_agent)
+
+
+# --- one request/response on one connection ---------------------------------------------
+
+
+class _Exchange(asyncio.Protocol):
+    """Sends one request and collects the response head and up to MAX_BODY body bytes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request: h11.Request) -> None:
+        self._conn = h11.Connection(h11.CLIENT)
+        self._payload = self._conn.send(request) + self._conn.send(h11.EndOfMessage())
+        self.head: asyncio.Future[None] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.status = 0
+        self.location: str | None = None
+        self.body = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self._local = ""
+        self._peer = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._local = _address(transport.get_extra_info("sockname"))
+        self._peer = _address(transport.get_extra_info("peername"))
+        transport.write(self._payload)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._conn.receive_data(data)
+            self._drain()
+        except h11.ProtocolError as err:
+            self._fail(_protocol_error(err))
+
+    def eof_received(self) -> bool | None:
+        self._eof()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is None:
+            self._eof()
+            return
+        text = go_errno(exc) if isinstance(exc, OSError) and exc.errno else str(exc) or "EOF"
+        self._fail(f"read tcp {self._local}->{self._peer}: read: {text}")
+
+    def _eof(self) -> None:
+        if self.done.done():
+            return
+        try:
+            self._conn.receive_data(b"")
+            self._drain()
+        except h11.ProtocolError:
+            # Go: `EOF` when the server closed before answering, `unexpected EOF` mid-body.
+            self._fail("unexpected EOF" if self.head.done() else "EOF")
+
+    def _drain(self) -> None:
+        while not self.done.done():
+            event = self._conn.next_event()
+            kind = type(event)
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if kind is h11.Response:
+                assert isinstance(event, h11.Response)
+                self.status = event.status_code
+                for name, value in event.headers:
+                    if name == b"location":
+                        self.location = value.decode("latin-1")
+                        break
+                self.head.set_result(None)
+            elif kind is h11.Data:
+                assert isinstance(event, h11.Data)
+                room = MAX_BODY - len(self.body)
+                self.body += event.data[:room]
+                if len(self.body) >= MAX_BODY:
+                    self._finish()  # http.go: a longer body is silently truncated
+            elif kind is h11.EndOfMessage:
+                self._finish()
+            elif kind is h11.ConnectionClosed:
+                self._fail("unexpected EOF" if self.head.done() else "EOF")
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _fail(self, message: str) -> None:
+        """Before the head: a client error (`Get "url": ...`); after it: a body read error."""
+        error: Exception = _ClientError(message)
+        if self.head.done():
+            error = _BodyError(message)
+        else:
+            self.head.set_exception(error)
+            self.head.exception()  # mark retrieved: the caller may have given up already
+        if not self.done.done():
+            self.done.set_exception(error)
+            self.done.exception()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _address(sockaddr: object) -> str:
+    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
+        return join_host_port(str(sockaddr[0]), int(sockaddr[1]))
+    return "?"
+
+
+def _protocol_error(err: h11.ProtocolError) -> str:
+    return f"net/http: HTTP/1.x transport connection broken: malformed HTTP response: {err}"
+
+
+def _tls_error(err: Exception) -> str:
+    """Go crypto/tls texts for the common handshake failures."""
+    if isinstance(err, ssl.SSLError):
+        reason = (err.reason or "").upper()
+        if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
+            return "tls: first record does not look like a TLS handshake"
+        if reason.startswith(("SSLV3_ALERT_", "TLSV1_ALERT_")):
+            alert = reason.split("_ALERT_", 1)[1].lower().replace("_", " ")
+            return f"remote error: tls: {alert}"
+        return "tls: " + (err.reason or str(err)).lower().replace("_", " ")
+    if isinstance(err, OSError) and err.errno:
+        return go_errno(err)
+    return "EOF"  # the server closed the connection during the handshake
+
+
+async def _open(
+    loop: asyncio.AbstractEventLoop, request: _Request, deadline: float
+) -> tuple[_Exchange, asyncio.Transport]:
+    """Dial, handshake if https, send the request. The caller closes the transport."""
+    target = request.target
+    try:
+        sock = await dial(target.hostname, target.port, deadline)
+    except DialError as err:
+        raise _ClientError(str(err) + (_AWAITING_HEADERS if err.timeout else "")) from None
+    exchange = _Exchange(loop, _h11_request(request))
+    try:
+        async with asyncio.timeout_at(deadline):
+            if target.scheme == "https":
+                # SNI is the URL host, never the Host header, and none for IP literals.
+                sni = "" if _is_ip(target.hostname) else target.hostname
+                transport, _ = await loop.create_connection(
+                    lambda: exchange,
+                    sock=sock,
+                    ssl=_tls_context(),
+                    server_hostname=sni,
+                    ssl_shutdown_timeout=1.0,
+                )
+            else:
+                transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
+    except TimeoutError:
+        sock.close()
+        raise _ClientError(_DEADLINE_HEADERS) from None
+    except (OSError, ssl.SSLError, EOFError) as err:
+        sock.close()
+        raise _ClientError(_tls_error(err)) from None
+    except BaseException:
+        sock.close()
+        raise
+    return exchange, transport
+
+
+def _is_ip(host: str) -> bool:
+    return ":" in host or host.replace(".", "").isdigit()
+
+
+async def _round_trip(
+    loop: asyncio.AbstractEventLoop, request: _Request, deadline: float, first_hostname: str
+) -> tuple[int, str | None, bytes]:
+    """One request: (status, Location to follow or None, body).
+
+    The body is read only for a response that is judged; a redirect that will
+    be followed is dropped at its head (Go slurps 2 KiB of it to reuse the
+    connection, which a probe never does)."""
+    if request.target.scheme not in _DEFAULT_PORTS:
+        raise _ClientError(f"unsupported protocol scheme {go_quote(request.target.scheme)}")
+    exchange, transport = await _open(loop, request, deadline)
+    try:
+        try:
+            async with asyncio.timeout_at(deadline):
+                await exchange.head
+        except TimeoutError:
+            raise _ClientError(_DEADLINE_HEADERS) from None
+        status, location = exchange.status, exchange.location
+        if status in _REDIRECT_CODES and location is not None:
+            url = urljoin(request.target.url, location)
+            try:
+                hostname = _parse_target(url).hostname
+            except _ClientError as err:
+                raise _ClientError(
+                    f"failed to parse Location header {go_quote(location)}: {err}"
+                ) from None
+            # pkg/probe/http/http.go RedirectChecker: only the same hostname (port ignored)
+            # is followed; otherwise http.ErrUseLastResponse and this 3xx is judged.
+            if hostname == first_hostname:
+                return status, location, b""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await exchange.done
+        except TimeoutError:
+            raise _BodyError(_DEADLINE_BODY) from None
+        return status, None, bytes(exchange.body)
+    finally:
+        transport.close()
+
+
+async def http_probe(
+    scheme: str,
+    host: str,
+    port: int,
+    path: str,
+    headers: Sequence[tuple[str, str]],
+    timeout: float,
+    *,
+    user_agent: str,
+) -> ProbeOutcome:
+    """GET `scheme://host:port/path` within `timeout` seconds (connect, redirects and body).
+
+    - 200–299 → SUCCESS, output = the body (at most 10240 bytes).
+    - 300–399 (a redirect not followed) → WARNING,
+      `Probe terminated redirects, Response body: <body>`.
+    - otherwise → FAILURE, `HTTP probe failed with statuscode: <code>`.
+    - transport errors → FAILURE with Go's text, e.g.
+      `Get "http://127.0.0.1:81/": dial tcp 127.0.0.1:81: connect: connection refused`.
+    - an error while reading the body after the headers → FAILURE with `error`
+      set (the kubelet retries it), e.g. the body timing out.
+
+    `headers` are (name, value) pairs added in order (names canonicalised,
+    repeats allowed); `User-Agent` defaults to `user_agent`, `Accept` to
+    `*/*` (an empty user Accept removes it), a `Host` header sets the Host
+    line while the connection still goes to `host:port`. Redirects to the
+    same hostname (port ignored) are followed, up to 10; a redirect to another
+    hostname is judged itself. `path` may carry a query string.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    scheme = scheme.lower() or "http"
+    first = _initial_request(scheme, host, port, path, tuple(headers), user_agent)
+    request = first
+    try:
+        _validate(request)
+        hops = 0
+        while True:
+            status, location, body = await _round_trip(loop, request, deadline, host)
+            if location is None:
+                return _judge(status, body)
+            hops += 1
+            if hops >= MAX_REDIRECTS:
+                # RedirectChecker: len(via) >= 10 → "stopped after 10 redirects"; Client.Do
+                # reports a CheckRedirect error against the Location as written.
+                return ProbeOutcome(
+                    Result.FAILURE,
+                    f"Get {go_quote(location)}: stopped after {MAX_REDIRECTS} redirects",
+                )
+            url = urljoin(request.target.url, location)
+            request = _redirect_request(first, request, location, url)
+    except _ClientError as err:
+        return ProbeOutcome(Result.FAILURE, f"Get {go_quote(request.target.url)}: {err}")
+    except _BodyError as err:
+        # http.go: a body read error (other than the limit) is Failure with an error.
+        return ProbeOutcome(Result.FAILURE, "", error=str(err))
+
+
+def _judge(status: int, body: bytes) -> ProbeOutcome:
+    """pkg/probe/http/http.go DoHTTPProbe's classification."""
+    text = body.decode("utf-8", errors="replace")
+    if 200 <= status < 300:
+        return ProbeOutcome(Result.SUCCESS, text)
+    if 300 <= status < 400:
+        return ProbeOutcome(Result.WARNING, f"Probe terminated redirects, Response body: {text}")
+    # Until https://issue.k8s.io/99425 the body is deliberately left out.
+    return ProbeOutcome(Result.FAILURE, f"HTTP probe failed with statuscode: {status}")
