@@ -16,7 +16,7 @@ import pytest
 
 from api.conftest import Agent
 from api.fakes import FakeAgentBackend, event, pod
-from podkeeper.api.client import AgentNotRunning, APIError, Client
+from podkeeper.api.client import AgentNotRunning, APIError, Client, ClientError
 from podkeeper.api.server import serve
 
 pytestmark = pytest.mark.timeout(20)
@@ -109,6 +109,25 @@ async def test_apply_rejected_is_422_invalid_with_causes(agent: Agent) -> None:
         "field": "spec.containers[0].livenessProbe.periodSeconds",
     }
     assert "field" not in e.causes[1]
+
+
+async def test_apply_completes_when_the_client_hangs_up(agent: Agent) -> None:
+    b = agent.backend
+    done = asyncio.Event()
+    real_apply = b.apply
+
+    async def slow_apply(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        await asyncio.sleep(0.3)
+        stored = await real_apply(objects)
+        done.set()
+        return stored
+
+    b.apply = slow_apply  # type: ignore[method-assign]
+    impatient = Client(agent.socket, timeout=0.05)
+    with pytest.raises(ClientError, match=r"did not answer within 0\.05 s"):
+        await run(impatient.apply, [pod("web")])
+    await asyncio.wait_for(done.wait(), TIMEOUT)
+    assert b.get_object("Pod", "default", "web") is not None
 
 
 async def test_apply_bad_body_is_400(agent: Agent) -> None:

@@ -131,6 +131,11 @@ class Client:
         except ClientError:
             conn.close()
             raise
+        except TimeoutError:
+            conn.close()
+            raise ClientError(
+                f"the podkeeper agent at {self.socket_path} did not answer within {timeout} s"
+            ) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise ClientError(

@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from aiohttp import web
 
@@ -26,6 +26,7 @@ from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.paths import Resource
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Seconds between checks of a followed log file for appended bytes.
 LOG_POLL_INTERVAL = 0.05
@@ -106,6 +107,14 @@ def _not_found(res: Resource, name: str) -> StatusError:
 def _group(res: Resource) -> dict[str, str]:
     group = res.group_version.rpartition("/")[0]
     return {"group": group} if group else {}
+
+
+async def _shielded(call: Awaitable[T]) -> T:
+    """Finish a state change even when its client hangs up mid-call.
+
+    Handlers are cancelled on disconnect (so streams end); an apply or delete
+    cut in half would leave the agent between two states."""
+    return await asyncio.shield(call)
 
 
 def _list_body(res: Resource, items: list[Obj]) -> Obj:
@@ -211,7 +220,7 @@ def _object_routes(res: Resource) -> list[web.RouteDef]:
                 "the namespace of the provided object does not match the namespace sent on"
                 " the request"
             )
-        stored = await request.app[BACKEND].apply([obj])
+        stored = await _shielded(request.app[BACKEND].apply([obj]))
         return web.json_response(stored[0] if stored else obj, status=201)
 
     async def delete(request: web.Request) -> web.Response:
@@ -225,7 +234,7 @@ def _object_routes(res: Resource) -> list[web.RouteDef]:
                 raise _bad_request("gracePeriodSeconds: must be an integer") from None
         if grace is not None and grace < 0:
             raise _bad_request("gracePeriodSeconds: must be greater than or equal to 0")
-        obj = await request.app[BACKEND].delete(res.kind, ns, name, grace)
+        obj = await _shielded(request.app[BACKEND].delete(res.kind, ns, name, grace))
         if obj is None:
             raise _not_found(res, name)
         return web.json_response(obj)
@@ -518,7 +527,7 @@ async def _apply(request: web.Request) -> web.Response:
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise _bad_request('the request body must be {"items": [objects...]}')
-    stored = await request.app[BACKEND].apply(items)
+    stored = await _shielded(request.app[BACKEND].apply(items))
     return web.json_response({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": stored})
 
 
