@@ -1,0 +1,91 @@
+"""Loading and checking manifest files locally, before anything is sent to the agent.
+
+An invalid file applies nothing (issue 2): every document is loaded, defaulted
+and validated first; the errors name the file, the document and the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from podkeeper.cli._common import EXIT_USAGE, CliError
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Loaded:
+    """The objects of the files, in order, and the warnings to show (unimplemented fields)."""
+
+    objects: list[Obj] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def where(doc: Any, position: int) -> str:
+    """`FILE: document N` for a loaded document (N as the loader numbers it)."""
+    path = None
+    for attr in ("path", "source", "file", "filename"):
+        path = getattr(doc, attr, None)
+        if path:
+            break
+    index = None
+    for attr in ("index", "document", "doc_index", "number"):
+        index = getattr(doc, attr, None)
+        if isinstance(index, int):
+            break
+    if not isinstance(index, int):
+        index = position
+    return f"{path or '<stdin>'}: document {index}"
+
+
+def _invalid_text(manifest: Any, obj: Obj, errors: Sequence[Any]) -> str:
+    kind = str(obj.get("kind") or "Object")
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    try:
+        return str(manifest.format_invalid(kind, name, list(errors)))
+    except TypeError:
+        return str(manifest.format_invalid(obj, list(errors)))
+
+
+def check_documents(manifest: Any, docs: Sequence[Any]) -> Loaded:
+    """Default, validate and look for unimplemented fields in every document.
+
+    Raises CliError (exit 2) listing every invalid document; nothing is returned then."""
+    loaded = Loaded()
+    errors: list[str] = []
+    for position, doc in enumerate(docs, start=1):
+        obj = doc.obj if hasattr(doc, "obj") else doc
+        place = where(doc, position)
+        defaulted = manifest.default_object(copy.deepcopy(obj))
+        if defaulted is None:  # a loader that defaults in place
+            defaulted = obj
+        problems = list(manifest.validate_object(defaulted) or [])
+        if problems:
+            errors.append(f"error: {place}: {_invalid_text(manifest, defaulted, problems)}")
+            continue
+        for path in manifest.unimplemented_fields(obj) or []:
+            loaded.warnings.append(
+                f"warning: {place}: {path}: field not implemented by podkeeper, ignored"
+            )
+        loaded.objects.append(obj)
+    if errors:
+        raise CliError("\n".join(errors), EXIT_USAGE)
+    return loaded
+
+
+def load_files(paths: Sequence[str]) -> Loaded:
+    """Load `paths` (`-` is stdin), validate all; ManifestError propagates (exit 2)."""
+    import importlib
+
+    # Any: the loader's functions are used by their documented names only.
+    manifest: Any = importlib.import_module("podkeeper.manifest")
+    stdin_text = sys.stdin.read() if "-" in paths else None
+    docs = manifest.load_documents(list(paths), stdin_text)
+    loaded = check_documents(manifest, docs)
+    if not loaded.objects:
+        raise CliError(f"error: no objects passed to apply (files: {', '.join(paths)})", EXIT_USAGE)
+    return loaded

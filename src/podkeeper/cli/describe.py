@@ -1,0 +1,387 @@
+"""`podkeeper describe pod`: kubectl's layout (`describe.go` `describePod`), plus the last exit
+explained in one line and, when the agent recorded one, the verdict on who ended it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from podkeeper.cli._common import (
+    CliError,
+    get_or_none,
+    items_of,
+    namespace_option,
+    not_found_line,
+    state_of,
+)
+from podkeeper.cli._text import dicts, get, parse_time, rfc1123z, since, tabwrite, utcnow
+from podkeeper.cli.events import sort_key
+
+Obj = dict[str, Any]
+
+L1, L2, L3 = "  ", "    ", "      "
+
+
+def _port_text(port: Any) -> str:
+    return "" if port is None else str(port)
+
+
+def _go_list(items: Any) -> str:
+    # Go's `%v` of a []string: `[cat /tmp/health]`.
+    return "[" + " ".join(str(i) for i in (items or [])) + "]"
+
+
+def describe_probe(probe: Obj) -> str:
+    """kubectl's `DescribeProbe`: `http-get http://:8080/healthz delay=3s timeout=1s period=3s
+    #success=1 #failure=3`, `exec [cat /tmp/health] ...`, `tcp-socket :8080 ...`, `grpc <pod>:5000
+    <service> ...`. Probe fields are printed as given (the agent returns them defaulted)."""
+    attrs = (
+        f"delay={probe.get('initialDelaySeconds', 0)}s "
+        f"timeout={probe.get('timeoutSeconds', 1)}s "
+        f"period={probe.get('periodSeconds', 10)}s "
+        f"#success={probe.get('successThreshold', 1)} "
+        f"#failure={probe.get('failureThreshold', 3)}"
+    )
+    if isinstance(probe.get("exec"), dict):
+        return f"exec {_go_list(probe['exec'].get('command'))} {attrs}"
+    if isinstance(probe.get("httpGet"), dict):
+        http = probe["httpGet"]
+        scheme = str(http.get("scheme") or "HTTP").lower()
+        host = str(http.get("host") or "")
+        port = _port_text(http.get("port"))
+        hostport = host
+        if port:
+            hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        path = str(http.get("path") or "")
+        if path and not path.startswith("/"):
+            path = "/" + path
+        return f"http-get {scheme}://{hostport}{path} {attrs}"
+    if isinstance(probe.get("tcpSocket"), dict):
+        tcp = probe["tcpSocket"]
+        return f"tcp-socket {tcp.get('host') or ''}:{_port_text(tcp.get('port'))} {attrs}"
+    if isinstance(probe.get("grpc"), dict):
+        grpc = probe["grpc"]
+        return f"grpc <pod>:{grpc.get('port')} {grpc.get('service') or ''} {attrs}"
+    return f"unknown {attrs}"
+
+
+def _multiline(label: str, mapping: Any, lines: list[str]) -> None:
+    # kubectl `printLabelsMultiline`: first pair on the label's line, the rest below it.
+    if not isinstance(mapping, dict) or not mapping:
+        lines.append(f"{label}:\t<none>")
+        return
+    for i, (key, value) in enumerate(sorted(mapping.items())):
+        lines.append(f"{label}:\t{key}={value}" if i == 0 else f"\t{key}={value}")
+
+
+def _state_lines(title: str, state: Any, lines: list[str]) -> None:
+    # kubectl `describeStatus`.
+    state = state if isinstance(state, dict) else {}
+    running, waiting, term = state.get("running"), state.get("waiting"), state.get("terminated")
+    if isinstance(running, dict):
+        lines.append(f"{L2}{title}:\tRunning")
+        lines.append(f"{L3}Started:\t{rfc1123z(running.get('startedAt'))}")
+    elif isinstance(waiting, dict):
+        lines.append(f"{L2}{title}:\tWaiting")
+        if waiting.get("reason"):
+            lines.append(f"{L3}Reason:\t{waiting['reason']}")
+    elif isinstance(term, dict):
+        lines.append(f"{L2}{title}:\tTerminated")
+        if term.get("reason"):
+            lines.append(f"{L3}Reason:\t{term['reason']}")
+        if term.get("message"):
+            lines.append(f"{L3}Message:\t{term['message']}")
+        lines.append(f"{L3}Exit Code:\t{term.get('exitCode', 0)}")
+        if term.get("signal"):
+            lines.append(f"{L3}Signal:\t{term['signal']}")
+        lines.append(f"{L3}Started:\t{rfc1123z(term.get('startedAt'))}")
+        lines.append(f"{L3}Finished:\t{rfc1123z(term.get('finishedAt'))}")
+    else:
+        lines.append(f"{L2}{title}:\tWaiting")
+
+
+def _env_value(pod: Obj, env: Obj) -> str:
+    ref = get(env, "valueFrom", "fieldRef")
+    if isinstance(ref, dict):
+        path = str(ref.get("fieldPath") or "")
+        value: Any = None
+        if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
+            section, key = path.split("['", 1)
+            value = get(pod, "metadata", section.split(".")[1], key.rstrip("']"))
+        else:
+            value = get(pod, *path.split("."))
+        return f"{'' if value is None else value} ({ref.get('apiVersion') or 'v1'}:{path})"
+    res = get(env, "valueFrom", "resourceFieldRef")
+    if isinstance(res, dict):
+        return f"({res.get('resource')})"
+    secret = get(env, "valueFrom", "secretKeyRef")
+    if isinstance(secret, dict):
+        opt = "true" if secret.get("optional") else "false"
+        return (
+            f"<set to the key '{secret.get('key')}' in secret '{secret.get('name')}'>"
+            f"\tOptional: {opt}"
+        )
+    cm = get(env, "valueFrom", "configMapKeyRef")
+    if isinstance(cm, dict):
+        opt = "true" if cm.get("optional") else "false"
+        return (
+            f"<set to the key '{cm.get('key')}' of config map '{cm.get('name')}'>\tOptional: {opt}"
+        )
+    return ""
+
+
+def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]) -> list[str]:
+    # kubectl `describeContainers`.
+    by_name = {s.get("name"): s for s in statuses}
+    lines = [f"{label}:" + ("" if specs else " <none>")]
+    for c in specs:
+        status = by_name.get(c.get("name"))
+        lines.append(f"{L1}{c.get('name')}:")
+        if status is not None:
+            lines.append(f"{L2}Container ID:\t{status.get('containerID') or ''}")
+        lines.append(f"{L2}Image:\t{c.get('image') or ''}")
+        if status is not None:
+            lines.append(f"{L2}Image ID:\t{status.get('imageID') or ''}")
+        ports = [
+            f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}" for p in dicts(c.get("ports"))
+        ]
+        hports = [
+            f"{p.get('hostPort', 0)}/{p.get('protocol') or 'TCP'}" for p in dicts(c.get("ports"))
+        ]
+        lines.append(f"{L2}Port{'s' if len(ports) > 1 else ''}:\t{', '.join(ports) or '<none>'}")
+        lines.append(
+            f"{L2}Host Port{'s' if len(hports) > 1 else ''}:\t{', '.join(hports) or '<none>'}"
+        )
+        for key, title in (("command", "Command"), ("args", "Args")):
+            if c.get(key):
+                lines.append(f"{L2}{title}:")
+                for arg in c[key]:
+                    lines.extend(f"{L3}{part}" for part in str(arg).split("\n"))
+        if status is not None:
+            _state_lines("State", status.get("state"), lines)
+            if isinstance(get(status, "lastState", "terminated"), dict):
+                _state_lines("Last State", status.get("lastState"), lines)
+            lines.append(f"{L2}Ready:\t{'True' if status.get('ready') else 'False'}")
+            lines.append(f"{L2}Restart Count:\t{status.get('restartCount', 0)}")
+        resources = c.get("resources") or {}
+        for key, title in (("limits", "Limits"), ("requests", "Requests")):
+            values = resources.get(key)
+            if isinstance(values, dict) and values:
+                lines.append(f"{L2}{title}:")
+                lines.extend(f"{L3}{name}:\t{values[name]}" for name in sorted(values))
+        for key, title in (
+            ("livenessProbe", "Liveness"),
+            ("readinessProbe", "Readiness"),
+            ("startupProbe", "Startup"),
+        ):
+            if isinstance(c.get(key), dict):
+                lines.append(f"{L2}{title}:\t{describe_probe(c[key])}")
+        envs = dicts(c.get("env"))
+        lines.append(f"{L2}Environment:" + ("" if envs else "\t<none>"))
+        for env in envs:
+            if "valueFrom" not in env:
+                for i, part in enumerate(str(env.get("value", "")).split("\n")):
+                    lines.append(f"{L3}{env.get('name')}:\t{part}" if i == 0 else f"{L3}\t{part}")
+            else:
+                lines.append(f"{L3}{env.get('name')}:\t{_env_value(pod, env)}")
+        mounts = dicts(c.get("volumeMounts"))
+        lines.append(f"{L2}Mounts:" + ("" if mounts else "\t<none>"))
+        for m in sorted(mounts, key=lambda m: str(m.get("mountPath"))):
+            flag = "ro" if m.get("readOnly") else "rw"
+            lines.append(f"{L3}{m.get('mountPath')} from {m.get('name')} ({flag})")
+    return lines
+
+
+def qos_class(pod: Obj) -> str:
+    """The pod's QoS class as Kubernetes derives it (`qos.GetPodQOS`), simplified to cpu/memory."""
+    containers = dicts(get(pod, "spec", "containers")) + dicts(get(pod, "spec", "initContainers"))
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        limits = get(c, "resources", "limits") or {}
+        requests = get(c, "resources", "requests") or {}
+        if limits or requests:
+            any_set = True
+        for res in ("cpu", "memory"):
+            if res not in limits or str(requests.get(res, limits[res])) != str(limits[res]):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def last_termination(pod: Obj) -> tuple[str, Obj] | None:
+    """(container, terminated state) of the pod's most recent container exit, if any."""
+    best: tuple[str, Obj] | None = None
+    best_time: datetime | None = None
+    status = pod.get("status") or {}
+    for cs in dicts(status.get("initContainerStatuses")) + dicts(status.get("containerStatuses")):
+        for term in (get(cs, "state", "terminated"), get(cs, "lastState", "terminated")):
+            if not isinstance(term, dict):
+                continue
+            when = parse_time(term.get("finishedAt"))
+            if best is None or (when is not None and (best_time is None or when > best_time)):
+                best, best_time = (str(cs.get("name")), term), when
+    return best
+
+
+def last_exit_line(pod: Obj, now: datetime) -> str | None:
+    """`137 — SIGKILL (128+9); reason OOMKilled, container app, 2m ago` for the last exit."""
+    found = last_termination(pod)
+    if found is None:
+        return None
+    container, term = found
+    code = term.get("exitCode", 0)
+    code = code if isinstance(code, int) else 0
+    title = ""
+    try:
+        from podkeeper.core.exitcode import explain
+
+        title = explain(code).title
+    except (ImportError, ValueError):
+        pass
+    parts = [f"{code} — {title}" if title else str(code)]
+    details = []
+    if term.get("reason"):
+        details.append(f"reason {term['reason']}")
+    details.append(f"container {container}")
+    if term.get("finishedAt"):
+        details.append(f"{since(term['finishedAt'], now)} ago")
+    return f"{parts[0]}; {', '.join(details)}"
+
+
+def verdict_text(record: Obj) -> str | None:
+    """The one-line verdict of a termination record (its `verdict`, else `who`)."""
+    text = record.get("verdict") or record.get("who")
+    return str(text).strip() if text else None
+
+
+def describe_events(events: list[Obj], now: datetime) -> str:
+    """kubectl's `DescribeEvents` block (its own tab alignment, as kubectl flushes first)."""
+    if not events:
+        return tabwrite(["Events:\t<none>"])
+    from podkeeper.cli.events import interval
+
+    lines = [
+        "Events:",
+        f"{L1}Type\tReason\tAge\tFrom\tMessage",
+        f"{L1}----\t------\t----\t----\t-------",
+    ]
+    for e in sorted(events, key=sort_key):
+        source = get(e, "source", "component") or e.get("reportingComponent") or ""
+        lines.append(
+            f"{L1}{e.get('type') or ''}\t{e.get('reason') or ''}\t{interval(e, now)}\t"
+            f"{source}\t{str(e.get('message') or '').strip()}"
+        )
+    return tabwrite(lines)
+
+
+def describe_pod(pod: Obj, events: list[Obj], now: datetime, verdict: str | None = None) -> str:
+    """The whole `describe pod` text."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace') or 'default'}"]
+    if spec.get("priority") is not None:
+        lines.append(f"Priority:\t{spec['priority']}")
+    if spec.get("serviceAccountName"):
+        lines.append(f"Service Account:\t{spec['serviceAccountName']}")
+    node = spec.get("nodeName")
+    lines.append(f"Node:\t{node}/{status.get('hostIP') or ''}" if node else "Node:\t<none>")
+    if status.get("startTime"):
+        lines.append(f"Start Time:\t{rfc1123z(status['startTime'])}")
+    _multiline("Labels", meta.get("labels"), lines)
+    _multiline("Annotations", meta.get("annotations"), lines)
+    phase = status.get("phase") or ""
+    if meta.get("deletionTimestamp") and phase not in ("Failed", "Succeeded"):
+        lines.append(f"Status:\tTerminating (lasts {since(meta['deletionTimestamp'], now)})")
+        grace = meta.get("deletionGracePeriodSeconds")
+        lines.append(f"Termination Grace Period:\t{grace if grace is not None else 30}s")
+    else:
+        lines.append(f"Status:\t{phase}")
+    if status.get("reason"):
+        lines.append(f"Reason:\t{status['reason']}")
+    if status.get("message"):
+        lines.append(f"Message:\t{status['message']}")
+    lines.append(f"IP:\t{status.get('podIP') or ''}")
+    ips = dicts(status.get("podIPs"))
+    if ips:
+        lines.append("IPs:")
+        lines.extend(f"{L1}IP:\t{ip.get('ip')}" for ip in ips)
+    else:
+        lines.append("IPs:\t<none>")
+    for ref in dicts(meta.get("ownerReferences")):
+        if ref.get("controller"):
+            lines.append(f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}")
+    if spec.get("initContainers"):
+        lines += _container_lines(
+            pod,
+            "Init Containers",
+            dicts(spec.get("initContainers")),
+            dicts(status.get("initContainerStatuses")),
+        )
+    lines += _container_lines(
+        pod, "Containers", dicts(spec.get("containers")), dicts(status.get("containerStatuses"))
+    )
+    conditions = dicts(status.get("conditions"))
+    if conditions:
+        lines.append("Conditions:")
+        lines.append(f"{L1}Type\tStatus")
+        lines.extend(f"{L1}{c.get('type')} \t{c.get('status')} " for c in conditions)
+    volumes = dicts(spec.get("volumes"))
+    if volumes:
+        lines.append("Volumes:")
+        for v in volumes:
+            lines.append(f"{L1}{v.get('name')}:")
+            lines.append(f"{L2}Type:\t<not implemented by podkeeper, ignored>")
+    else:
+        lines.append("Volumes:\t<none>")
+    lines.append(f"QoS Class:\t{qos_class(pod)}")
+    _multiline("Node-Selectors", spec.get("nodeSelector"), lines)
+    tolerations = dicts(spec.get("tolerations"))
+    lines.append("Tolerations:\t" + ("<none>" if not tolerations else ""))
+    exit_line = last_exit_line(pod, now)
+    if exit_line:
+        lines.append(f"Last exit:\t{exit_line}")
+    if verdict:
+        lines.append(f"Verdict:\t{verdict}")
+    return tabwrite(lines) + describe_events(events, now)
+
+
+def _verdict_for(client: Any, pod: Obj) -> str | None:
+    found = last_termination(pod)
+    if found is None:
+        return None
+    meta = pod.get("metadata") or {}
+    try:
+        records = client.terminations(
+            meta.get("namespace") or "default", meta.get("name"), found[0]
+        )
+    except Exception:
+        # The verdict is a bonus line: an agent without history must not break describe.
+        return None
+    records = items_of(records)
+    return verdict_text(records[-1]) if records else None
+
+
+@click.command()
+@click.argument("resource")
+@click.argument("name", required=False)
+@namespace_option
+@click.pass_context
+def describe(ctx: click.Context, resource: str, name: str | None, namespace: str) -> None:
+    """Show a pod in detail, like `kubectl describe pod NAME`."""
+    if "/" in resource and name is None:
+        resource, name = resource.split("/", 1)
+    if resource.lower() not in ("pod", "pods", "po"):
+        raise CliError(f'error: podkeeper describes pods only, not "{resource}"', 2)
+    if not name:
+        raise CliError("error: describe pod needs a NAME", 2)
+    client = state_of(ctx).client()
+    pod = get_or_none(client, "Pod", namespace, name)
+    if pod is None:
+        raise CliError(not_found_line("pods", name))
+    events = items_of(client.events(namespace, name))
+    click.echo(describe_pod(pod, events, utcnow(), _verdict_for(client, pod)), nl=False)

@@ -1,0 +1,218 @@
+"""`podkeeper explain CODE|REASON` and `podkeeper explain pod NAME`: what an exit means, and why a
+pod's container last died, with the evidence the agent recorded (issue 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+from datetime import datetime
+from typing import Any
+
+import click
+
+from podkeeper.cli._common import (
+    CliError,
+    get_or_none,
+    items_of,
+    namespace_option,
+    not_found_line,
+    print_json,
+    state_of,
+)
+from podkeeper.cli._text import since, utcnow
+
+Obj = dict[str, Any]
+
+_WIDTH = 88
+
+
+def as_dict(value: Any) -> Obj:
+    """An explanation object (dataclass, namedtuple or plain object) as a JSON-ready dict."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = dataclasses.asdict(value)
+    elif hasattr(value, "_asdict"):
+        data = dict(value._asdict())
+    elif isinstance(value, dict):
+        data = dict(value)
+    else:
+        data = {k: v for k, v in vars(value).items() if not k.startswith("_")}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def _wrap(label: str, text: str, indent: int = 2) -> list[str]:
+    head = " " * indent + (f"{label}: " if label else "")
+    return textwrap.wrap(
+        text,
+        width=_WIDTH,
+        initial_indent=head,
+        subsequent_indent=" " * len(head),
+        break_on_hyphens=False,
+    ) or [head.rstrip()]
+
+
+def render_code(data: Obj) -> str:
+    """Text for one exit code explanation (keys of `core.exitcode.Explanation`)."""
+    lines = [f"Exit code {data.get('code')}: {data.get('title', '')}".rstrip()]
+    if data.get("meaning"):
+        lines += _wrap("", str(data["meaning"]))
+    if data.get("in_containers"):
+        lines += _wrap("In containers", str(data["in_containers"]))
+    conventions = data.get("conventions") or []
+    if conventions:
+        lines.append("  Conventions:")
+        for conv in conventions:
+            lines += _wrap("", f"- {conv}", indent=4)
+    known = {"code", "title", "meaning", "in_containers", "conventions", "signal", "signal_number"}
+    for key, value in data.items():
+        if key not in known and isinstance(value, str) and value:
+            lines += _wrap(key.replace("_", " ").capitalize(), value)
+    return "\n".join(lines)
+
+
+def render_reason(data: Obj) -> str:
+    """Text for a Kubernetes reason (keys of `core.exitcode.ReasonExplanation`)."""
+    head = f"Reason {data.get('reason')}"
+    if isinstance(data.get("exit_code"), int):
+        head += f" (usually exit code {data['exit_code']})"
+    lines = [head]
+    if data.get("meaning"):
+        lines += _wrap("", str(data["meaning"]))
+    if data.get("next_step"):
+        lines += _wrap("Next step", str(data["next_step"]))
+    return "\n".join(lines)
+
+
+def _record_time(record: Obj, now: datetime) -> str:
+    when = record.get("time")
+    if not when:
+        return "unknown time"
+    return f"{when} ({since(when, now)} ago)"
+
+
+def _exit_text(record: Obj) -> str:
+    code = record.get("exit_code")
+    if code is None:
+        return "unknown"
+    text = str(code)
+    signal = record.get("signal")
+    if signal:
+        text += f" (signal {signal})"
+    elif isinstance(code, int):
+        try:
+            from podkeeper.core.exitcode import explain as explain_code
+
+            text += f" ({explain_code(code).title})"
+        except (ImportError, ValueError):
+            pass
+    return text
+
+
+def _mib(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value / (1024 * 1024):.1f} MiB"
+    return str(value)
+
+
+def render_record(record: Obj, now: datetime) -> str:
+    """One termination record: when, exit code, reason, who ended it, evidence, next step."""
+    container = record.get("container") or "?"
+    lines = [f"Container {container} terminated at {_record_time(record, now)}"]
+    lines += _wrap("Exit code", _exit_text(record))
+    if record.get("reason"):
+        lines += _wrap("Reason", str(record["reason"]))
+    if record.get("message"):
+        lines += _wrap("Message", str(record["message"]).strip())
+    if record.get("who"):
+        lines += _wrap("Who", str(record["who"]))
+    if isinstance(record.get("run_seconds"), int | float):
+        lines += _wrap("Ran for", f"{record['run_seconds']:.1f}s")
+    evidence = [str(e) for e in record.get("evidence") or []]
+    if record.get("memory_limit") is not None or record.get("memory_peak") is not None:
+        limit = _mib(record["memory_limit"]) if record.get("memory_limit") is not None else "none"
+        peak = _mib(record["memory_peak"]) if record.get("memory_peak") is not None else "unknown"
+        evidence.insert(0, f"memory limit {limit}, peak {peak}")
+    if evidence:
+        lines.append("  Evidence:")
+        for item in evidence:
+            lines += _wrap("", f"- {item}", indent=4)
+    log_lines = [str(x) for x in record.get("last_log_lines") or []]
+    if log_lines:
+        lines.append(f"  Last {len(log_lines)} log lines:")
+        lines += [f"    | {line.rstrip()}" for line in log_lines]
+    if record.get("next_step"):
+        lines += _wrap("Next step", str(record["next_step"]))
+    return "\n".join(lines)
+
+
+def _explain_value(arg: str, output: str | None) -> None:
+    from podkeeper.core import exitcode
+
+    try:
+        code = int(arg, 10)
+    except ValueError:
+        found = exitcode.explain_reason(arg)
+        if found is None:
+            known = ", ".join(exitcode.known_reasons())
+            raise CliError(
+                f"error: {arg!r} is neither an exit code (0-255) nor a known reason ({known})",
+                2,
+            ) from None
+        data = as_dict(found)
+        print_json(data) if output == "json" else click.echo(render_reason(data))
+        return
+    if not 0 <= code <= 255:
+        raise CliError(f"error: exit code {code} is outside 0-255 (exit statuses are one byte)", 2)
+    data = as_dict(exitcode.explain(code))
+    print_json(data) if output == "json" else click.echo(render_code(data))
+
+
+@click.command()
+@click.argument("what")
+@click.argument("name", required=False)
+@click.option("-c", "--container", default=None, help="Only this container (explain pod).")
+@click.option("--all", "show_all", is_flag=True, help="Every recorded termination, oldest first.")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default=None)
+@namespace_option
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    what: str,
+    name: str | None,
+    container: str | None,
+    show_all: bool,
+    output: str | None,
+    namespace: str,
+) -> None:
+    """Explain an exit code (0-255) or reason, or why a pod's container last died.
+
+    \b
+    podkeeper explain 137
+    podkeeper explain OOMKilled
+    podkeeper explain pod NAME [-c CONTAINER] [--all]
+    """
+    if what.lower() not in ("pod", "pods", "po") and not what.startswith("pod/"):
+        if name is not None:
+            raise CliError(f"error: unexpected argument {name!r}", 2)
+        _explain_value(what, output)
+        return
+    if what.startswith("pod/"):
+        name = what.split("/", 1)[1]
+    if not name:
+        raise CliError("error: explain pod needs a NAME", 2)
+    client = state_of(ctx).client()
+    pod = get_or_none(client, "Pod", namespace, name)
+    if pod is None:
+        raise CliError(not_found_line("pods", name))
+    records = items_of(client.terminations(namespace, name, container))
+    if container is not None:
+        records = [r for r in records if r.get("container") in (None, container)]
+    chosen = records if show_all else records[-1:]
+    if output == "json":
+        print_json({"namespace": namespace, "pod": name, "terminations": chosen})
+        return
+    if not chosen:
+        who = f"container {container} of pod/{name}" if container else f"pod/{name}"
+        click.echo(f"{who}: no recorded termination (no container has exited yet)")
+        return
+    now = utcnow()
+    click.echo("\n\n".join(render_record(r, now) for r in chosen))

@@ -1,0 +1,573 @@
+"""`up`, `apply`, `delete`, `down`, `version` and the hidden `agent`: starting, feeding and
+stopping the node agent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from podkeeper.cli._common import (
+    EXIT_PROBLEM,
+    AgentClient,
+    CliError,
+    State,
+    agent_answers,
+    api_status,
+    get_or_none,
+    is_error,
+    items_of,
+    parse_duration,
+    state_of,
+    stdin_is_tty,
+    warn,
+)
+from podkeeper.cli._text import get, utcnow
+
+Obj = dict[str, Any]
+
+#: How long `up` waits for a freshly started agent's socket, and how often it asks (seconds).
+AGENT_START_TIMEOUT = 5.0
+AGENT_POLL = 0.01
+#: How often `--wait`, `delete` and `down` look again (seconds).
+POLL = 0.1
+#: How often the live view of `up` redraws (seconds).
+REFRESH = 0.5
+#: kubectl's default `terminationGracePeriodSeconds`.
+DEFAULT_GRACE = 30
+
+_KIND_WORDS = {
+    "Pod": ("pod", "pods"),
+    "Deployment": ("deployment.apps", "deployments.apps"),
+    "ReplicaSet": ("replicaset.apps", "replicasets.apps"),
+    "Service": ("service", "services"),
+    "Endpoints": ("endpoints", "endpoints"),
+}
+
+
+def kind_word(kind: str) -> str:
+    """kubectl's singular resource word for messages: `pod`, `deployment.apps`."""
+    return _KIND_WORDS.get(kind, (kind.lower(), kind.lower() + "s"))[0]
+
+
+def _meta(obj: Obj) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (
+        str(obj.get("kind") or ""),
+        str(meta.get("namespace") or "default"),
+        str(meta.get("name") or ""),
+    )
+
+
+# -- the agent process -------------------------------------------------------
+
+
+@dataclass
+class Agent:
+    """A running agent for a home: its client, and its process when this command started it."""
+
+    client: AgentClient
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join("  " + line for line in text.strip().splitlines()[-lines:])
+
+
+def start_agent(state: State) -> Agent:
+    """The agent answering on the home's socket; started detached when none answers."""
+    from podkeeper.api.home import log_path
+
+    client = state.raw_client()
+    if agent_answers(client):
+        return Agent(client)
+    home = state.home
+    log_file = log_path(home)
+    with open(log_file, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "podkeeper", "--home", str(home), "agent"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + AGENT_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if agent_answers(client):
+            return Agent(client, process)
+        code = process.poll()
+        if code is not None:
+            tail = _log_tail(log_file)
+            raise CliError(
+                f"error: the agent exited with status {code} while starting; see {log_file}"
+                + (f":\n{tail}" if tail else "")
+            )
+        time.sleep(AGENT_POLL)
+    raise CliError(
+        f"error: the agent did not answer on {home / 'agent.sock'} within "
+        f"{AGENT_START_TIMEOUT:.0f}s (pid {process.pid}); see {log_file}"
+    )
+
+
+def _pid_alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:
+    if process is not None and process.pid == pid:
+        return process.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _agent_pid(home: Path) -> int | None:
+    from podkeeper.api.home import pid_path
+
+    try:
+        return int(pid_path(home).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_agent(state: State, agent: Agent, timeout: float) -> None:
+    """Ask the agent to drain and stop; wait (bounded) until its process or socket is gone."""
+    from podkeeper.api.home import socket_path
+
+    home = state.home
+    pid = agent.process.pid if agent.process is not None else _agent_pid(home)
+    try:
+        agent.client.shutdown()
+    except Exception as exc:
+        if not is_error(exc, "AgentNotRunning"):
+            raise
+    sock = socket_path(home)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid is not None:
+            if not _pid_alive(pid, agent.process):
+                return
+        elif not sock.exists() or not agent_answers(agent.client):
+            return
+        time.sleep(POLL)
+    which = f"pid {pid}" if pid is not None else str(sock)
+    raise CliError(
+        f"error: the agent ({which}) is still draining after {timeout:.0f}s; "
+        "it keeps stopping in the background (see agent.log)"
+    )
+
+
+# -- apply -------------------------------------------------------------------
+
+
+def _version_marks(obj: Obj | None) -> tuple[Any, Any, Any]:
+    if obj is None:
+        return (None, None, None)
+    meta = obj.get("metadata") or {}
+    return (meta.get("resourceVersion"), meta.get("generation"), obj.get("spec"))
+
+
+def apply_objects(client: AgentClient, objects: list[Obj]) -> list[str]:
+    """Send `objects` in one request; kubectl apply's lines (`pod/x created|configured|unchanged`).
+
+    The verb comes from comparing each object before and after the apply (the API
+    answers with the stored objects only)."""
+    before: dict[tuple[str, str, str], tuple[Any, Any, Any] | None] = {}
+    for obj in objects:
+        kind, ns, name = _meta(obj)
+        if name:
+            old = get_or_none(client, kind, ns, name)
+            before[(kind, ns, name)] = _version_marks(old) if old is not None else None
+    stored = items_of(client.apply(objects))
+    lines = []
+    for i, obj in enumerate(objects):
+        kind, ns, name = _meta(obj)
+        after = stored[i] if i < len(stored) else None
+        if after is not None:
+            name = _meta(after)[2] or name
+        old_marks = before.get((kind, ns, name))
+        if old_marks is None:
+            verb = "created"
+        elif after is None:
+            verb = "configured"
+        else:
+            new_marks = _version_marks(after)
+            same_version = old_marks[0] is not None and old_marks[0] == new_marks[0]
+            same_gen_spec = old_marks[1:] == new_marks[1:]
+            verb = (
+                "unchanged"
+                if same_version or (old_marks[0] is None and same_gen_spec)
+                else ("configured")
+            )
+        lines.append(f"{kind_word(kind)}/{name} {verb}")
+    return lines
+
+
+def _apply_files(client: AgentClient, files: tuple[str, ...], objects: list[Obj]) -> list[str]:
+    try:
+        return apply_objects(client, objects)
+    except Exception as exc:
+        if is_error(exc, "APIError") and api_status(exc) == 422:
+            causes = getattr(exc, "causes", []) or []
+            details = [str(c.get("message")) for c in causes if c.get("message")]
+            text = str(getattr(exc, "message", exc))
+            lines = [f"error: {', '.join(files)}: {text}"]
+            lines += [f"  {d}" for d in details if d not in text]
+            raise CliError("\n".join(lines), 2) from None
+        raise
+
+
+# -- waiting for Ready -------------------------------------------------------
+
+
+def _selector_matches(selector: Any, labels: Any) -> bool:
+    match = (selector or {}).get("matchLabels") if isinstance(selector, dict) else None
+    if not isinstance(match, dict) or not match:
+        return False
+    labels = labels if isinstance(labels, dict) else {}
+    return all(labels.get(k) == v for k, v in match.items())
+
+
+def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[str]]:
+    """The pods `--wait` waits for among `pods`, and the lines of what is still missing.
+
+    A Pod waits for itself; a Deployment or ReplicaSet for `replicas` pods of its selector."""
+    by_key = {(_meta(p)[1], _meta(p)[2]): p for p in pods}
+    chosen: dict[tuple[str, str], Obj] = {}
+    missing: list[str] = []
+    for obj in objects:
+        kind, ns, name = _meta(obj)
+        if kind == "Pod":
+            pod = by_key.get((ns, name))
+            if pod is None:
+                missing.append(f"pod/{name} is not Ready: not created yet")
+            else:
+                chosen[(ns, name)] = pod
+        elif kind in ("Deployment", "ReplicaSet"):
+            selector = get(obj, "spec", "selector")
+            owned = [
+                p
+                for p in pods
+                if _meta(p)[1] == ns
+                and _selector_matches(selector, get(p, "metadata", "labels"))
+                and not get(p, "metadata", "deletionTimestamp")
+            ]
+            replicas = get(obj, "spec", "replicas")
+            replicas = replicas if isinstance(replicas, int) else 1
+            if len(owned) < replicas:
+                missing.append(
+                    f"{kind_word(kind)}/{name} is not Ready: {len(owned)}/{replicas} pods exist"
+                )
+            for p in owned:
+                chosen[(_meta(p)[1], _meta(p)[2])] = p
+    return list(chosen.values()), missing
+
+
+def wait_ready(client: AgentClient, objects: list[Obj], timeout: float) -> None:
+    """Poll until every applied pod is Ready; CliError (exit 1) saying why when time runs out."""
+    from podkeeper.cli.podformat import is_ready, not_ready_reason
+
+    if not any(_meta(o)[0] in ("Pod", "Deployment", "ReplicaSet") for o in objects):
+        return
+    namespaces = sorted({_meta(o)[1] for o in objects})
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = [p for ns in namespaces for p in items_of(client.list("Pod", ns))]
+        targets, missing = wanted_pods(objects, pods)
+        unready = [p for p in targets if not is_ready(p)]
+        if not missing and not unready:
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL)
+    lines = list(missing)
+    for pod in unready:
+        _, ns, name = _meta(pod)
+        events = items_of(client.events(ns, name))
+        lines.append(f"pod/{name} is not Ready: {not_ready_reason(pod, events)}")
+    lines.append(f"error: timed out after {timeout:g}s waiting for Ready")
+    raise CliError("\n".join(lines), EXIT_PROBLEM)
+
+
+# -- the live view of `up` ---------------------------------------------------
+
+
+def render_status(pods: list[Obj], events: list[Obj], now: Any) -> str:
+    """The live view: the `get pods` table and the last 10 events."""
+    from podkeeper.cli.events import render_events, sort_key
+    from podkeeper.cli.get import render_table
+
+    parts = [render_table("Pod", pods, now) if pods else "No pods.\n"]
+    recent = sorted(events, key=sort_key)[-10:]
+    if recent:
+        parts.append(render_events(recent, now))
+    return "\n".join(parts)
+
+
+def live_view(client: AgentClient, namespaces: list[str], sleep: Callable[[float], None]) -> None:
+    """Redraw the status every REFRESH seconds until KeyboardInterrupt (Ctrl-C)."""
+    from podkeeper.cli.events import _identity, event_row, sort_key
+    from podkeeper.cli.get import render_table
+
+    tty = stdin_is_tty()
+    last_table = ""
+    seen: set[Any] = set()
+    while True:
+        pods = [p for ns in namespaces for p in items_of(client.list("Pod", ns))]
+        events = [e for ns in namespaces for e in items_of(client.events(ns, None))]
+        pods.sort(key=lambda p: _meta(p)[2])
+        now = utcnow()
+        if tty:
+            click.echo("\x1b[H\x1b[J" + render_status(pods, events, now), nl=False)
+            click.echo("(Ctrl-C stops every pod and the agent)")
+        else:
+            text = render_table("Pod", pods, now) if pods else "No pods.\n"
+            # Without a terminal print only what changed: a new table, new events.
+            if text != last_table:
+                click.echo(text, nl=False)
+                last_table = text
+            for event in sorted(events, key=sort_key):
+                ident = _identity(event)
+                if ident not in seen:
+                    seen.add(ident)
+                    click.echo("event: " + "  ".join(event_row(event, now)[1:]))
+        sleep(REFRESH)
+
+
+# -- commands ----------------------------------------------------------------
+
+
+def _files_option(required: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "-f",
+        "--filename",
+        "files",
+        multiple=True,
+        required=required,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Manifest file (YAML or JSON; `-` is stdin). Repeatable.",
+    )
+
+
+@click.command()
+@_files_option(required=True)
+@click.option("-d", "--detach", is_flag=True, help="Return once the agent accepted the objects.")
+@click.option("--wait", is_flag=True, help="With -d: return once every pod is Ready.")
+@click.option("--timeout", default="5m", show_default=True, help="Limit of --wait (e.g. 90s, 5m).")
+@click.pass_context
+def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, timeout: str) -> None:
+    """Start the agent for this home if none runs, and apply the files."""
+    from podkeeper.cli._manifest import load_files
+
+    limit = parse_duration(timeout)
+    loaded = load_files(files)
+    for line in loaded.warnings:
+        warn(line)
+    state = state_of(ctx)
+    agent = start_agent(state)
+    for line in _apply_files(agent.client, files, loaded.objects):
+        click.echo(line)
+    if detach or wait:
+        if wait:
+            wait_ready(agent.client, loaded.objects, limit)
+        return
+    namespaces = sorted({_meta(o)[1] for o in loaded.objects})
+    try:
+        live_view(agent.client, namespaces, time.sleep)
+    except KeyboardInterrupt:
+        pass
+    warn("draining…")
+    try:
+        stop_agent(state, agent, timeout=120.0)
+    except KeyboardInterrupt:
+        raise CliError("interrupted: the agent keeps draining in the background", 130) from None
+    click.echo("agent stopped")
+
+
+@click.command()
+@_files_option(required=True)
+@click.pass_context
+def apply(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Create or update objects in the running agent."""
+    from podkeeper.cli._manifest import load_files
+
+    loaded = load_files(files)
+    for line in loaded.warnings:
+        warn(line)
+    client = state_of(ctx).client()
+    for line in _apply_files(client, files, loaded.objects):
+        click.echo(line)
+
+
+def _wait_gone(
+    client: AgentClient, targets: list[tuple[str, str, str]], timeout: float
+) -> list[tuple[str, str, str]]:
+    deadline = time.monotonic() + timeout
+    remaining = list(targets)
+    while remaining:
+        remaining = [t for t in remaining if get_or_none(client, *t) is not None]
+        if not remaining or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL)
+    return remaining
+
+
+@click.command()
+@click.argument("resource", required=False)
+@click.argument("names", nargs=-1)
+@_files_option(required=False)
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option(
+    "--grace-period",
+    type=int,
+    default=None,
+    help="Seconds of grace for the pod's termination (default: the pod's own; 0 = 2s minimum).",
+)
+@click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="Wait until the objects are gone."
+)
+@click.pass_context
+def delete(
+    ctx: click.Context,
+    resource: str | None,
+    names: tuple[str, ...],
+    files: tuple[str, ...],
+    namespace: str,
+    grace_period: int | None,
+    wait: bool,
+) -> None:
+    """Delete pods (or other objects) gracefully: `delete pod NAME` or `delete -f FILE`."""
+    from podkeeper.api.paths import resource_for
+
+    if grace_period is not None and grace_period < 0:
+        grace_period = None  # kubectl: -1 means the object's own grace period
+    targets: list[tuple[str, str, str]] = []
+    if files:
+        if resource:
+            raise CliError("error: give either -f FILE or RESOURCE NAME, not both", 2)
+        from podkeeper.cli._manifest import load_files
+
+        for obj in load_files(files).objects:
+            kind, ns, name = _meta(obj)
+            targets.append((kind, ns, name))
+    else:
+        if not resource:
+            raise CliError("error: delete needs RESOURCE NAME or -f FILE", 2)
+        if "/" in resource:
+            resource, first = resource.split("/", 1)
+            names = (first, *names)
+        if not names:
+            raise CliError("error: resource(s) were provided, but no name was specified", 2)
+        try:
+            kind = resource_for(resource).kind
+        except KeyError as exc:
+            raise CliError(f"error: {exc.args[0]}", 2) from None
+        targets = [(kind, namespace, name) for name in names]
+
+    client = state_of(ctx).client()
+    deleted: list[tuple[str, str, str]] = []
+    longest_grace = 0
+    failed = False
+    for kind, ns, name in targets:
+        try:
+            obj = client.delete_object(kind, ns, name, grace_period)
+        except Exception as exc:
+            if is_error(exc, "APIError") and api_status(exc) == 404:
+                plural = _KIND_WORDS.get(kind, ("", kind.lower() + "s"))[1]
+                warn(f'Error from server (NotFound): {plural} "{name}" not found')
+                failed = True
+                continue
+            raise
+        click.echo(f'{kind_word(kind)} "{name}" deleted')
+        deleted.append((kind, ns, name))
+        grace = grace_period
+        if grace is None:
+            own = (
+                get(obj, "spec", "terminationGracePeriodSeconds") if isinstance(obj, dict) else None
+            )
+            grace = own if isinstance(own, int) else DEFAULT_GRACE
+        longest_grace = max(longest_grace, grace)
+    if wait and deleted:
+        left = _wait_gone(client, deleted, longest_grace + 30)
+        if left:
+            names_left = ", ".join(
+                f"{_KIND_WORDS.get(k, ('', k.lower()))[1]}/{n}" for k, _, n in left
+            )
+            raise CliError(f"error: timed out waiting for the deletion of {names_left}")
+    if failed:
+        ctx.exit(EXIT_PROBLEM)
+
+
+@click.command()
+@click.option(
+    "--timeout", default="120s", show_default=True, help="How long to wait for the drain."
+)
+@click.pass_context
+def down(ctx: click.Context, timeout: str) -> None:
+    """Drain every pod gracefully and stop the agent."""
+    limit = parse_duration(timeout)
+    state = state_of(ctx)
+    client = state.raw_client()
+    if not agent_answers(client):
+        click.echo(f"no agent running for home {state.home}")
+        return
+    warn("draining…")
+    stop_agent(state, Agent(client), limit)
+    click.echo("agent stopped")
+
+
+def version_line() -> str:
+    """`podkeeper 0.1.0 (kubelet semantics of Kubernetes v1.33)`."""
+    from podkeeper import KUBE_MINOR, __version__
+
+    return f"podkeeper {__version__} (kubelet semantics of Kubernetes v{KUBE_MINOR})"
+
+
+def agent_version_line(info: Any) -> str:
+    """One line about the running agent's version object."""
+    if not isinstance(info, dict):
+        return f"agent: {info}"
+    version = info.get("podkeeper") or info.get("version") or info.get("gitVersion") or "?"
+    extras = []
+    for key in ("kubernetes", "kubeVersion", "runtime", "pid"):
+        if info.get(key) is not None:
+            extras.append(f"{key} {info[key]}")
+    return f"agent: podkeeper {version}" + (f" ({', '.join(extras)})" if extras else "")
+
+
+@click.command()
+@click.pass_context
+def version(ctx: click.Context) -> None:
+    """Print the versions of this CLI and of the running agent, if any."""
+    click.echo(version_line())
+    state = state_of(ctx)
+    try:
+        client = state.raw_client()
+        if agent_answers(client):
+            click.echo(agent_version_line(client.version()))
+    except Exception:
+        # The agent's version is a courtesy; the CLI's own answer stands without it.
+        return
+
+
+@click.command(hidden=True)
+@click.pass_context
+def agent(ctx: click.Context) -> None:
+    """Run the node agent in the foreground (what `up` starts detached)."""
+    import importlib
+
+    home = state_of(ctx).home
+    runtime_agent: Any = importlib.import_module("podkeeper.runtime.agent")
+    ctx.exit(int(runtime_agent.main(str(home)) or 0))
