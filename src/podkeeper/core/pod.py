@@ -601,9 +601,25 @@ class PodMachine:
             self._sync_running(now)
         self._refresh(now)
 
+    def _regulars_done(self) -> bool:
+        """Every regular container has exited for good (restartPolicy Never/OnFailure).
+
+        computePodActions then kills the pod, sidecars included (KEP-753)."""
+        for rec in self.records.values():
+            if rec.role != REGULAR:
+                continue
+            inst = rec.current
+            if inst is None or inst.state != EXITED or rec.restart_at is not None:
+                return False
+            if inst.killing and inst.restart_after_kill:
+                return False
+            if not inst.killing and _should_restart(self._policy(rec), inst.exit_code):
+                return False
+        return True
+
     def _sync_running(self, now: float) -> None:
-        terminal = self.phase() in ("Succeeded", "Failed")
-        # Kill decisions for running containers (computePodActions order: liveness, startup).
+        # Kill decisions for running containers (computePodActions order: liveness, startup;
+        # computeInitContainerActions for sidecars, whose message says "Init container").
         for rec in self.records.values():
             inst = rec.current
             if rec.role == INIT or inst is None or inst.state != RUNNING or inst.killing:
@@ -618,13 +634,18 @@ class PodMachine:
                         msg += ", will be restarted"
                     self._kill(rec, inst, now, msg, killed_by=ptype, restart=restart)
                     break
-        if terminal:
+        if self.phase() in ("Succeeded", "Failed") or self._regulars_done():
             self._stop_sidecars(now)
             return
         # Init containers in order (computeInitContainerActions): a sidecar must be started
-        # before the next one runs; a regular init container must have exited 0.
+        # before the next one runs; a regular init container must have exited 0. Once a
+        # regular container has started (HasAnyActiveRegularContainerStarted) the pod is
+        # initialized: init containers are not rerun and a restarting sidecar blocks nothing.
+        from podkeeper.core.status import has_initialized
+
+        initialized = has_initialized(self)
         for rec in self.records.values():
-            if rec.role == REGULAR:
+            if rec.role == REGULAR or (rec.role == INIT and initialized):
                 continue
             inst = rec.current
             if rec.role == SIDECAR:
@@ -633,7 +654,7 @@ class PodMachine:
                     return
                 if inst.state == EXITED:
                     self._start_or_restart(rec, now)
-                if not self.started(rec):
+                if not initialized and not self.started(rec):
                     return
                 continue
             if inst is None:
@@ -655,7 +676,7 @@ class PodMachine:
                     self._start(rec, now)
             elif inst.state == EXITED:
                 self._start_or_restart(rec, now)
-        if self.phase() in ("Succeeded", "Failed"):
+        if self.phase() in ("Succeeded", "Failed") or self._regulars_done():
             self._stop_sidecars(now)
 
     def _start_or_restart(self, rec: ContainerRecord, now: float) -> None:

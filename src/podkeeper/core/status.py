@@ -45,44 +45,62 @@ def _state_of(rec: ContainerRecord) -> str:
     return "none" if cur is None else cur.state
 
 
-def pod_phase(m: PodMachine) -> str:
-    """`getPhase` over the container records."""
-    from podkeeper.core.pod import EXITED, INIT, REGULAR, RUNNING, SIDECAR
+def has_initialized(m: PodMachine) -> bool:
+    """`kubecontainer.HasAnyActiveRegularContainerStarted`: a regular container has a runtime
+    status, so initialization is over even while a sidecar restarts."""
+    from podkeeper.core.pod import REGULAR
 
-    pending_init = 0
-    failed_init = 0
-    pending_sidecars = 0
-    for rec in m.records.values():
-        cur = rec.current
-        if rec.role == SIDECAR:
-            if cur is None or (cur.state == RUNNING and not m.started(rec)):
-                pending_sidecars += 1
-            continue
-        if rec.role != INIT:
-            continue
-        if cur is None or cur.state != EXITED:
-            pending_init += 1
-        elif cur.exit_code != 0:
-            failed_init += 1
+    return any(
+        r.role == REGULAR and any(i.started_at is not None for i in r.instances)
+        for r in m.records.values()
+    )
+
+
+def pod_phase(m: PodMachine) -> str:
+    """`getPhase` (`pkg/kubelet/kubelet_pods.go`, v1.29+ with sidecars) over the records.
+
+    Each container is seen as its API status would show it: running, terminated,
+    waiting with a last termination (a restart pending) or plain waiting."""
+    from podkeeper.core.pod import CREATED, EXITED, INIT, REGULAR, RUNNING, SIDECAR
+
+    pending_regular_init = failed_init = pending_sidecars = 0
     running = waiting = stopped = succeeded = 0
     for rec in m.records.values():
-        if rec.role != REGULAR:
-            continue
         cur = rec.current
-        if cur is None:
-            waiting += 1
-        elif cur.state == RUNNING:
-            running += 1
-        elif cur.state == EXITED:
-            stopped += 1
-            succeeded += cur.exit_code == 0
-        elif len(rec.instances) > 1:
-            stopped += 1  # waiting with a last termination counts as stopped
+        has_last = len(rec.instances) > 1
+        if rec.role == INIT:
+            if cur is None or cur.state in (RUNNING, CREATED):
+                # waiting with a failed last termination counts as failed, else pending
+                prev = rec.instances[-2] if has_last else None
+                if cur is not None and cur.state == CREATED and prev and prev.exit_code:
+                    failed_init += 1
+                else:
+                    pending_regular_init += 1
+            elif cur.exit_code != 0:
+                failed_init += 1
+        elif rec.role == SIDECAR:
+            if cur is None or (cur.state == CREATED and not has_last):
+                pending_sidecars += 1
+                waiting += 1
+            elif cur.state == RUNNING:
+                if not m.started(rec):
+                    pending_sidecars += 1
+                running += 1
+            # terminated sidecars (or waiting to restart) are neither running nor stopped
         else:
-            waiting += 1
+            assert rec.role == REGULAR
+            if cur is None or (cur.state == CREATED and not has_last):
+                waiting += 1
+            elif cur.state == RUNNING:
+                running += 1
+            elif cur.state == EXITED:
+                stopped += 1
+                succeeded += cur.exit_code == 0
+            else:
+                stopped += 1  # waiting with a last termination counts as stopped
     if failed_init and m.pod.spec.restart_policy == "Never":
         return "Failed"
-    if pending_init or failed_init or (pending_sidecars and running == 0):
+    if pending_regular_init or (pending_sidecars and not has_initialized(m)):
         return "Pending"
     if waiting:
         return "Pending"
@@ -90,6 +108,7 @@ def pod_phase(m: PodMachine) -> str:
         return "Running"
     if stopped:
         if m.deleting:
+            # podIsTerminal: SyncTerminatingPod computes the status once nothing runs.
             return "Succeeded" if stopped == succeeded else "Failed"
         # While a restart is still coming the pod keeps running.
         if m.pod.spec.restart_policy == "Always":
@@ -117,11 +136,7 @@ def refresh_conditions(m: PodMachine, now: float) -> None:
     ]
     # GeneratePodInitializedCondition: once any regular container has started the pod
     # stays initialized, even while a sidecar restarts.
-    regular_started = any(
-        r.role == REGULAR and any(i.started_at is not None for i in r.instances)
-        for r in m.records.values()
-    )
-    if incomplete and not regular_started:
+    if incomplete and not has_initialized(m):
         c.set(
             "Initialized",
             False,
