@@ -1,0 +1,70 @@
+"""Controllers that run inside the agent beside the pod workers (Deployments, Services...).
+
+The agent owns pods; a controller owns other kinds and reacts to pod
+changes, the way kube-controller-manager and kube-proxy watch the API
+server. The agent calls these hooks; a controller calls back into the agent
+only through `PodHost`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+
+class PodHost(Protocol):
+    """What a controller may ask of the agent."""
+
+    def create_pod(self, obj: Obj) -> Obj:
+        """Create a pod from a defaulted, validated Pod object; returns its snapshot."""
+        ...
+
+    def delete_pod(self, namespace: str, name: str, grace: int | None) -> Obj | None: ...
+
+    def pod_snapshots(self, namespace: str | None) -> list[Obj]:
+        """Snapshots of the live pods."""
+        ...
+
+    def record_object_event(
+        self, obj: Obj, type_: str, reason: str, message: str, component: str
+    ) -> None:
+        """An event about a non-pod object (e.g. ScalingReplicaSet on a Deployment)."""
+        ...
+
+    def now(self) -> float: ...
+
+
+class Controller(Protocol):
+    kinds: tuple[str, ...]
+
+    async def start(self, host: PodHost) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def validate(self, obj: Obj) -> list[str]:
+        """Extra checks beyond manifest validation; messages in Kubernetes's words."""
+        ...
+
+    async def apply(self, obj: Obj) -> Obj:
+        """Create or update a defaulted, validated object; returns it as stored."""
+        ...
+
+    async def delete(
+        self, kind: str, namespace: str, name: str, grace: int | None
+    ) -> Obj | None: ...
+
+    def list(self, kind: str, namespace: str | None) -> list[Obj]: ...
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None: ...
+
+    def pod_changed(self, pod: Obj) -> None:
+        """A pod's status changed (readiness, phase, deletion); called often: be cheap."""
+        ...
+
+    def pod_gone(self, pod: Obj) -> None: ...
+
+    async def before_pod_stop(self, pod: Obj, budget: float) -> None:
+        """Called before preStop/SIGTERM of a deleted pod: e.g. wait until the load balancer
+        routes nothing new to it and in-flight connections are done (bounded by `budget`)."""
+        ...

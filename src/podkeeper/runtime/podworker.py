@@ -1,0 +1,340 @@
+"""One asyncio task per pod that carries out what the pod's core machine decides.
+
+The loop is the kubelet's pod worker without its latency: inputs (a process
+exited, a probe returned) go straight into the `PodMachine`, the task wakes,
+`poll`s, and performs the actions at once; between inputs it sleeps until
+`next_wakeup()`. Nothing here decides anything the kubelet decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
+from podkeeper.core.envexpand import EnvError, command_argv, container_env
+from podkeeper.core.pod import PodMachine
+from podkeeper.core.result import Result
+from podkeeper.core.spec import Pod
+from podkeeper.core.status import pod_status, rfc3339
+from podkeeper.core.termination import grace_after_pre_stop
+from podkeeper.runtime.interface import ExitInfo, RunningInstance, StartError, StartRequest
+from podkeeper.runtime.probing import run_target
+
+if TYPE_CHECKING:
+    from podkeeper.runtime.agent import Agent
+
+log = logging.getLogger("podkeeper.pod")
+
+Obj = dict[str, Any]
+HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
+
+
+@dataclass
+class KillContext:
+    """Why and how the agent stopped an instance, for its termination record."""
+
+    message: str
+    grace: int
+    requested_at: float
+    pre_stop_seconds: float = 0.0
+
+
+@dataclass
+class InstanceRuntime:
+    container: str
+    handle: RunningInstance
+    restart_count: int
+    log_path: str
+    env: dict[str, str]
+    cwd: str
+    kill: KillContext | None = None
+    waiter: asyncio.Task[None] | None = None
+
+
+@dataclass
+class PodWorker:
+    agent: Agent
+    obj: Obj  # the applied, defaulted Pod object (metadata, spec)
+    pod: Pod
+    machine: PodMachine
+    on_change: Callable[[PodWorker], None]
+    instances: dict[str, InstanceRuntime] = field(default_factory=dict)
+    last_probe_output: dict[str, str] = field(default_factory=dict)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _snapshot: Obj | None = None
+
+    @property
+    def name(self) -> str:
+        return self.pod.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.pod.metadata.namespace
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"pod {self.name}")
+
+    def wake(self) -> None:
+        self._snapshot = None
+        self._wake.set()
+
+    def delete(self, grace: int | None) -> None:
+        self.machine.delete(self.agent.now(), grace)
+        if self.obj["metadata"].get("deletionTimestamp") is None:
+            self.obj["metadata"]["deletionTimestamp"] = rfc3339(time.time())
+            self.obj["metadata"]["deletionGracePeriodSeconds"] = self.machine.deletion_grace
+        self.wake()
+
+    def snapshot(self) -> Obj:
+        """The pod as the API shows it: applied spec plus the machine's status."""
+        if self._snapshot is None:
+            out = copy.deepcopy(self.obj)
+            out["status"] = pod_status(self.machine)
+            self._snapshot = out
+        return self._snapshot
+
+    # ------------------------------------------------------------------ loop
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                now = self.agent.now()
+                actions = self.machine.poll(now)
+                self._publish()
+                for action in actions:
+                    self._perform(action)
+                if self.machine.finished and not self._busy():
+                    break
+                wake = self.machine.next_wakeup()
+                timeout = None if wake is None else max(0.0, wake - self.agent.now())
+                if actions and timeout is not None:
+                    timeout = 0.0 if self.machine.next_wakeup() == float("-inf") else timeout
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+        except Exception:
+            log.exception("pod worker %s crashed", self.name)
+            raise
+        finally:
+            self._publish()
+            self.finished.set()
+
+    def _busy(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    def _publish(self) -> None:
+        events = self.machine.drain_events()
+        for e in events:
+            if e.reason == "Unhealthy" and e.field_path:
+                self.last_probe_output[e.field_path] = e.message
+            self.agent.record_event(self, e)
+        self._snapshot = None
+        self.on_change(self)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "task %s of pod %s failed", task.get_name(), self.name, exc_info=task.exception()
+            )
+        self.wake()
+
+    def _perform(self, action: Action) -> None:
+        if isinstance(action, StartContainer):
+            self._spawn(self._start(action), f"start {action.container}")
+        elif isinstance(action, RunProbe):
+            self._spawn(self._probe(action), f"probe {action.container}")
+        elif isinstance(action, KillContainer):
+            self._spawn(self._kill(action), f"kill {action.container}")
+        elif isinstance(action, PodFinished):
+            pass  # the loop ends once the last task is done
+
+    # --------------------------------------------------------------- actions
+
+    async def _start(self, a: StartContainer) -> None:
+        m, agent = self.machine, self.agent
+        container = self.pod.container(a.container)
+        if not container.command:
+            # interface.md: the process runtime has no image ENTRYPOINT to fall back on.
+            m.container_config_error(
+                a.container,
+                a.instance_id,
+                f"container {a.container!r} has no command: the process runtime runs "
+                "`command` + `args` and treats `image` as a label",
+                agent.now(),
+            )
+            return
+        try:
+            env = container_env(
+                container,
+                self.name,
+                self.namespace,
+                m.pod_ip,
+                agent.node_name,
+                pod_uid=self.pod.metadata.uid,
+                host_ip="127.0.0.1",
+                labels=dict(self.pod.metadata.labels),
+                annotations=dict(self.pod.metadata.annotations),
+            )
+        except EnvError as err:
+            m.container_config_error(a.container, a.instance_id, str(err), agent.now())
+            return
+        full_env = agent.base_env(self) | env
+        log_path = agent.instance_log_path(self, a.container, a.restart_count)
+        _truncate(container.termination_message_path)
+        request = StartRequest(
+            pod_name=self.name,
+            namespace=self.namespace,
+            pod_uid=self.pod.metadata.uid,
+            container_name=a.container,
+            instance_id=a.instance_id,
+            argv=command_argv(container, env),
+            env=full_env,
+            working_dir=container.working_dir,
+            log_path=log_path,
+            resources=container.resources,
+            termination_message_path=container.termination_message_path,
+        )
+        try:
+            handle = await agent.runtime.start(request)
+        except StartError as err:
+            m.container_start_failed(a.container, a.instance_id, err.message, agent.now())
+            agent.record_start_error(self, a, err.message, log_path)
+            return
+        inst = InstanceRuntime(
+            a.container, handle, a.restart_count, log_path, full_env, container.working_dir
+        )
+        self.instances[a.instance_id] = inst
+        agent.record_instance(self, a, handle, log_path)
+        m.container_started(a.container, a.instance_id, agent.now())
+        self.wake()
+        inst.waiter = asyncio.create_task(self._wait(a.instance_id, inst))
+        if a.post_start is not None:
+            outcome = await run_target(
+                a.post_start, HOOK_TIMEOUT, env=full_env, cwd=container.working_dir or None
+            )
+            if outcome.result is Result.FAILURE or outcome.error:
+                log.info(
+                    "postStart of %s/%s failed: %s",
+                    self.name,
+                    a.container,
+                    outcome.output or outcome.error,
+                )
+                m.post_start_failed(a.container, a.instance_id, agent.now())
+                self.wake()
+        await inst.waiter
+
+    async def _wait(self, instance_id: str, inst: InstanceRuntime) -> None:
+        info = await inst.handle.wait()
+        agent = self.agent
+        container = self.pod.container(inst.container)
+        reason = (
+            "OOMKilled" if info.oom_killed else ("Completed" if info.exit_code == 0 else "Error")
+        )
+        message = agent.termination_message(container, info, inst)
+        self.machine.container_exited(
+            inst.container, instance_id, info.exit_code, agent.now(), reason, message
+        )
+        agent.record_termination(self, instance_id, inst, info, reason, message)
+        self.instances.pop(instance_id, None)
+        self.wake()
+
+    async def _probe(self, a: RunProbe) -> None:
+        inst = self.instances.get(a.instance_id)
+        env = inst.env if inst else None
+        cwd = inst.cwd if inst else None
+        started = time.monotonic()
+        outcome = await run_target(
+            a.target,
+            float(a.timeout_seconds),
+            env=env,
+            cwd=cwd or None,
+            cgroup_procs=getattr(inst.handle, "cgroup_procs", None) if inst else None,
+        )
+        self.agent.observe_probe(self, a, outcome, time.monotonic() - started)
+        self.machine.probe_finished(
+            a.container, a.instance_id, a.probe_type, outcome, self.agent.now()
+        )
+        self.wake()
+
+    async def _kill(self, a: KillContainer) -> None:
+        inst = self.instances.get(a.instance_id)
+        if inst is None:
+            return
+        kill = KillContext(a.message, a.grace_seconds, time.time())
+        inst.kill = kill
+        grace = a.grace_seconds
+        if self.machine.deleting:
+            # issue 4: leave the load balancer before preStop and SIGTERM, not after.
+            t0 = time.monotonic()
+            await self.agent.before_pod_stop(self, float(grace))
+            grace = max(grace - int(time.monotonic() - t0), 0)
+        if a.pre_stop is not None and grace > 0:
+            # executePreStopHook: at most `grace` seconds; the elapsed whole seconds are
+            # subtracted and at least 2 s remain (minimumGracePeriodInSeconds).
+            t0 = time.monotonic()
+            try:
+                outcome = await asyncio.wait_for(
+                    run_target(a.pre_stop, float(grace), env=inst.env, cwd=inst.cwd or None),
+                    timeout=float(grace),
+                )
+                failed = outcome.result is Result.FAILURE or outcome.error is not None
+            except TimeoutError:
+                failed = False
+            kill.pre_stop_seconds = time.monotonic() - t0
+            if failed:
+                self.machine.pre_stop_failed(a.container, self.agent.now())
+                self.wake()
+            grace = grace_after_pre_stop(grace, kill.pre_stop_seconds)
+        else:
+            grace = max(grace, 2)
+        await self.agent.runtime.stop(inst.handle, float(grace))
+
+
+def classify_who(info: ExitInfo, kill: KillContext | None) -> str:
+    """A one-line "who ended it" for the termination record."""
+    if info.oom_killed:
+        return "the kernel OOM killer (cgroup memory limit)"
+    if kill is not None:
+        if info.sent_by_us == "SIGKILL after grace":
+            return f"podkeeper: SIGKILL after the {kill.grace}s grace period ({kill.message})"
+        return f"podkeeper: SIGTERM ({kill.message})"
+    if info.signal is not None:
+        sender = info.signal_sender or "unknown sender"
+        return f"killed by signal {info.signal} from outside ({sender})"
+    return f"exited on its own with code {info.exit_code}"
+
+
+def env_base() -> dict[str, str]:
+    """The variables every container gets from its "image" on this host."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
+    base = {k: os.environ[k] for k in keep if k in os.environ}
+    base.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return base
+
+
+def _truncate(path: str) -> None:
+    """Start each instance with an empty termination-message file, as the kubelet mounts one."""
+    if path and path != "/dev/termination-log" and os.path.isdir(os.path.dirname(path) or "/"):
+        try:
+            with open(path, "w"):
+                pass
+        except OSError:
+            pass
