@@ -63,6 +63,9 @@ class ExitInfo:
     signal_sender: str | None = None  # "pid 42 (kill)" or None when unknown
     sent_by_us: str | None = None  # "SIGTERM", "SIGKILL after grace", set by stop()
     sigterm_ignored_seconds: float | None = None
+    # CPU accounting of the instance's cgroup, read before teardown (None without cgroups).
+    cpu_usage_seconds: float | None = None
+    cpu_nr_throttled: int | None = None
 
 
 class RunningInstance(Protocol):
