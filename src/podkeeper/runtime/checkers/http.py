@@ -20,7 +20,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import h11
 
 from podkeeper.core.result import ProbeOutcome, Result
-from podkeeper.runtime.checkers._dial import DialError, dial
+from podkeeper.runtime.checkers._dial import DialError, dial, numeric_host
 from podkeeper.runtime.checkers._go import go_errno, go_quote, join_host_port
 
 # pkg/probe/http/http.go: maxRespBodyLength = 10 * 1 << 10
@@ -222,9 +222,15 @@ def _redirect_request(first: _Request, previous: _Request, location: str, url: s
 
 
 class _Exchange(asyncio.Protocol):
-    """Sends one request and collects the response head and up to MAX_BODY body bytes."""
+    """Sends one request and collects the response head and up to MAX_BODY body bytes.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, request: h11.Request) -> None:
+    TLS runs here on `ssl.MemoryBIO`s rather than asyncio's SSL transport: it
+    is lighter, and the first bytes from the server are visible, which Go's
+    `server gave HTTP response to HTTPS client` check needs."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, request: h11.Request, sni: str | None, tls: bool
+    ) -> None:
         self._conn = h11.Connection(h11.CLIENT)
         self._payload = self._conn.send(request) + self._conn.send(h11.EndOfMessage())
         self.head: asyncio.Future[None] = loop.create_future()
@@ -235,20 +241,92 @@ class _Exchange(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._local = ""
         self._peer = ""
+        self._tls: ssl.SSLObject | None = None
+        self._in = self._out = None
+        self._handshaking = tls
+        if tls:
+            self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            # SNI is the URL host (never the Host header), and none for IP literals.
+            self._tls = _tls_context().wrap_bio(self._in, self._out, server_hostname=sni)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self._local = _address(transport.get_extra_info("sockname"))
         self._peer = _address(transport.get_extra_info("peername"))
-        transport.write(self._payload)
+        if self._tls is None:
+            transport.write(self._payload)
+        else:
+            self._handshake()
+
+    def _flush(self) -> None:
+        assert self._out is not None and self.transport is not None
+        pending = self._out.read()
+        if pending:
+            self.transport.write(pending)
+
+    def _handshake(self) -> None:
+        assert self._tls is not None
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except (ssl.SSLError, OSError) as err:
+            self._flush()
+            self._fail(_tls_error(err))
+            return
+        self._handshaking = False
+        self._tls.write(self._payload)
+        self._flush()
+        self._read_tls()
+
+    def _read_tls(self) -> None:
+        assert self._tls is not None
+        chunks = []
+        try:
+            while True:
+                chunk = self._tls.read(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            chunks.append(b"")  # close_notify, or a close without it: both end the stream
+        except ssl.SSLError as err:
+            self._fail(_tls_error(err))
+            return
+        for chunk in chunks:
+            self._feed(chunk)
 
     def data_received(self, data: bytes) -> None:
+        if self._tls is None:
+            self._feed(data)
+            return
+        assert self._in is not None
+        if self._handshaking and data.startswith(b"HTTP/"):
+            # Go net/http: the first TLS record header reads "HTTP/".
+            self._fail("http: server gave HTTP response to HTTPS client")
+            return
+        self._in.write(data)
+        if self._handshaking:
+            self._handshake()
+        else:
+            self._read_tls()
+
+    def _feed(self, data: bytes) -> None:
+        if self.done.done():
+            return
         try:
             self._conn.receive_data(data)
             self._drain()
         except h11.ProtocolError as err:
-            self._fail(_protocol_error(err))
+            if data:
+                self._fail(_protocol_error(err))
+            else:
+                # Go: `EOF` when the server closed before answering, `unexpected EOF` mid-body.
+                self._fail("unexpected EOF" if self.head.done() else "EOF")
 
     def eof_received(self) -> bool | None:
         self._eof()
@@ -262,14 +340,13 @@ class _Exchange(asyncio.Protocol):
         self._fail(f"read tcp {self._local}->{self._peer}: read: {text}")
 
     def _eof(self) -> None:
-        if self.done.done():
-            return
-        try:
-            self._conn.receive_data(b"")
-            self._drain()
-        except h11.ProtocolError:
-            # Go: `EOF` when the server closed before answering, `unexpected EOF` mid-body.
-            self._fail("unexpected EOF" if self.head.done() else "EOF")
+        if self._handshaking:
+            self._fail("EOF")  # crypto/tls: the server hung up during the handshake
+        elif self._tls is not None and self._in is not None:
+            self._in.write_eof()
+            self._read_tls()
+        else:
+            self._feed(b"")
 
     def _drain(self) -> None:
         while not self.done.done():
@@ -311,10 +388,20 @@ class _Exchange(asyncio.Protocol):
         if not self.done.done():
             self.done.set_exception(error)
             self.done.exception()
+        if self.transport is not None:
+            self.transport.abort()
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+        """Close the connection; a TLS one with close_notify, as Go's tls.Conn.Close does."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._tls is not None and not self._handshaking:
+            try:
+                self._tls.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+            self._flush()
+        self.transport.close()
 
 
 def _address(sockaddr: object) -> str:
@@ -329,6 +416,8 @@ def _protocol_error(err: h11.ProtocolError) -> str:
 
 def _tls_error(err: Exception) -> str:
     """Go crypto/tls texts for the common handshake failures."""
+    if isinstance(err, ssl.SSLEOFError):
+        return "EOF"
     if isinstance(err, ssl.SSLError):
         reason = (err.reason or "").upper()
         if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"):
@@ -342,44 +431,22 @@ def _tls_error(err: Exception) -> str:
     return "EOF"  # the server closed the connection during the handshake
 
 
-async def _open(
-    loop: asyncio.AbstractEventLoop, request: _Request, deadline: float
-) -> tuple[_Exchange, asyncio.Transport]:
-    """Dial, handshake if https, send the request. The caller closes the transport."""
+async def _open(loop: asyncio.AbstractEventLoop, request: _Request, deadline: float) -> _Exchange:
+    """Dial and start the exchange (TLS handshake, then the request). The caller closes it."""
     target = request.target
     try:
         sock = await dial(target.hostname, target.port, deadline)
     except DialError as err:
         raise _ClientError(str(err) + (_AWAITING_HEADERS if err.timeout else "")) from None
-    exchange = _Exchange(loop, _h11_request(request))
+    tls = target.scheme == "https"
+    sni = None if numeric_host(target.hostname) else target.hostname
+    exchange = _Exchange(loop, _h11_request(request), sni, tls)
     try:
-        async with asyncio.timeout_at(deadline):
-            if target.scheme == "https":
-                # SNI is the URL host, never the Host header, and none for IP literals.
-                sni = "" if _is_ip(target.hostname) else target.hostname
-                transport, _ = await loop.create_connection(
-                    lambda: exchange,
-                    sock=sock,
-                    ssl=_tls_context(),
-                    server_hostname=sni,
-                    ssl_shutdown_timeout=1.0,
-                )
-            else:
-                transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
-    except TimeoutError:
-        sock.close()
-        raise _ClientError(_DEADLINE_HEADERS) from None
-    except (OSError, ssl.SSLError, EOFError) as err:
-        sock.close()
-        raise _ClientError(_tls_error(err)) from None
+        await loop.create_connection(lambda: exchange, sock=sock)
     except BaseException:
         sock.close()
         raise
-    return exchange, transport
-
-
-def _is_ip(host: str) -> bool:
-    return ":" in host or host.replace(".", "").isdigit()
+    return exchange
 
 
 async def _round_trip(
@@ -392,7 +459,7 @@ async def _round_trip(
     connection, which a probe never does)."""
     if request.target.scheme not in _DEFAULT_PORTS:
         raise _ClientError(f"unsupported protocol scheme {go_quote(request.target.scheme)}")
-    exchange, transport = await _open(loop, request, deadline)
+    exchange = await _open(loop, request, deadline)
     try:
         try:
             async with asyncio.timeout_at(deadline):
@@ -419,7 +486,7 @@ async def _round_trip(
             raise _BodyError(_DEADLINE_BODY) from None
         return status, None, bytes(exchange.body)
     finally:
-        transport.close()
+        exchange.close()
 
 
 async def http_probe(
