@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,8 +162,7 @@ def test_agent_not_running_message(home: Path) -> None:
 
 def test_apply_without_agent_fails_in_one_line(home: Path, tmp_path: Path) -> None:
     # Once the manifest loader exists the file is checked first; either way: exit 1, one line.
-    manifest = pytest.importorskip("podkeeper.manifest")
-    if not hasattr(manifest, "validate_object"):
+    if importlib.util.find_spec("podkeeper.manifest.validation") is None:
         pytest.skip("podkeeper.manifest does not validate yet")
     path = tmp_path / "pod.yaml"
     path.write_text(
@@ -176,8 +176,7 @@ def test_apply_without_agent_fails_in_one_line(home: Path, tmp_path: Path) -> No
 
 
 def test_invalid_file_exits_2_and_sends_nothing(home: Path, tmp_path: Path) -> None:
-    manifest = pytest.importorskip("podkeeper.manifest")
-    if not hasattr(manifest, "validate_object"):
+    if importlib.util.find_spec("podkeeper.manifest.validation") is None:
         pytest.skip("podkeeper.manifest does not validate yet")
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -191,8 +190,11 @@ def test_invalid_file_exits_2_and_sends_nothing(home: Path, tmp_path: Path) -> N
     client = FakeClient()
     result = run(["up", "-d", "-f", str(path)], client, home)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f'error: {path}: document 2: Pod "bad" is invalid: ')
-    assert "spec.containers[0].livenessProbe.successThreshold" in result.stderr
+    # Documents are numbered as podkeeper.manifest numbers them (from 0).
+    assert result.stderr == (
+        f'error: {path}: document 1: Pod "bad" is invalid: '
+        "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1\n"
+    )
     assert client.applied == []
 
 
@@ -364,3 +366,19 @@ def test_unexpected_exception_is_one_line(home: Path) -> None:
     result = run(["get", "pods"], Broken(), home)
     assert result.exit_code == 1
     assert result.stderr == "error: internal error: RuntimeError: boom\n"
+
+
+def test_explain_pod_epoch_time_and_no_limit(home: Path) -> None:
+    client = FakeClient([pod("web")])
+    client.records = [
+        {"time": 1714564740.5, "container": "app", "exit_code": 2, "memory_peak": 1048576}
+    ]
+    out = run(["explain", "pod", "web"], client, home).stdout
+    assert out.startswith("Container app terminated at 2024-05-01T11:59:00Z (")
+    assert "memory peak 1.0 MiB (no memory limit)" in out
+
+
+def test_explain_pod_without_records(home: Path) -> None:
+    result = run(["explain", "pod", "web"], FakeClient([pod("web")]), home)
+    assert result.exit_code == 0
+    assert result.stdout == "pod/web: no recorded termination (no container has exited yet)\n"

@@ -39,7 +39,10 @@ def where(doc: Any, position: int) -> str:
             break
     if not isinstance(index, int):
         index = position
-    return f"{path or '<stdin>'}: document {index}"
+    item = getattr(doc, "item", None)
+    # Numbered as the loader numbers them, so these lines agree with its ManifestError lines.
+    suffix = f" item {item}" if isinstance(item, int) else ""
+    return f"{path or '<stdin>'}: document {index}{suffix}"
 
 
 def _invalid_text(manifest: Any, obj: Obj, errors: Sequence[Any]) -> str:
@@ -77,12 +80,33 @@ def check_documents(manifest: Any, docs: Sequence[Any]) -> Loaded:
     return loaded
 
 
+#: Where each loader function lives when the package does not re-export it.
+_HOMES = {
+    "load_documents": "document",
+    "ManifestError": "document",
+    "default_object": "defaults",
+    "validate_object": "validation",
+    "unimplemented_fields": "unimplemented",
+    "format_invalid": "field",
+}
+
+
+class _ManifestAPI:
+    """`podkeeper.manifest`'s functions by name, from the package or the module defining them."""
+
+    def __getattr__(self, name: str) -> Any:
+        import importlib
+
+        package = importlib.import_module("podkeeper.manifest")
+        if hasattr(package, name):
+            return getattr(package, name)
+        module = importlib.import_module(f"podkeeper.manifest.{_HOMES.get(name, name)}")
+        return getattr(module, name)
+
+
 def load_files(paths: Sequence[str]) -> Loaded:
     """Load `paths` (`-` is stdin), validate all; ManifestError propagates (exit 2)."""
-    import importlib
-
-    # Any: the loader's functions are used by their documented names only.
-    manifest: Any = importlib.import_module("podkeeper.manifest")
+    manifest = _ManifestAPI()
     stdin_text = sys.stdin.read() if "-" in paths else None
     docs = manifest.load_documents(list(paths), stdin_text)
     loaded = check_documents(manifest, docs)

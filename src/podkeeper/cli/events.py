@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +11,6 @@ from podkeeper.cli._common import items_of, namespace_option, print_json, state_
 from podkeeper.cli._text import get, parse_time, since, table, utcnow
 
 Obj = dict[str, Any]
-
-#: How often `-w` asks the agent for new events, in seconds.
-WATCH_INTERVAL = 0.5
 
 
 def _first_seen(event: Obj) -> Any:
@@ -131,18 +127,19 @@ def events(
         return
     seen = {_identity(e) for e in current}
     header_done = bool(current) or output == "json"
-    while True:
-        time.sleep(WATCH_INTERVAL)
-        fresh = [e for e in fetch() if _identity(e) not in seen]
-        for event in sorted(fresh, key=sort_key):
-            seen.add(_identity(event))
-            if output == "json":
-                print_json(event)
-                continue
-            now = utcnow()
-            if not header_done:
-                click.echo(render_events([event], now, all_namespaces), nl=False)
-                header_done = True
-            else:
-                # Rows printed one by one cannot share column widths; pad like the header.
-                click.echo("   ".join(event_row(event, now, all_namespaces)))
+    # The agent streams `{"type": ..., "object": event}`, current events first: skip those seen.
+    for update in client.watch_events(ns, pod):
+        item: Any = update.get("object") if isinstance(update.get("object"), dict) else update
+        if not isinstance(item, dict) or _identity(item) in seen:
+            continue
+        seen.add(_identity(item))
+        if output == "json":
+            print_json(item)
+            continue
+        now = utcnow()
+        if not header_done:
+            click.echo(render_events([item], now, all_namespaces), nl=False)
+            header_done = True
+        else:
+            # Streamed rows cannot share column widths with later ones; kubectl pads the same.
+            click.echo("   ".join(event_row(item, now, all_namespaces)))

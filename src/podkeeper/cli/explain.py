@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -84,6 +84,9 @@ def render_reason(data: Obj) -> str:
 
 def _record_time(record: Obj, now: datetime) -> str:
     when = record.get("time")
+    if isinstance(when, int | float) and not isinstance(when, bool):
+        # The store keeps epoch seconds; show RFC 3339 UTC like every other time.
+        when = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if not when:
         return "unknown time"
     return f"{when} ({since(when, now)} ago)"
@@ -127,10 +130,12 @@ def render_record(record: Obj, now: datetime) -> str:
     if isinstance(record.get("run_seconds"), int | float):
         lines += _wrap("Ran for", f"{record['run_seconds']:.1f}s")
     evidence = [str(e) for e in record.get("evidence") or []]
-    if record.get("memory_limit") is not None or record.get("memory_peak") is not None:
-        limit = _mib(record["memory_limit"]) if record.get("memory_limit") is not None else "none"
-        peak = _mib(record["memory_peak"]) if record.get("memory_peak") is not None else "unknown"
-        evidence.insert(0, f"memory limit {limit}, peak {peak}")
+    limit, peak = record.get("memory_limit"), record.get("memory_peak")
+    if limit is not None:
+        peak_text = _mib(peak) if peak is not None else "unknown"
+        evidence.insert(0, f"memory limit {_mib(limit)}, peak {peak_text}")
+    elif peak is not None:
+        evidence.insert(0, f"memory peak {_mib(peak)} (no memory limit)")
     if evidence:
         lines.append("  Evidence:")
         for item in evidence:
