@@ -219,3 +219,8 @@ async def test_cgroup_join_failure_is_a_prober_error(tmp_path: Path) -> None:
 async def test_cgroup_path_keeps_missing_binary_message(tmp_path: Path) -> None:
     outcome = await exec_probe(["/nope"], 5, cgroup_procs=str(tmp_path / "cgroup.procs"))
     assert outcome.output == 'exec: "/nope": stat /nope: no such file or directory'
+
+
+async def test_nul_byte_argument_is_failure() -> None:
+    outcome = await exec_probe(["echo", "a\0b"], 2)
+    assert outcome == type(outcome)(Result.FAILURE, 'exec: "echo": invalid argument')

@@ -439,3 +439,18 @@ async def test_https_body_truncated_and_redirect_followed(self_signed: tuple[Pat
     async with serving(routes, server_context(self_signed, [])) as server:
         outcome = await probe(server.port, scheme="https")
     assert outcome == ProbeOutcome(Result.SUCCESS, "y" * 10240)
+
+
+async def test_non_ascii_header_value_sent_as_utf8() -> None:
+    async with serving({"/": response(200)}) as server:
+        outcome = await probe(server.port, headers=(("X-Name", "café"),))
+    assert outcome.result is Result.SUCCESS
+    assert ("X-Name", "cafÃ©") in server.requests[0][1]  # the server decoded latin-1
+
+
+async def test_control_character_in_header_value_is_go_error() -> None:
+    port = closed_port()
+    outcome = await probe(port, headers=(("X-Bad", "a\nb"),))
+    assert outcome.output == (
+        f'Get "http://127.0.0.1:{port}/": net/http: invalid header field value for "X-Bad"'
+    )

@@ -202,6 +202,8 @@ async def exec_probe(
         )
     except OSError as err:
         return ProbeOutcome(Result.FAILURE, _spawn_error(argv0, err, cwd))
+    except ValueError:  # an argument or env entry with a NUL byte: execve would say EINVAL
+        return ProbeOutcome(Result.FAILURE, f"exec: {go_quote(argv0)}: invalid argument")
 
     loop = asyncio.get_running_loop()
     run = _Run(loop, proc)

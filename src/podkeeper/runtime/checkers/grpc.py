@@ -122,6 +122,8 @@ async def grpc_probe(
             response = await check(_request(service or ""), timeout=remaining)
         except grpc.aio.AioRpcError as err:
             return _rpc_failure(err, timeout)
+    except Exception as err:  # a prober bug must not kill the probe worker: report, retry
+        return ProbeOutcome(Result.UNKNOWN, "", error=f"grpc probe: {err!r}")
     finally:
         await channel.close()
     if response.status != _SERVING:

@@ -177,8 +177,10 @@ def _header_lines(merged: dict[str, list[str]]) -> tuple[tuple[str, str], ...]:
     return tuple(lines)
 
 
+@functools.lru_cache(maxsize=1024)
 def _validate(request: _Request) -> None:
-    """net/http Transport.roundTrip checks every header before sending."""
+    """net/http Transport.roundTrip checks every header before sending (cached: the
+    exception escapes the cache, so only valid requests are remembered)."""
     for name, value in request.headers:
         if not _TOKEN.fullmatch(name):
             raise _ClientError(f"net/http: invalid header field name {go_quote(name)}")
@@ -190,14 +192,21 @@ def _validate(request: _Request) -> None:
         raise _ClientError("http: invalid Host header")
 
 
+@functools.lru_cache(maxsize=1024)
 def _h11_request(request: _Request) -> h11.Request:
+    """The h11 event for `request`, validated once and reused (h11 events are immutable).
+
+    Values go out as UTF-8 bytes, as Go writes a header string's bytes."""
     host = request.host_override or request.target.netloc
-    lines = [("Host", host)]
+    lines = [(b"Host", host.encode())]
     if request.user_agent:
-        lines.append(("User-Agent", request.user_agent.strip(" \t")))
-    lines.extend((name, value.strip(" \t")) for name, value in request.headers)
-    lines.append(("Connection", "close"))  # DisableKeepAlives: true
-    return h11.Request(method="GET", target=request.target.target, headers=lines)
+        lines.append((b"User-Agent", request.user_agent.strip(" \t").encode()))
+    lines.extend((name.encode(), value.strip(" \t").encode()) for name, value in request.headers)
+    lines.append((b"Connection", b"close"))  # DisableKeepAlives: true
+    try:
+        return h11.Request(method=b"GET", target=request.target.target, headers=lines)
+    except h11.LocalProtocolError as err:
+        raise _ClientError(f"net/http: invalid request: {err}") from None
 
 
 def _redirect_request(first: _Request, previous: _Request, location: str, url: str) -> _Request:
@@ -434,13 +443,14 @@ def _tls_error(err: Exception) -> str:
 async def _open(loop: asyncio.AbstractEventLoop, request: _Request, deadline: float) -> _Exchange:
     """Dial and start the exchange (TLS handshake, then the request). The caller closes it."""
     target = request.target
+    event = _h11_request(request)
     try:
         sock = await dial(target.hostname, target.port, deadline)
     except DialError as err:
         raise _ClientError(str(err) + (_AWAITING_HEADERS if err.timeout else "")) from None
     tls = target.scheme == "https"
     sni = None if numeric_host(target.hostname) else target.hostname
-    exchange = _Exchange(loop, _h11_request(request), sni, tls)
+    exchange = _Exchange(loop, event, sni, tls)
     try:
         await loop.create_connection(lambda: exchange, sock=sock)
     except BaseException:
@@ -544,6 +554,8 @@ async def http_probe(
     except _BodyError as err:
         # http.go: a body read error (other than the limit) is Failure with an error.
         return ProbeOutcome(Result.FAILURE, "", error=str(err))
+    except Exception as err:  # a prober bug must not kill the probe worker: report, retry
+        return ProbeOutcome(Result.UNKNOWN, "", error=f"http probe: {err!r}")
 
 
 def _judge(status: int, body: bytes) -> ProbeOutcome:
