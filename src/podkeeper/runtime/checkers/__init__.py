@@ -8,9 +8,10 @@ events read exactly like Kubernetes'.
 from __future__ import annotations
 
 from podkeeper.runtime.checkers._go import go_duration, go_quote
+from podkeeper.runtime.checkers._request import canonical_header_key
 from podkeeper.runtime.checkers.exec import exec_probe
 from podkeeper.runtime.checkers.grpc import grpc_probe
-from podkeeper.runtime.checkers.http import canonical_header_key, http_probe
+from podkeeper.runtime.checkers.http import http_probe
 from podkeeper.runtime.checkers.tcp import tcp_probe
 
 __all__ = [

@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 import h11
 
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.runtime.checkers._dial import DialError, dial, numeric_host
 from podkeeper.runtime.checkers._go import go_errno, go_quote, join_host_port
+from podkeeper.runtime.checkers._request import (
+    BodyError,
+    ClientError,
+    Request,
+    h11_request,
+    initial_request,
+    parse_target,
+    redirect_request,
+    validate,
+)
 
 # pkg/probe/http/http.go: maxRespBodyLength = 10 * 1 << 10
 MAX_BODY = 10 * 1024
@@ -38,14 +46,6 @@ _DEADLINE_BODY = (
 )
 
 
-class _ClientError(Exception):
-    """A Go `Client.Do` error; the probe output is `Get "<url>": <message>`."""
-
-
-class _BodyError(Exception):
-    """Reading the body failed after the headers came: Failure *with an error* (http.go)."""
-
-
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """The one client TLS context: `InsecureSkipVerify: true` (pkg/probe/http/http.go)."""
@@ -54,177 +54,6 @@ def _tls_context() -> ssl.SSLContext:
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
-
-
-# --- request building (pkg/probe/http/request.go) -------------------------------------------
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
-
-
-def canonical_header_key(name: str) -> str:
-    """Go's `http.CanonicalHeaderKey`: "x-forwarded-for" → "X-Forwarded-For".
-
-    A name with a character that is not a token character is returned unchanged."""
-    if not _TOKEN.fullmatch(name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """Where one request goes: the parsed URL."""
-
-    url: str  # as Go's URL.String() prints it, for error messages and Referer
-    scheme: str
-    hostname: str  # URL.Hostname(): no brackets, no port
-    port: int
-    netloc: str  # URL.Host: the default Host header
-    target: bytes  # request-target: path and query
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    target: _Target
-    headers: tuple[tuple[str, str], ...]  # canonical name → value, Go's order of writing
-    host_override: str  # req.Host (from a user Host header), "" for the URL's host
-    user_agent: str  # "" writes no User-Agent line
-
-
-def _escape(text: str, safe: str) -> str:
-    return quote(text, safe=safe) if text else text
-
-
-def _target_from_path(path: str) -> tuple[str, bytes]:
-    """(URL suffix, request-target) for a probe `path`, which may carry a query string.
-
-    url.Parse keeps `?query` (pkg/probe/http/request.go formatURL) and drops
-    nothing else; characters not allowed in a URL are percent-encoded."""
-    rest, hash_, fragment = path.partition("#")
-    raw_path, qmark, query = rest.partition("?")
-    p = _escape(raw_path, _PATH_SAFE)
-    if p and not p.startswith("/"):
-        p = "/" + p  # URL.String() inserts the slash between host and a relative path
-    q = qmark + _escape(query, _QUERY_SAFE)
-    suffix = p + q + (hash_ + _escape(fragment, _QUERY_SAFE) if hash_ else "")
-    return suffix, ((p or "/") + q).encode("ascii")
-
-
-def _split_netloc(netloc: str, scheme: str) -> tuple[str, int]:
-    hostport = netloc.rpartition("@")[2]
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port_text = hostport.partition(":")
-    if not port_text:
-        return host, _DEFAULT_PORTS.get(scheme, 0)
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise _ClientError(f"invalid port {go_quote(':' + port_text)} after host")
-    return host, int(port_text)
-
-
-def _parse_target(url: str) -> _Target:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    hostname, port = _split_netloc(parts.netloc, scheme)
-    _, target = _target_from_path(parts.path + ("?" + parts.query if parts.query else ""))
-    return _Target(url, scheme, hostname, port, parts.netloc.rpartition("@")[2], target)
-
-
-@functools.lru_cache(maxsize=1024)
-def _initial_request(
-    scheme: str,
-    host: str,
-    port: int,
-    path: str,
-    headers: tuple[tuple[str, str], ...],
-    user_agent: str,
-) -> _Request:
-    """The probe's first request, built once per distinct probe (the newest
-    prober caches it too: `httpProberAction`)."""
-    netloc = join_host_port(host, port)
-    suffix, target = _target_from_path(path)
-    url = f"{scheme}://{netloc}{suffix}"
-    merged: dict[str, list[str]] = {}
-    for name, value in headers:  # v1HeaderToHTTPHeader: Header.Add
-        merged.setdefault(canonical_header_key(name), []).append(value)
-    # newProbeRequest: User-Agent and Accept unless the user gave them; an empty Accept removes it.
-    agent = merged["User-Agent"][0] if "User-Agent" in merged else user_agent
-    if "Accept" not in merged:
-        merged["Accept"] = ["*/*"]
-    elif merged["Accept"][0] == "":
-        del merged["Accept"]
-    host_override = merged.get("Host", [""])[0]  # req.Host = headers.Get("Host")
-    return _Request(
-        _Target(url, scheme, host, port, netloc, target),
-        _header_lines(merged),
-        host_override,
-        agent,
-    )
-
-
-def _header_lines(merged: dict[str, list[str]]) -> tuple[tuple[str, str], ...]:
-    """The headers after Host and User-Agent, as Go's `Header.write` emits them: sorted by key."""
-    lines: list[tuple[str, str]] = []
-    for name in sorted(merged):
-        if name in ("Host", "User-Agent"):
-            continue
-        for value in merged[name]:
-            lines.append((name, value))
-    return tuple(lines)
-
-
-@functools.lru_cache(maxsize=1024)
-def _validate(request: _Request) -> None:
-    """net/http Transport.roundTrip checks every header before sending (cached: the
-    exception escapes the cache, so only valid requests are remembered)."""
-    for name, value in request.headers:
-        if not _TOKEN.fullmatch(name):
-            raise _ClientError(f"net/http: invalid header field name {go_quote(name)}")
-        if _BAD_VALUE.search(value):
-            raise _ClientError(f"net/http: invalid header field value for {go_quote(name)}")
-    if _BAD_VALUE.search(request.user_agent):
-        raise _ClientError('net/http: invalid header field value for "User-Agent"')
-    if _BAD_VALUE.search(request.host_override) or " " in request.host_override:
-        raise _ClientError("http: invalid Host header")
-
-
-@functools.lru_cache(maxsize=1024)
-def _h11_request(request: _Request) -> h11.Request:
-    """The h11 event for `request`, validated once and reused (h11 events are immutable).
-
-    Values go out as UTF-8 bytes, as Go writes a header string's bytes."""
-    host = request.host_override or request.target.netloc
-    lines = [(b"Host", host.encode())]
-    if request.user_agent:
-        lines.append((b"User-Agent", request.user_agent.strip(" \t").encode()))
-    lines.extend((name.encode(), value.strip(" \t").encode()) for name, value in request.headers)
-    lines.append((b"Connection", b"close"))  # DisableKeepAlives: true
-    try:
-        return h11.Request(method=b"GET", target=request.target.target, headers=lines)
-    except h11.LocalProtocolError as err:
-        raise _ClientError(f"net/http: invalid request: {err}") from None
-
-
-def _redirect_request(first: _Request, previous: _Request, location: str, url: str) -> _Request:
-    """The next request of a followed redirect, as Go's `Client.Do` builds it:
-    the first request's headers, plus a Referer; a custom Host header kept only
-    for a relative Location (Go issue 22233)."""
-    target = _parse_target(url)
-    host_override = first.host_override if not urlsplit(location).scheme else ""
-    headers = first.headers
-    if not (previous.target.scheme == "https" and target.scheme == "http"):
-        explicit = next((v for k, v in first.headers if k == "Referer"), "")
-        referer = explicit or previous.target.url
-        merged: dict[str, list[str]] = {}
-        for name, value in first.headers:
-            merged.setdefault(name, []).append(value)
-        merged["Referer"] = [referer]
-        headers = _header_lines(merged)
-    return _Request(target, headers, host_override, first.user_agent)
 
 
 # --- one request/response on one connection ---------------------------------------------
@@ -388,9 +217,9 @@ class _Exchange(asyncio.Protocol):
 
     def _fail(self, message: str) -> None:
         """Before the head: a client error (`Get "url": ...`); after it: a body read error."""
-        error: Exception = _ClientError(message)
+        error: Exception = ClientError(message)
         if self.head.done():
-            error = _BodyError(message)
+            error = BodyError(message)
         else:
             self.head.set_exception(error)
             self.head.exception()  # mark retrieved: the caller may have given up already
@@ -440,14 +269,14 @@ def _tls_error(err: Exception) -> str:
     return "EOF"  # the server closed the connection during the handshake
 
 
-async def _open(loop: asyncio.AbstractEventLoop, request: _Request, deadline: float) -> _Exchange:
+async def _open(loop: asyncio.AbstractEventLoop, request: Request, deadline: float) -> _Exchange:
     """Dial and start the exchange (TLS handshake, then the request). The caller closes it."""
     target = request.target
-    event = _h11_request(request)
+    event = h11_request(request)
     try:
         sock = await dial(target.hostname, target.port, deadline)
     except DialError as err:
-        raise _ClientError(str(err) + (_AWAITING_HEADERS if err.timeout else "")) from None
+        raise ClientError(str(err) + (_AWAITING_HEADERS if err.timeout else "")) from None
     tls = target.scheme == "https"
     sni = None if numeric_host(target.hostname) else target.hostname
     exchange = _Exchange(loop, event, sni, tls)
@@ -460,7 +289,7 @@ async def _open(loop: asyncio.AbstractEventLoop, request: _Request, deadline: fl
 
 
 async def _round_trip(
-    loop: asyncio.AbstractEventLoop, request: _Request, deadline: float, first_hostname: str
+    loop: asyncio.AbstractEventLoop, request: Request, deadline: float, first_hostname: str
 ) -> tuple[int, str | None, bytes]:
     """One request: (status, Location to follow or None, body).
 
@@ -468,21 +297,21 @@ async def _round_trip(
     be followed is dropped at its head (Go slurps 2 KiB of it to reuse the
     connection, which a probe never does)."""
     if request.target.scheme not in _DEFAULT_PORTS:
-        raise _ClientError(f"unsupported protocol scheme {go_quote(request.target.scheme)}")
+        raise ClientError(f"unsupported protocol scheme {go_quote(request.target.scheme)}")
     exchange = await _open(loop, request, deadline)
     try:
         try:
             async with asyncio.timeout_at(deadline):
                 await exchange.head
         except TimeoutError:
-            raise _ClientError(_DEADLINE_HEADERS) from None
+            raise ClientError(_DEADLINE_HEADERS) from None
         status, location = exchange.status, exchange.location
         if status in _REDIRECT_CODES and location is not None:
             url = urljoin(request.target.url, location)
             try:
-                hostname = _parse_target(url).hostname
-            except _ClientError as err:
-                raise _ClientError(
+                hostname = parse_target(url).hostname
+            except ClientError as err:
+                raise ClientError(
                     f"failed to parse Location header {go_quote(location)}: {err}"
                 ) from None
             # pkg/probe/http/http.go RedirectChecker: only the same hostname (port ignored)
@@ -493,7 +322,7 @@ async def _round_trip(
             async with asyncio.timeout_at(deadline):
                 await exchange.done
         except TimeoutError:
-            raise _BodyError(_DEADLINE_BODY) from None
+            raise BodyError(_DEADLINE_BODY) from None
         return status, None, bytes(exchange.body)
     finally:
         exchange.close()
@@ -530,10 +359,10 @@ async def http_probe(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     scheme = scheme.lower() or "http"
-    first = _initial_request(scheme, host, port, path, tuple(headers), user_agent)
+    first = initial_request(scheme, host, port, path, tuple(headers), user_agent)
     request = first
     try:
-        _validate(request)
+        validate(request)
         hops = 0
         while True:
             status, location, body = await _round_trip(loop, request, deadline, host)
@@ -548,10 +377,10 @@ async def http_probe(
                     f"Get {go_quote(location)}: stopped after {MAX_REDIRECTS} redirects",
                 )
             url = urljoin(request.target.url, location)
-            request = _redirect_request(first, request, location, url)
-    except _ClientError as err:
+            request = redirect_request(first, request, location, url)
+    except ClientError as err:
         return ProbeOutcome(Result.FAILURE, f"Get {go_quote(request.target.url)}: {err}")
-    except _BodyError as err:
+    except BodyError as err:
         # http.go: a body read error (other than the limit) is Failure with an error.
         return ProbeOutcome(Result.FAILURE, "", error=str(err))
     except Exception as err:  # a prober bug must not kill the probe worker: report, retry
