@@ -30,7 +30,13 @@ from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.runtime.controllers import Controller
-from podkeeper.runtime.interface import ContainerRuntime, ExitInfo, RunningInstance
+from podkeeper.runtime.interface import (
+    ContainerRuntime,
+    ExitInfo,
+    HostSandboxes,
+    RunningInstance,
+    SandboxManager,
+)
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, classify_who, env_base
 from podkeeper.runtime.store import InstanceRecord, Store
 
@@ -60,6 +66,7 @@ class Agent:
         self._stopped = asyncio.Event()
         self.cgroup_warning: str | None = None
         self.controllers: list[Controller] = []
+        self.sandboxes: SandboxManager = HostSandboxes()
 
     # ------------------------------------------------------------------ clock
 
@@ -78,6 +85,10 @@ class Agent:
 
         if self._runtime is None:
             self._runtime = self._make_runtime()
+        self.sandboxes = make_sandboxes(self.home)
+        stale = await self.sandboxes.cleanup_stale(frozenset())
+        for line in stale:
+            log.warning("cleaned up after a previous agent: %s", line)
         self._kill_orphans()
         (self.home / PID_NAME).write_text(str(os.getpid()))
         runner = await serve(self, self.home / SOCKET_NAME)
@@ -651,6 +662,16 @@ class Agent:
     ) -> None:
         """Hook for probe metrics (prober_probe_total); kept cheap on the hot path."""
         del worker, a, outcome, seconds
+
+
+def make_sandboxes(home: Path) -> SandboxManager:
+    """Network-namespace sandboxes when this build has them and runs as root, else host."""
+    try:
+        from podkeeper.runtime.sandbox import NamespaceSandboxes
+    except ModuleNotFoundError:
+        return HostSandboxes()
+    manager = NamespaceSandboxes.for_home(home)
+    return manager if manager is not None else HostSandboxes()
 
 
 def default_controllers() -> list[Controller]:

@@ -41,6 +41,7 @@ class StartRequest:
     log_path: str
     resources: Resources = field(default_factory=Resources)
     termination_message_path: str = ""
+    sandbox: SandboxInfo | None = None  # the pod's namespaces to join (None: host)
 
 
 @dataclass
@@ -58,7 +59,9 @@ class ExitInfo:
     memory_limit: int | None = None
     memory_peak: int | None = None
     oom_kills_in_instance: int = 0
-    oom_victims: list[str] = field(default_factory=list)  # "pid 123 (python3)" of OOM-killed children
+    oom_victims: list[str] = field(
+        default_factory=list
+    )  # "pid 123 (python3)" of OOM-killed children
     kernel_oom_line: str | None = None
     signal_sender: str | None = None  # "pid 42 (kill)" or None when unknown
     sent_by_us: str | None = None  # "SIGTERM", "SIGKILL after grace", set by stop()
@@ -101,3 +104,44 @@ class ContainerRuntime(Protocol):
     async def shutdown(self) -> None:
         """Kill whatever is left (the agent is going away)."""
         ...
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """The pod's sandbox as the runtime needs it (the CRI's PodSandbox).
+
+    With no namespaces (the host-network fallback) every field but `ip` is empty."""
+
+    pod_uid: str
+    ip: str = "127.0.0.1"
+    netns_path: str | None = None  # e.g. /run/netns/pk-<uid>; containers join it
+    hostname: str | None = None  # UTS namespace hostname (the pod name)
+    pid_namespace: bool = False  # each container's first process is PID 1
+    private_tmp: bool = False  # a mount namespace with its own /tmp
+
+
+class SandboxManager(Protocol):
+    async def create(self, pod_uid: str, pod_name: str, host_network: bool) -> SandboxInfo:
+        """Make the pod's sandbox (network namespace, IP...); a fallback returns host networking."""
+        ...
+
+    async def destroy(self, sandbox: SandboxInfo) -> None:
+        """Remove everything `create` made."""
+        ...
+
+    async def cleanup_stale(self, keep: frozenset[str]) -> list[str]:
+        """Remove sandboxes of pods not in `keep` left by a crashed agent; say what went."""
+        ...
+
+
+class HostSandboxes:
+    """No isolation: every pod uses the host network at 127.0.0.1 (non-root fallback)."""
+
+    async def create(self, pod_uid: str, pod_name: str, host_network: bool) -> SandboxInfo:
+        return SandboxInfo(pod_uid)
+
+    async def destroy(self, sandbox: SandboxInfo) -> None:
+        return None
+
+    async def cleanup_stale(self, keep: frozenset[str]) -> list[str]:
+        return []

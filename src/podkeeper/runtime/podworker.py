@@ -24,7 +24,13 @@ from podkeeper.core.result import Result
 from podkeeper.core.spec import Pod
 from podkeeper.core.status import pod_status, rfc3339
 from podkeeper.core.termination import grace_after_pre_stop
-from podkeeper.runtime.interface import ExitInfo, RunningInstance, StartError, StartRequest
+from podkeeper.runtime.interface import (
+    ExitInfo,
+    RunningInstance,
+    SandboxInfo,
+    StartError,
+    StartRequest,
+)
 from podkeeper.runtime.probing import run_target
 
 if TYPE_CHECKING:
@@ -72,6 +78,7 @@ class PodWorker:
     _task: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _snapshot: Obj | None = None
+    sandbox: SandboxInfo | None = None
 
     @property
     def name(self) -> str:
@@ -107,6 +114,11 @@ class PodWorker:
 
     async def _run(self) -> None:
         try:
+            # RunPodSandbox comes before any container: the pod IP is known only then.
+            self.sandbox = await self.agent.sandboxes.create(
+                self.pod.metadata.uid, self.name, self.pod.spec.host_network
+            )
+            self.machine.pod_ip = self.sandbox.ip
             while True:
                 self._wake.clear()
                 now = self.agent.now()
@@ -128,6 +140,8 @@ class PodWorker:
             log.exception("pod worker %s crashed", self.name)
             raise
         finally:
+            if self.sandbox is not None:
+                await self.agent.sandboxes.destroy(self.sandbox)
             self._publish()
             self.finished.set()
 
@@ -211,6 +225,7 @@ class PodWorker:
             log_path=log_path,
             resources=container.resources,
             termination_message_path=container.termination_message_path,
+            sandbox=self.sandbox,
         )
         try:
             handle = await agent.runtime.start(request)
