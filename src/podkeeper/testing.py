@@ -23,9 +23,29 @@ from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe,
 from podkeeper.core.events import Event
 from podkeeper.core.pod import ContainerRecord, PodMachine
 from podkeeper.core.result import ProbeOutcome
-from podkeeper.core.spec import Pod, ProbeType
+from podkeeper.core.spec import Container, ObjectMeta, Pod, PodSpec, ProbeType
 
-__all__ = ["FakeClock", "PodHarness"]
+__all__ = ["FakeClock", "PodHarness", "make_pod"]
+
+
+def make_pod(
+    *containers: Container,
+    init_containers: tuple[Container, ...] = (),
+    restart_policy: str = "Always",
+    termination_grace_period_seconds: int = 30,
+    name: str = "p",
+    uid: str = "uid",
+) -> Pod:
+    """A pod in namespace `default` (so `pod.key` is `p_default(uid)`), defaults applied."""
+    return Pod(
+        ObjectMeta(name, uid=uid),
+        PodSpec(
+            containers,
+            init_containers=init_containers,
+            restart_policy=restart_policy,
+            termination_grace_period_seconds=termination_grace_period_seconds,
+        ),
+    )
 
 
 @dataclass

@@ -1,0 +1,295 @@
+"""Restart policy, CrashLoopBackOff, kills and sidecars in `PodMachine` (spec §3-§4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.core.spec import Container, ExecAction, Lifecycle, Probe, ProbeType
+from podkeeper.testing import PodHarness, make_pod
+
+CMD = ExecAction(("check",))
+FAIL = ProbeOutcome(Result.FAILURE, "nope")
+L = ProbeType.LIVENESS
+
+
+def started(pod_policy: str = "Always", **kw: object) -> PodHarness:
+    h = PodHarness(make_pod(Container("app", **kw), restart_policy=pod_policy))  # type: ignore[arg-type]
+    h.start_pending()
+    return h
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "restarted", "phase"),
+    [
+        ("Always", 0, True, "Running"),
+        ("Always", 1, True, "Running"),
+        ("OnFailure", 0, False, "Succeeded"),
+        ("OnFailure", 1, True, "Running"),
+        ("Never", 0, False, "Succeeded"),
+        ("Never", 1, False, "Failed"),
+    ],
+)
+def test_restart_policy_on_exit(policy: str, code: int, restarted: bool, phase: str) -> None:
+    # ShouldContainerBeRestarted (pkg/kubelet/container/helpers.go) and getPhase.
+    h = started(policy)
+    h.exit("app", code)
+    assert len(h.starts("app")) == (2 if restarted else 1)
+    if restarted:
+        h.start_pending()
+    assert h.machine.phase() == phase
+
+
+@pytest.mark.parametrize(
+    ("policy", "message", "restarts"),
+    [
+        ("Always", "Container app failed liveness probe, will be restarted", 1),
+        ("OnFailure", "Container app failed liveness probe, will be restarted", 1),
+        ("Never", "Container app failed liveness probe", 0),
+    ],
+)
+def test_liveness_kill_by_policy(policy: str, message: str, restarts: int) -> None:
+    h = started(policy, liveness_probe=Probe(CMD, period_seconds=1, failure_threshold=1))
+    h.advance(1)
+    h.answer_probes(L, FAIL)
+    assert [k.message for k in h.kills()] == [message]
+    assert h.messages("Killing") == [message]
+    h.finish_kills(143)
+    assert len(h.starts("app")) == 1 + restarts
+    if policy == "Never":
+        assert h.machine.phase() == "Failed"
+        h.advance(30)
+        assert len(h.probe_times(L)) == 1  # the worker ended with the pod
+
+
+def crash_loop(h: PodHarness, crashes: int, run_for: float = 0.0) -> list[float]:
+    """Start, run `run_for`, exit 1, repeatedly; return each restart's delay after the exit."""
+    delays: list[float] = []
+    for _ in range(crashes):
+        h.advance(run_for)
+        n = len(h.starts("app"))
+        h.exit("app", 1)
+        exited = h.clock.now
+        while len(h.starts("app")) == n:
+            wake = h.machine.next_wakeup()
+            assert wake is not None
+            h.advance(wake - h.clock.now)
+        delays.append(h.clock.now - exited)
+        h.start_pending()
+    return delays
+
+
+def test_back_off_curve_from_finished_at() -> None:
+    h = started()
+    assert crash_loop(h, 9) == [0, 10, 20, 40, 80, 160, 300, 300, 300]
+    cur = h.record("app").current
+    assert cur is not None and cur.restart_count == 9
+
+
+def test_back_off_resets_after_ten_minutes_of_running() -> None:
+    h = started()
+    assert crash_loop(h, 4) == [0, 10, 20, 40]
+    # lastUpdate was the last restart; an exit more than 600 s later expires the entry
+    assert crash_loop(h, 1, run_for=601) == [0]
+    assert crash_loop(h, 2) == [10, 20]
+    # 599 s after the last restart the entry is still live: the curve goes on
+    assert crash_loop(h, 1, run_for=599) == [40]
+    assert crash_loop(h, 1) == [80]
+
+
+def test_crash_loop_back_off_waiting_state_and_event() -> None:
+    h = started()
+    h.exit("app", 1)  # first restart is immediate
+    h.start_pending()
+    h.exit("app", 1)
+    from podkeeper.core.status import container_status
+
+    st = container_status(h.machine, h.record("app"))
+    assert st["state"] == {
+        "waiting": {
+            "reason": "CrashLoopBackOff",
+            "message": "back-off 10s restarting failed container=app pod=p_default(uid)",
+        }
+    }
+    assert st["lastState"]["terminated"]["exitCode"] == 1
+    assert st["lastState"]["terminated"]["reason"] == "Error"
+    assert st["restartCount"] == 1
+    assert st["ready"] is False and st["started"] is False
+    assert h.messages("BackOff") == [
+        "Back-off restarting failed container app in pod p_default(uid)"
+    ]
+    assert h.machine.phase() == "Running"
+
+
+def test_first_liveness_restart_is_not_backed_off_later_ones_are() -> None:
+    # The killed instance is still Running in the sync's snapshot, so doBackOff looks at the
+    # older exited one (spec §4, last paragraph).
+    h = started(liveness_probe=Probe(CMD, period_seconds=1, failure_threshold=1))
+    restarts_at: list[float] = []
+    for _ in range(5):
+        while not h.probes(L):
+            h.advance(1)
+        h.answer_probes(L, FAIL)
+        h.finish_kills()
+        while len(h.starts("app")) == len(restarts_at) + 1:
+            h.advance(1)
+        restarts_at.append(h.clock.now)
+        h.start_pending()
+    gaps = [b - a for a, b in zip([0.0, *restarts_at], restarts_at, strict=False)]
+    # probe 1 s after each start; kills at 1 and 2 restart at once, then the back-off
+    # (10, 20, 40 s from the killed instance's finishedAt) adds to the 1 s of running
+    assert gaps == [1, 1, 11, 21, 41]
+
+
+def test_restart_count_goes_up_when_the_new_instance_is_created() -> None:
+    h = started()
+    h.exit("app", 1)
+    rec = h.record("app")
+    assert rec.current is not None and rec.current.restart_count == 1
+    assert rec.current.started_at is None  # created, not yet running
+
+
+def test_post_start_failure_kills_with_the_hook_message() -> None:
+    h = started(lifecycle=Lifecycle(post_start=CMD))
+    (start,) = h.starts("app")
+    assert start.post_start is not None
+    h.machine.post_start_failed("app", start.instance_id, h.clock.now)
+    h.poll()
+    assert [k.message for k in h.kills()] == ["FailedPostStartHook"]
+    assert h.messages("FailedPostStartHook") == ["PostStartHook failed"]
+
+
+def test_pre_stop_is_resolved_into_the_kill_and_its_failure_is_an_event() -> None:
+    h = started(lifecycle=Lifecycle(pre_stop=ExecAction(("drain",))))
+    h.machine.delete(h.clock.now, grace_period_seconds=12)
+    h.poll()
+    (kill,) = h.kills()
+    assert kill.grace_seconds == 12 and kill.pre_stop is not None
+    h.machine.pre_stop_failed("app", h.clock.now)
+    assert h.machine.drain_events()[-1].message == "PreStopHook failed"
+
+
+def test_start_error_is_terminated_128_and_backed_off() -> None:
+    from podkeeper.core.status import container_status
+
+    h = PodHarness(make_pod(Container("app")))
+    h.fail_start("app", 'exec: "nope": executable file not found in $PATH')
+    assert h.messages("Failed") == ['Error: exec: "nope": executable file not found in $PATH']
+    # first retry is immediate, then it fails again and waits 10 s
+    h.fail_start("app", "again")
+    st = container_status(h.machine, h.record("app"))
+    assert st["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    last = st["lastState"]["terminated"]
+    assert (last["exitCode"], last["reason"], last["message"]) == (128, "StartError", "again")
+
+
+def test_create_container_config_error_waits_and_is_pending() -> None:
+    from podkeeper.core.status import container_status
+
+    h = PodHarness(make_pod(Container("app")))
+    (start,) = h.starts("app")
+    h.machine.container_config_error("app", start.instance_id, "no command", h.clock.now)
+    h.poll()
+    st = container_status(h.machine, h.record("app"))
+    assert st["state"] == {
+        "waiting": {"reason": "CreateContainerConfigError", "message": "no command"}
+    }
+    assert st["restartCount"] == 0
+    assert h.machine.phase() == "Pending"
+    assert h.messages("Failed") == ["Error: no command"]
+    h.advance(60)
+    assert len(h.starts("app")) == 1
+
+
+# ------------------------------------------------------------------ deletion and sidecars
+
+
+def sidecar_pod(policy: str = "Always") -> PodHarness:
+    side = Container(
+        "side",
+        restart_policy="Always",
+        startup_probe=Probe(CMD, period_seconds=1),
+        liveness_probe=Probe(CMD, period_seconds=1, failure_threshold=1),
+    )
+    return PodHarness(
+        make_pod(
+            Container("main"),
+            init_containers=(Container("init"), side),
+            restart_policy=policy,
+        )
+    )
+
+
+def test_init_then_sidecar_started_then_regular() -> None:
+    h = sidecar_pod()
+    assert [s.container for s in h.starts()] == ["init"]
+    h.start_pending()
+    h.exit("init", 0)
+    assert [s.container for s in h.starts()] == ["init", "side"]
+    h.start_pending()
+    assert h.machine.phase() == "Pending"
+    h.advance(1)
+    h.answer_probes(ProbeType.STARTUP, ProbeOutcome(Result.SUCCESS))
+    assert [s.container for s in h.starts()] == ["init", "side", "main"]
+    h.start_pending()
+    assert h.machine.phase() == "Running"
+    assert h.machine.pod_ready
+
+
+def test_sidecar_liveness_failure_restarts_it_and_does_not_block_main() -> None:
+    h = sidecar_pod()
+    h.start_pending()
+    h.exit("init", 0)
+    h.start_pending()
+    h.advance(1)
+    h.answer_probes(ProbeType.STARTUP, ProbeOutcome(Result.SUCCESS))
+    h.start_pending()
+    h.advance(1)
+    h.answer_probes(L, FAIL, container="side")
+    assert [k.message for k in h.kills()] == ["Init container side failed liveness probe"]
+    h.finish_kills()
+    assert len(h.starts("side")) == 2
+    # main crashes while the sidecar is restarting and unstarted: main still restarts
+    h.exit("main", 1)
+    assert len(h.starts("main")) == 2
+    assert h.machine.phase() == "Running"  # initialized pods do not go back to Pending
+
+
+def test_deletion_kills_regular_containers_then_sidecars() -> None:
+    h = sidecar_pod()
+    h.start_pending()
+    h.exit("init", 0)
+    h.start_pending()
+    h.advance(1)
+    h.answer_probes(ProbeType.STARTUP, ProbeOutcome(Result.SUCCESS))
+    h.start_pending()
+    h.machine.delete(h.clock.now, grace_period_seconds=5)
+    h.poll()
+    assert [(k.container, k.message, k.grace_seconds) for k in h.kills()] == [
+        ("main", "Stopping container main", 5)
+    ]
+    h.finish_kills(143)
+    assert [(k.container, k.message) for k in h.kills()][1:] == [
+        ("side", "Stopping container side")
+    ]
+    assert not h.finished()
+    h.finish_kills(143)
+    assert h.finished()
+    assert h.machine.phase() == "Failed"  # 143 is not success
+
+
+def test_never_pod_stops_sidecars_when_main_completes() -> None:
+    h = sidecar_pod("Never")
+    h.start_pending()
+    h.exit("init", 0)
+    h.start_pending()
+    h.advance(1)
+    h.answer_probes(ProbeType.STARTUP, ProbeOutcome(Result.SUCCESS))
+    h.start_pending()
+    h.exit("main", 0)
+    # getPhase: a running sidecar keeps the pod Running until it is stopped
+    assert h.machine.phase() == "Running"
+    assert [(k.container, k.message) for k in h.kills()] == [("side", "Stopping container side")]
+    h.finish_kills(143)
+    assert h.machine.phase() == "Succeeded"  # terminated sidecars do not count
+    assert len(h.starts("side")) == 1
