@@ -186,7 +186,18 @@ def _default_resources(resources: dict[str, Any], is_pod: bool) -> None:
         if not isinstance(requests, dict):
             requests = resources["requests"] = {}
         for key, value in limits.items():
-            requests.setdefault(key, value)
+            # An unparseable quantity never gets this far in Kubernetes (decoding fails),
+            # so copying it would only double the error.
+            if _parses(value):
+                requests.setdefault(key, value)
+
+
+def _parses(raw: object) -> bool:
+    try:
+        quantity.parse(raw)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True
 
 
 def _canonical_quantity(raw: object) -> object:
