@@ -1,0 +1,115 @@
+"""Fields podkeeper accepts but does not implement are named, never silently dropped."""
+
+from __future__ import annotations
+
+from manifest_helpers import deployment, pod, service
+
+from podkeeper.manifest import unimplemented_fields
+
+
+def test_pod_fields_not_implemented() -> None:
+    obj = pod(
+        volumes=[{"name": "v", "emptyDir": {}}],
+        affinity={"nodeAffinity": {}},
+        nodeSelector={"disk": "ssd"},
+        tolerations=[{"key": "k"}],
+        securityContext={"runAsUser": 1000},
+        imagePullSecrets=[{"name": "s"}],
+        restartPolicy="Never",
+    )
+    c = obj["spec"]["containers"][0]
+    c["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
+    c["securityContext"] = {"privileged": True}
+    c["envFrom"] = [{"configMapRef": {"name": "cm"}}]
+    c["env"] = [
+        {"name": "A", "value": "1"},
+        {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "C", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+        {"name": "D", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+    ]
+    c["resources"] = {"limits": {"cpu": 1, "memory": "1Gi", "pids": 10, "ephemeral-storage": "1Gi"}}
+    c["ports"] = [{"containerPort": 80, "hostPort": 80}]
+    c["livenessProbe"] = {"httpGet": {"port": 80}, "sleep": {"seconds": 1}}
+    obj["status"] = {"phase": "Running"}
+    obj["metadata"]["ownerReferences"] = [{"name": "x"}]
+    obj["metadata"]["labels"] = {"anything": "goes"}
+    assert unimplemented_fields(obj) == [
+        "metadata.ownerReferences",
+        "spec.containers[0].volumeMounts",
+        "spec.containers[0].securityContext",
+        "spec.containers[0].envFrom",
+        "spec.containers[0].env[2].valueFrom.fieldRef.fieldPath",
+        "spec.containers[0].env[3].valueFrom.secretKeyRef",
+        "spec.containers[0].resources.limits[ephemeral-storage]",
+        "spec.containers[0].ports[0].hostPort",
+        "spec.containers[0].livenessProbe.sleep",
+        "spec.volumes",
+        "spec.affinity",
+        "spec.nodeSelector",
+        "spec.tolerations",
+        "spec.securityContext",
+        "spec.imagePullSecrets",
+    ]
+
+
+def test_implemented_fields_are_not_reported() -> None:
+    obj = pod(
+        initContainers=[{"name": "i", "image": "x", "restartPolicy": "Always"}],
+        terminationGracePeriodSeconds=5,
+        hostNetwork=True,
+        activeDeadlineSeconds=9,
+        dnsPolicy="ClusterFirst",
+        schedulerName="default-scheduler",
+        nodeName="n",
+        securityContext={},  # empty: configures nothing
+    )
+    obj["metadata"].update(
+        {"namespace": "ns", "uid": "u", "creationTimestamp": "t", "resourceVersion": "1"}
+    )
+    c = obj["spec"]["containers"][0]
+    c.update(
+        {
+            "imagePullPolicy": "Never",
+            "args": ["a"],
+            "workingDir": "/",
+            "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
+            "startupProbe": {"tcpSocket": {"port": "http"}, "failureThreshold": 30},
+            "readinessProbe": {"grpc": {"port": 9}},
+            "livenessProbe": {
+                "httpGet": {"port": 80, "httpHeaders": [{"name": "X", "value": "y"}]},
+                "terminationGracePeriodSeconds": 3,
+            },
+            "lifecycle": {
+                "preStop": {"sleep": {"seconds": 1}},
+                "postStart": {"exec": {"command": ["x"]}},
+            },
+            "resources": {"limits": {"cpu": "1", "pids": 5}, "requests": {"memory": "1Mi"}},
+            "terminationMessagePath": "/tmp/t",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+    )
+    assert unimplemented_fields(obj) == []
+
+
+def test_deployment_and_service() -> None:
+    d = deployment()
+    d["spec"].update({"replicas": 2, "paused": False, "strategy": {"type": "Recreate"}})
+    d["spec"]["template"]["spec"]["volumes"] = [{"name": "v"}]
+    assert unimplemented_fields(d) == ["spec.template.spec.volumes"]
+    s = service()
+    s["spec"].update({"clusterIP": "None", "externalTrafficPolicy": "Local"})
+    s["spec"]["ports"][0]["appProtocol"] = "http"
+    assert unimplemented_fields(s) == ["spec.ports[0].appProtocol", "spec.externalTrafficPolicy"]
+
+
+def test_linted_kinds_report_within_the_pod_template() -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {
+            "backoffLimit": 2,
+            "template": {"spec": {"containers": [{"name": "a", "stdin": True}]}},
+        },
+    }
+    assert unimplemented_fields(job) == ["spec.template.spec.containers[0].stdin"]
