@@ -1,0 +1,84 @@
+"""`podkeeper lint`: static checks of probe, lifecycle and memory configuration.
+
+Formatting and exit codes only; the rules live in `podkeeper.lint` and use
+the pure core, so linting needs no agent. Exit 1 when an error-level finding
+exists, 0 otherwise, 2 when the input or the config cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from podkeeper.cli._common import EXIT_PROBLEM, EXIT_USAGE, CliError
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from podkeeper.lint.config import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+
+
+@click.command("lint")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format; sarif is SARIF 2.1.0 for code scanning.",
+)
+@click.option(
+    "--expect-startup",
+    metavar="DUR",
+    callback=_duration,
+    help="How long the applications take to start (90s, 2m); objects may say it with the "
+    "annotation podkeeper.io/expected-startup.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="YAML file `rules: {rule-id: off|error|warning|info}`.",
+)
+def lint(
+    files: tuple[str, ...], output: str, expect_startup: float | None, config_path: str | None
+) -> None:
+    """Check probes, lifecycle hooks and memory settings in manifests (`-` reads stdin).
+
+    Reads Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs,
+    CronJobs and Services (for selection) in multi-document YAML, JSON and
+    Lists; other kinds are skipped. Per object, the annotation
+    podkeeper.io/lint-ignore: "rule-a,rule-b" turns rules off.
+    """
+    from podkeeper.lint import output as render
+    from podkeeper.lint.config import Config, ConfigError, load_config
+    from podkeeper.lint.engine import has_errors, lint_documents
+    from podkeeper.lint.source import load
+    from podkeeper.manifest import ManifestError
+
+    try:
+        config = load_config(config_path) if config_path is not None else Config()
+    except ConfigError as err:
+        raise CliError(f"error: {err}", EXIT_USAGE) from None
+    stdin_text = sys.stdin.read() if "-" in files else None
+    try:
+        docs = load(files, stdin_text)
+    except ManifestError as err:
+        raise CliError(f"error: {err}", EXIT_USAGE) from None
+    findings = lint_documents(docs, config, expect_startup)
+    if output == "json":
+        click.echo(render.as_json(findings), nl=False)
+    elif output == "sarif":
+        click.echo(render.sarif(findings, config), nl=False)
+    else:
+        click.echo(render.text(findings), nl=False)
+    if has_errors(findings):
+        raise click.exceptions.Exit(EXIT_PROBLEM)

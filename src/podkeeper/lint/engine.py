@@ -1,0 +1,196 @@
+"""Running the rules over loaded documents: defaults, Services, annotations, config, lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from podkeeper.lint import rules
+from podkeeper.lint.config import (
+    EXPECTED_STARTUP_ANNOTATION,
+    Config,
+    ignored_rules,
+    parse_duration,
+)
+from podkeeper.lint.finding import Finding, Hit, RawTarget, Rule, Severity, Target
+from podkeeper.manifest import (
+    Document,
+    default_object,
+    pod_from_object,
+    pod_template,
+    validate_object,
+)
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def _map(obj: object, name: str) -> dict[str, Any]:
+    value = obj.get(name) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Selector:
+    namespace: str
+    labels: dict[str, Any]
+
+
+def _services(docs: Iterable[Document]) -> list[_Selector]:
+    """The pod selectors of the Services in the input (an empty selector selects nothing)."""
+    found = []
+    for d in docs:
+        if d.kind != "Service":
+            continue
+        selector = _map(d.obj, "spec").get("selector")
+        if isinstance(selector, dict) and selector:
+            found.append(_Selector(d.namespace, selector))
+    return found
+
+
+def _selected(namespace: str, labels: dict[str, Any], services: Sequence[_Selector]) -> bool:
+    # A Service selects pods of its own namespace whose labels include its selector.
+    return any(
+        s.namespace == namespace and all(labels.get(k) == v for k, v in s.labels.items())
+        for s in services
+    )
+
+
+def _annotations(obj: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
+    """The object's annotations over its pod template's.
+
+    Users annotate the workload, but helm charts often put annotations on the
+    pod template, so both count; the object's own win.
+    """
+    merged: dict[str, Any] = {}
+    for source in (template, obj):
+        annotations = _map(source, "metadata").get("annotations")
+        if isinstance(annotations, dict):
+            merged.update(annotations)
+    return merged
+
+
+def _pod_object(kind: str, name: str, namespace: str, template: dict[str, Any]) -> dict[str, Any]:
+    """A Pod dict built from a workload's (defaulted) template, named after the workload."""
+    meta = dict(_map(template, "metadata"))
+    meta["name"] = name
+    meta["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": _map(template, "spec")}
+
+
+@dataclass
+class _Emitter:
+    """Turns a document's Hits into Findings: ignore list, config level, line."""
+
+    doc: Document
+    config: Config
+    ignored: frozenset[str]
+    out: list[Finding]
+
+    def emit(self, rule: Rule, hits: Iterable[Hit]) -> None:
+        if rule.id in self.ignored:
+            return
+        for hit in hits:
+            severity = self.config.level(rule.id, hit.severity or rule.severity)
+            if severity is None:
+                continue
+            self.out.append(
+                Finding(
+                    rule=rule.id,
+                    severity=severity,
+                    message=hit.message,
+                    why=hit.why,
+                    fix=hit.fix,
+                    kind=self.doc.kind,
+                    name=self.doc.name,
+                    namespace=self.doc.namespace,
+                    container=hit.container,
+                    path=hit.path,
+                    file=self.doc.file,
+                    line=self.doc.line_of(hit.path) if hit.path else self.doc.line,
+                )
+            )
+
+
+def _invalid_hits(obj: dict[str, Any]) -> list[Hit]:
+    return [
+        Hit(
+            path=err.path,
+            message=str(err),
+            why=(
+                "The API server validates every object before storing it "
+                "(pkg/apis/core/validation); this one would be refused with this message, so "
+                "`kubectl apply` fails and nothing of the change is rolled out."
+            ),
+            fix=f"Correct `{err.path}` as the message says ({err.type}).",
+        )
+        for err in validate_object(obj)
+    ]
+
+
+def lint_documents(
+    docs: Sequence[Document], config: Config, expected_startup: float | None = None
+) -> list[Finding]:
+    """Every finding in `docs`, sorted by file (input order), line, severity, rule.
+
+    `expected_startup` (seconds, from `--expect-startup`) applies to objects
+    without their own `podkeeper.io/expected-startup` annotation.
+    """
+    services = _services(docs)
+    findings: list[Finding] = []
+    for doc in docs:
+        obj = default_object(doc.obj)
+        found = pod_template(obj)
+        prefix, template = found if found is not None else ("", {})
+        ignored = ignored_rules(_annotations(obj, template))
+        emitter = _Emitter(doc, config, ignored, findings)
+        emitter.emit(rules.BY_ID[rules.K8S_INVALID], _invalid_hits(obj))
+        if found is None:
+            continue
+        raw = RawTarget(doc.kind, doc.name, doc.namespace, obj, template, prefix)
+        expected = expected_startup
+        annotation = _annotations(obj, template).get(EXPECTED_STARTUP_ANNOTATION)
+        if annotation is not None:
+            try:
+                expected = parse_duration(str(annotation))
+            except ValueError as err:
+                emitter.emit(rules.BY_ID["startup-window"], [_bad_annotation(str(err))])
+        pod = pod_from_object(_pod_object(doc.kind, doc.name, doc.namespace, template))
+        labels = _map(template, "metadata").get("labels")
+        target = Target(
+            kind=raw.kind,
+            name=raw.name,
+            namespace=raw.namespace,
+            obj=obj,
+            template=template,
+            pod_path=prefix,
+            pod=pod,
+            selected_by_service=_selected(
+                doc.namespace, labels if isinstance(labels, dict) else {}, services
+            ),
+            expected_startup=expected,
+        )
+        for rule in rules.RULES:
+            if rule.raw_check is not None:
+                emitter.emit(rule, rule.raw_check(raw))
+            elif rule.check is not None:
+                emitter.emit(rule, rule.check(target))
+    # Files in the order given (text output groups by file), then by line.
+    order = {d.file: i for i, d in reversed(list(enumerate(docs)))}
+    findings.sort(key=lambda f: (order[f.file], f.line, _SEVERITY_ORDER[f.severity], f.rule))
+    return findings
+
+
+def _bad_annotation(detail: str) -> Hit:
+    return Hit(
+        path=f"metadata.annotations[{EXPECTED_STARTUP_ANNOTATION}]",
+        severity=Severity.WARNING,
+        message=f"annotation {EXPECTED_STARTUP_ANNOTATION}: {detail}",
+        why="The expected startup cannot be checked against the probes' window.",
+        fix=f'Write a duration such as "90s" or "2m" in {EXPECTED_STARTUP_ANNOTATION}.',
+    )
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when any finding is error-level (lint then exits 1)."""
+    return any(f.severity is Severity.ERROR for f in findings)

@@ -1,0 +1,150 @@
+"""The rule table: every rule's id, default severity, title and help (SARIF rule metadata)."""
+
+from __future__ import annotations
+
+from podkeeper.lint import rules_container as rc
+from podkeeper.lint import rules_probes as rp
+from podkeeper.lint import rules_timing as rt
+from podkeeper.lint.finding import Rule, Severity
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+K8S_INVALID = "k8s-invalid"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        K8S_INVALID,
+        E,
+        "The API server would reject this object",
+        "The object fails Kubernetes validation (pkg/apis/core/validation): `kubectl apply` "
+        "would refuse it with this message. Each validation error is one finding, at the "
+        "field it names.",
+    ),
+    Rule(
+        "readiness-missing",
+        W,
+        "Serving container without a readiness probe",
+        "A container of a Deployment, StatefulSet or DaemonSet, or of a workload a Service "
+        "in the same input selects, has no readinessProbe: the kubelet reports it ready as "
+        "soon as it starts, so it receives traffic before it can serve and while it cannot.",
+        check=rp.readiness_missing,
+    ),
+    Rule(
+        "liveness-missing",
+        INFO,
+        "Long-running container without a liveness probe",
+        "Without a livenessProbe a container that hangs without exiting is never restarted.",
+        check=rp.liveness_missing,
+    ),
+    Rule(
+        "probe-identical",
+        W,
+        "Liveness probe identical to readiness probe",
+        "Liveness and readiness use the same handler and the same timing and thresholds, so "
+        "a container is restarted the moment it would be taken out of rotation; a shared "
+        "dependency's blip restarts every replica. Different thresholds are not flagged.",
+        check=rp.probe_identical,
+    ),
+    Rule(
+        "probe-port-undeclared",
+        E,
+        "Probe port not declared by the container",
+        "A named probe port that no containerPort declares makes every probe error (the "
+        "result is discarded: never ready, never restarted): error. A numeric port that is "
+        "not declared works, and is reported as info only.",
+        check=rp.probe_port_undeclared,
+    ),
+    Rule(
+        "probe-timeout-exceeds-period",
+        W,
+        "Probe timeout at or above its period",
+        "timeoutSeconds >= periodSeconds: the worker probes synchronously, so slow probes "
+        "stretch the period and delay detection.",
+        check=rp.probe_timeout_exceeds_period,
+    ),
+    Rule(
+        "liveness-before-ready",
+        E,
+        "Liveness can kill before readiness could succeed",
+        "Compares the liveness failure window (initialDelaySeconds + failureThreshold × "
+        "periodSeconds, one period earlier at best) with the earliest readiness success "
+        "(initialDelaySeconds + (successThreshold - 1) × periodSeconds): when liveness acts "
+        "first, a slow-starting container is restarted before it ever becomes Ready.",
+        check=rt.liveness_before_ready,
+    ),
+    Rule(
+        "liveness-kills-before-unready",
+        E,
+        "Liveness restarts a hung container before readiness removes it",
+        "For a hung container, compares failureThreshold × periodSeconds + timeoutSeconds of "
+        "liveness and readiness: when liveness acts first (error) or possibly at the same "
+        "time (warning), the pod is killed while still an endpoint and users see errors "
+        "instead of a failover.",
+        check=rt.liveness_kills_before_unready,
+    ),
+    Rule(
+        "startup-window",
+        INFO,
+        "Longest startup the probes tolerate",
+        "Reports initialDelaySeconds + failureThreshold × periodSeconds of the startup probe "
+        "(or, without one, of the liveness probe): the longest startup before the kubelet "
+        "kills the container. An error when the expected startup (--expect-startup, or the "
+        "annotation podkeeper.io/expected-startup) is as long or longer; a warning when it "
+        "survives only with a lucky probe-ticker phase.",
+        check=rt.startup_window,
+    ),
+    Rule(
+        "probe-http-host",
+        W,
+        "httpGet probe sent to another host",
+        "httpGet.host makes the kubelet probe that address instead of the pod, so the check "
+        "says nothing about this container. Use a Host header for virtual hosts.",
+        check=rp.probe_http_host,
+    ),
+    Rule(
+        "exec-probe-tool-missing",
+        E,
+        "Exec probe or hook runs a tool the image lacks",
+        "An exec probe or lifecycle hook calls sh, bash, curl or wget in an image known to "
+        "ship without them (distroless, scratch, Chainguard static, pause): it fails every "
+        "time (executable not found, exit 126/127).",
+        check=rc.exec_probe_tool_missing,
+    ),
+    Rule(
+        "prestop-exceeds-grace",
+        E,
+        "preStop sleep uses up the termination grace period",
+        "A preStop sleep (the sleep action, or `sleep N` in an exec hook) at or over "
+        "terminationGracePeriodSeconds leaves the application only the kubelet's 2 s minimum "
+        "between SIGTERM and SIGKILL.",
+        check=rc.prestop_exceeds_grace,
+    ),
+    Rule(
+        "memory-limit-missing",
+        W,
+        "Container without a memory limit",
+        "Without resources.limits.memory the container may take the node's memory and the "
+        "OOM killer picks victims node-wide.",
+        check=rc.memory_limit_missing,
+    ),
+    Rule(
+        "jvm-heap-near-limit",
+        W,
+        "JVM heap leaves too little of the memory limit",
+        "-Xmx, -XX:MaxRAMPercentage or -XX:MaxRAM (in command, args, JAVA_TOOL_OPTIONS, "
+        "JDK_JAVA_OPTIONS or JAVA_OPTS) leaves under 25 % or under 256 MiB of the memory "
+        "limit for non-heap memory: OOMKilled while the heap is still below its maximum. An "
+        "error when the heap takes 90 % of the limit or more.",
+        check=rc.jvm_heap_near_limit,
+    ),
+    Rule(
+        "sidecar-probe-misplaced",
+        E,
+        "Probe on an init container that is not a sidecar",
+        "Probes on an init container without restartPolicy: Always are never run and the "
+        "API server rejects them; a sidecar needs restartPolicy: Always.",
+        raw_check=rp.sidecar_probe_misplaced,
+    ),
+)
+
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

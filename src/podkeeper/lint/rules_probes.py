@@ -1,0 +1,286 @@
+"""Rules about probe presence and probe fields: each a function from a Target to Hits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from podkeeper.core.spec import (
+    Container,
+    GRPCAction,
+    Handler,
+    HTTPGetAction,
+    Probe,
+    ProbeType,
+    SleepAction,
+    TCPSocketAction,
+)
+from podkeeper.lint.finding import Hit, RawTarget, Severity, Target
+
+_PROBE_TYPES = (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS)
+
+# Workloads whose pods are meant to serve: a missing readiness probe matters
+# even when no Service in the input selects them (the Service may live elsewhere).
+_SERVING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+
+def probes(path: str, c: Container) -> Iterator[tuple[str, ProbeType, Probe]]:
+    """(field path, type, probe) for each probe a container has."""
+    for t in _PROBE_TYPES:
+        p = c.probe(t)
+        if p is not None:
+            yield f"{path}.{t.field}", t, p
+
+
+def handler_field(h: Handler) -> str:
+    """The YAML key of a handler: `httpGet`, `tcpSocket`, `grpc`, `exec`, `sleep`."""
+    if isinstance(h, HTTPGetAction):
+        return "httpGet"
+    if isinstance(h, TCPSocketAction):
+        return "tcpSocket"
+    if isinstance(h, GRPCAction):
+        return "grpc"
+    return "sleep" if isinstance(h, SleepAction) else "exec"
+
+
+def readiness_missing(t: Target) -> Iterator[Hit]:
+    """A serving container without a readiness probe."""
+    if not t.long_running or not (t.selected_by_service or t.kind in _SERVING_KINDS):
+        return
+    reason = "a Service in the input selects its pods" if t.selected_by_service else f"a {t.kind}"
+    for path, c in t.containers():
+        if c.readiness_probe is not None:
+            continue
+        yield Hit(
+            path=path,
+            container=c.name,
+            message=f"container {c.name!r} has no readinessProbe ({reason})",
+            why=(
+                "Without a readiness probe the kubelet reports the container ready as soon as "
+                "it has started (prober_manager.go UpdatePodStatus: no readiness worker means "
+                "ready), so Services route traffic to it before the application listens, during "
+                "rolling updates too, and keep routing to it when it cannot serve."
+            ),
+            fix=(
+                f"Add a readinessProbe to container {c.name!r} that checks it can serve "
+                "requests, e.g. `readinessProbe: {httpGet: {path: /ready, port: http}, "
+                "periodSeconds: 5}`."
+            ),
+        )
+
+
+def liveness_missing(t: Target) -> Iterator[Hit]:
+    """A long-running container without a liveness probe (info)."""
+    if not t.long_running:
+        return
+    for path, c in t.containers():
+        if c.liveness_probe is not None:
+            continue
+        yield Hit(
+            path=path,
+            container=c.name,
+            message=f"container {c.name!r} has no livenessProbe",
+            why=(
+                "The kubelet restarts a container only when it exits or fails its liveness "
+                "probe; a process that deadlocks or stops making progress without exiting stays "
+                "up, and stays in rotation unless readiness catches it."
+            ),
+            fix=(
+                "If the application can hang, add a livenessProbe on a cheap endpoint that "
+                "fails only when the process itself is stuck (not when a dependency is down), "
+                "with a longer failure window than the readiness probe."
+            ),
+        )
+
+
+def _timing(p: Probe) -> tuple[int, int, int, int, int]:
+    return (
+        p.initial_delay_seconds,
+        p.timeout_seconds,
+        p.period_seconds,
+        p.success_threshold,
+        p.failure_threshold,
+    )
+
+
+def identical(c: Container) -> bool:
+    """Liveness and readiness with the same handler and the same timing and thresholds."""
+    live, ready = c.liveness_probe, c.readiness_probe
+    if live is None or ready is None:
+        return False
+    return live.handler == ready.handler and _timing(live) == _timing(ready)
+
+
+def probe_identical(t: Target) -> Iterator[Hit]:
+    """Liveness identical to readiness: a dependency blip restarts every replica."""
+    for path, c in t.probed_containers():
+        if not identical(c) or c.liveness_probe is None:
+            continue
+        p = c.liveness_probe
+        yield Hit(
+            path=f"{path}.livenessProbe",
+            container=c.name,
+            message=(
+                f"livenessProbe of {c.name!r} is identical to its readinessProbe "
+                f"(same {handler_field(p.handler)} handler, periodSeconds {p.period_seconds}, "
+                f"failureThreshold {p.failure_threshold}, timeoutSeconds {p.timeout_seconds})"
+            ),
+            why=(
+                "Both probes fail on the same ticks, so the moment readiness would take the pod "
+                "out of rotation liveness restarts it as well. When the check depends on "
+                "something shared (a database, a slow downstream), every replica fails together "
+                "and is restarted together instead of being drained and waited for. Different "
+                "thresholds or endpoints are fine; only the identical pair is flagged."
+            ),
+            fix=(
+                "Give liveness a longer failure window than readiness (e.g. failureThreshold: "
+                f"{p.failure_threshold * 2}) or point it at a cheaper endpoint that does not "
+                "check dependencies."
+            ),
+        )
+
+
+def _port_hits(path: str, c: Container, t: ProbeType, p: Probe) -> Iterator[Hit]:
+    h = p.handler
+    if not isinstance(h, HTTPGetAction | TCPSocketAction | GRPCAction):
+        return
+    port = h.port
+    port_path = f"{path}.{handler_field(h)}.port"
+    if isinstance(port, str):
+        if any(cp.name == port for cp in c.ports):
+            return
+        declared = ", ".join(cp.name for cp in c.ports if cp.name) or "none"
+        yield Hit(
+            path=port_path,
+            container=c.name,
+            severity=Severity.ERROR,
+            message=(
+                f"{t.field} of {c.name!r} uses port {port!r}, which no containerPort of "
+                f"{c.name!r} names (named ports: {declared})"
+            ),
+            why=(
+                "The kubelet resolves a named probe port among the container's own ports "
+                f'only; when none matches, every probe errors with `port "{port}" not found` '
+                "and its result is discarded (kubelet-semantics §8): readiness then stays false "
+                "forever and liveness never detects anything."
+            ),
+            fix=(
+                f"Add `ports: [{{name: {port}, containerPort: <port>}}]` to {c.name!r}, or use "
+                "the port number in the probe."
+            ),
+        )
+        return
+    if any(cp.container_port == port for cp in c.ports):
+        return
+    yield Hit(
+        path=port_path,
+        container=c.name,
+        severity=Severity.INFO,
+        message=f"{t.field} of {c.name!r} probes port {port}, which {c.name!r} does not declare",
+        why=(
+            "Declaring container ports is optional and the probe works without it, but an "
+            "undeclared port is often a typo or a port the application no longer opens, and a "
+            "declared, named port lets probes and Services follow a port change."
+        ),
+        fix=(
+            f"Declare it: `ports: [{{name: http, containerPort: {port}}}]`, then probe "
+            "`port: http`."
+        ),
+    )
+
+
+def probe_port_undeclared(t: Target) -> Iterator[Hit]:
+    """A probe port no containerPort declares: named is an error, numeric only info."""
+    for path, c in t.probed_containers():
+        for probe_path, pt, p in probes(path, c):
+            yield from _port_hits(probe_path, c, pt, p)
+
+
+def probe_timeout_exceeds_period(t: Target) -> Iterator[Hit]:
+    """`timeoutSeconds >= periodSeconds`."""
+    for path, c in t.probed_containers():
+        for probe_path, pt, p in probes(path, c):
+            if p.timeout_seconds < p.period_seconds:
+                continue
+            yield Hit(
+                path=f"{probe_path}.timeoutSeconds",
+                container=c.name,
+                message=(
+                    f"{pt.field} of {c.name!r}: timeoutSeconds {p.timeout_seconds} >= "
+                    f"periodSeconds {p.period_seconds}"
+                ),
+                why=(
+                    "The probe worker runs each probe synchronously (worker.go doProbe), so "
+                    "while a slow target holds a probe until its timeout the ticker's ticks are "
+                    "dropped: the probe really runs every max(timeout, period) seconds and a "
+                    "hung container is detected later than periodSeconds × failureThreshold "
+                    "suggests."
+                ),
+                fix=(
+                    f"Set timeoutSeconds below periodSeconds (e.g. timeoutSeconds: "
+                    f"{max(1, p.period_seconds // 2)}), or raise periodSeconds above "
+                    f"{p.timeout_seconds}."
+                ),
+            )
+
+
+def probe_http_host(t: Target) -> Iterator[Hit]:
+    """`httpGet.host` set on a probe or hook."""
+    for path, c in t.probed_containers():
+        handlers: list[tuple[str, Handler]] = [
+            (f"{probe_path}.httpGet", p.handler) for probe_path, _, p in probes(path, c)
+        ]
+        for hook in ("postStart", "preStop"):
+            h = getattr(c.lifecycle, "post_start" if hook == "postStart" else "pre_stop")
+            if h is not None:
+                handlers.append((f"{path}.lifecycle.{hook}.httpGet", h))
+        for hpath, h in handlers:
+            if not isinstance(h, HTTPGetAction) or not h.host:
+                continue
+            yield Hit(
+                path=f"{hpath}.host",
+                container=c.name,
+                message=f"httpGet of {c.name!r} is sent to host {h.host!r}, not to the pod",
+                why=(
+                    "With host set the kubelet connects to that address instead of the pod IP, "
+                    "so the check tests another machine (or the node) and says nothing about "
+                    "this container; every replica gets the same verdict. To send a virtual "
+                    "host name the Host header is the right tool."
+                ),
+                fix=(
+                    "Remove httpGet.host; if the application needs a virtual host, add "
+                    f"`httpHeaders: [{{name: Host, value: {h.host}}}]`."
+                ),
+            )
+
+
+def sidecar_probe_misplaced(t: RawTarget) -> Iterator[Hit]:
+    """Probes on an init container that is not a sidecar (`restartPolicy: Always`).
+
+    Raw, because the API server rejects such a pod, so it may not convert.
+    """
+    spec = t.template.get("spec")
+    inits = spec.get("initContainers") if isinstance(spec, dict) else None
+    if not isinstance(inits, list):
+        return
+    for i, c in enumerate(inits):
+        if not isinstance(c, dict) or c.get("restartPolicy") == "Always":
+            continue
+        name = str(c.get("name", f"#{i}"))
+        for pt in _PROBE_TYPES:
+            if c.get(pt.field) is None:
+                continue
+            yield Hit(
+                path=t.spec_path(f"initContainers[{i}].{pt.field}"),
+                container=name,
+                message=f"init container {name!r} has a {pt.field} but no restartPolicy: Always",
+                why=(
+                    "Ordinary init containers run to completion one after another; the kubelet "
+                    "starts probe workers only for regular containers and restartable init "
+                    "containers (prober_manager.go AddPod), and the API server rejects the "
+                    "field (`may not be set for init containers without restartPolicy=Always`)."
+                ),
+                fix=(
+                    f"If {name!r} is a sidecar that keeps running, add `restartPolicy: Always` "
+                    "to it (Kubernetes 1.29+); otherwise remove the probe."
+                ),
+            )
