@@ -86,7 +86,9 @@ def _validate_ports(ports: list[Any], path: str, errs: Errors) -> None:
                 errs.append(FieldError(f"{idx}.name", DUPLICATE, name))
             seen.add(name)
         number = get_int(port, "containerPort", f"{idx}.containerPort", errs)
-        if not number:
+        if number is None and port.get("containerPort") is not None:
+            pass  # wrong type, already reported
+        elif not number:
             errs.append(FieldError(f"{idx}.containerPort", REQUIRED))
         else:
             msgs = names.is_valid_port_num(number)

@@ -217,5 +217,6 @@ def _default_service(spec: dict[str, Any]) -> None:
     for port in _dicts(spec.get("ports")):
         _set(port, "protocol", "TCP")
         target = port.get("targetPort")
-        if target is None or target == 0 or target == "":
-            port["targetPort"] = port.get("port")
+        number = port.get("port")
+        if (target is None or target == 0 or target == "") and isinstance(number, int):
+            port["targetPort"] = number

@@ -50,7 +50,7 @@ def pod_template(obj: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     without a template gets an empty dict (so validation reports what is
     missing); kinds without a pod template give None.
     """
-    kind = obj.get("kind")
+    kind = str(obj.get("kind"))
     if kind == "Pod":
         return "", obj
     if kind in _TEMPLATE_KINDS:

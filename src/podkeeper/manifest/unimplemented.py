@@ -174,7 +174,7 @@ def _env_fields(env: object, path: str, out: list[str]) -> None:
                 ref_path = f"{here}.valueFrom.{source}"
                 if source != "fieldRef" or not isinstance(ref, dict):
                     out.append(ref_path)
-                elif ref.get("fieldPath") not in ENV_FIELD_PATHS:
+                elif str(ref.get("fieldPath")) not in ENV_FIELD_PATHS:
                     out.append(f"{ref_path}.fieldPath")
 
 

@@ -54,7 +54,7 @@ _NODE_PORT_RANGE = (30000, 32767)
 def validate_object(obj: dict[str, Any]) -> list[FieldError]:
     """Every Kubernetes validation error of a defaulted object, in the API server's order."""
     errs: Errors = []
-    kind = obj.get("kind")
+    kind = str(obj.get("kind"))
     name_check = (
         names.is_dns1035_label if kind in kinds.DNS1035_NAMED else names.is_dns1123_subdomain
     )
@@ -348,8 +348,9 @@ def _validate_service_port(
             errs.append(FieldError(f"{path}.name", DUPLICATE, name))
         seen.add(name)
     number = get_int(port, "port", f"{path}.port", errs)
-    msgs = names.is_valid_port_num(number or 0)
-    errs.extend(FieldError(f"{path}.port", INVALID, number or 0, m) for m in msgs)
+    if number is not None or port.get("port") is None:
+        msgs = names.is_valid_port_num(number or 0)
+        errs.extend(FieldError(f"{path}.port", INVALID, number or 0, m) for m in msgs)
     protocol = get_str(port, "protocol", f"{path}.protocol", errs)
     if not protocol:
         errs.append(FieldError(f"{path}.protocol", REQUIRED))
