@@ -199,7 +199,8 @@ def probe_timeout_exceeds_period(t: Target) -> Iterator[Hit]:
     """`timeoutSeconds >= periodSeconds`."""
     for path, c in t.probed_containers():
         for probe_path, pt, p in probes(path, c):
-            if p.timeout_seconds < p.period_seconds:
+            # A non-positive period is k8s-invalid's finding, not a timing problem.
+            if p.period_seconds <= 0 or p.timeout_seconds < p.period_seconds:
                 continue
             yield Hit(
                 path=f"{probe_path}.timeoutSeconds",
