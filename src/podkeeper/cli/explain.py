@@ -205,10 +205,10 @@ def explain(
     if not name:
         raise CliError("error: explain pod needs a NAME", 2)
     client = state_of(ctx).client()
-    pod = get_or_none(client, "Pod", namespace, name)
-    if pod is None:
-        raise CliError(not_found_line("pods", name))
+    # History outlives the pod (issue 3): a deleted pod still has its terminations.
     records = items_of(client.terminations(namespace, name, container))
+    if not records and get_or_none(client, "Pod", namespace, name) is None:
+        raise CliError(not_found_line("pods", name))
     if container is not None:
         records = [r for r in records if r.get("container") in (None, container)]
     chosen = records if show_all else records[-1:]
