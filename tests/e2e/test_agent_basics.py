@@ -1,0 +1,190 @@
+"""End-to-end: bad input changes nothing, start failures, history after an agent restart,
+no orphan after an agent crash (issue 2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from .conftest import PK, container_status, is_ready, pod_manifest
+
+SLEEP = ["python3", "-c", "import time; time.sleep(600)"]
+
+
+def test_invalid_file_applies_nothing(pk: PK) -> None:
+    good = pod_manifest("good", [{"name": "a", "image": "x", "command": SLEEP}])
+    bad = pod_manifest(
+        "bad",
+        [
+            {
+                "name": "a",
+                "image": "x",
+                "command": SLEEP,
+                "livenessProbe": {"exec": {"command": ["true"]}, "successThreshold": 2},
+            }
+        ],
+    )
+    path = pk.write("mixed.yaml", [good, bad])
+    res = pk.run("up", "-d", "-f", str(path), check=False)
+    assert res.code == 2
+    assert (
+        "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1" in res.err
+    )
+    assert "document 1" in res.err and "mixed.yaml" in res.err
+    # Nothing was applied: no agent was even needed, and none of the objects exist.
+    res = pk.run("get", "pods", check=False)
+    assert "good" not in res.out
+
+
+def test_malformed_yaml_names_file_and_line(pk: PK) -> None:
+    path = pk.tmp / "broken.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  labels: [a, b\n")
+    res = pk.run("up", "-d", "-f", str(path), check=False)
+    assert res.code == 2
+    assert "broken.yaml" in res.err and ":" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_unimplemented_field_is_warned_not_dropped(pk: PK) -> None:
+    pod = pod_manifest("warned", [{"name": "a", "image": "x", "command": SLEEP}])
+    pod["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    res = pk.up(pod)
+    assert "spec.volumes" in res.err
+
+
+def test_missing_command_binary_is_start_error_128(pk: PK) -> None:
+    pk.up(pod_manifest("nobin", [{"name": "a", "image": "x", "command": ["/no/such/binary"]}]))
+
+    def terminated() -> dict[str, object] | None:
+        st = container_status(pk.pod("nobin"))
+        last = st["lastState"].get("terminated") or st["state"].get("terminated")
+        return last  # type: ignore[no-any-return]
+
+    t = pk.wait_for("StartError", terminated, 15)
+    assert t["reason"] == "StartError"
+    assert t["exitCode"] == 128
+    assert "/no/such/binary" in str(t["message"])
+    # The agent keeps going and backs off like the kubelet.
+    pk.wait_for(
+        "CrashLoopBackOff",
+        lambda: (
+            container_status(pk.pod("nobin"))["state"].get("waiting", {}).get("reason")
+            == "CrashLoopBackOff"
+        ),
+        20,
+    )
+
+
+def test_no_command_is_create_container_config_error(pk: PK) -> None:
+    pk.up(pod_manifest("nocmd", [{"name": "a", "image": "nginx"}]))
+    waiting = pk.wait_for(
+        "CreateContainerConfigError",
+        lambda: (
+            container_status(pk.pod("nocmd"))["state"].get("waiting", {}).get("reason")
+            == "CreateContainerConfigError"
+        ),
+        10,
+    )
+    assert waiting
+
+
+def test_probe_with_missing_binary_is_a_failure_not_a_crash(pk: PK) -> None:
+    pk.up(
+        pod_manifest(
+            "probe127",
+            [
+                {
+                    "name": "a",
+                    "image": "x",
+                    "command": SLEEP,
+                    "readinessProbe": {"exec": {"command": ["/no/such/probe"]}, "periodSeconds": 1},
+                }
+            ],
+        )
+    )
+    ev = pk.wait_for(
+        "a readiness failure event",
+        lambda: [e for e in pk.events("probe127") if "Readiness probe failed" in e["message"]],
+        15,
+    )
+    assert "/no/such/probe" in ev[0]["message"]
+    assert not is_ready(pk.pod("probe127"))
+    assert pk.run("version").code == 0  # the agent is alive
+
+
+def test_history_survives_agent_restart_and_orphans_are_killed(pk: PK) -> None:
+    pk.up(
+        pod_manifest(
+            "crashy",
+            [{"name": "a", "image": "x", "command": ["sh", "-c", "echo bye; exit 3"]}],
+        ),
+        pod_manifest("sleeper", [{"name": "s", "image": "x", "command": SLEEP}]),
+    )
+    pk.wait_for("a restart", lambda: container_status(pk.pod("crashy"))["restartCount"] >= 1, 20)
+    sleeper_pid = pk.wait_for(
+        "sleeper running",
+        lambda: container_status(pk.pod("sleeper"))["state"].get("running") is not None,
+        10,
+    )
+    assert sleeper_pid
+    # Find the container process of `sleeper` (a python sleeping 600 s in our home's logs).
+    pids = [
+        int(p)
+        for p in os.listdir("/proc")
+        if p.isdigit()
+        and _cmdline(int(p)).endswith("time.sleep(600)")
+        and _environ_has(int(p), "HOSTNAME=sleeper")
+    ]
+    assert pids, "sleeper container process not found"
+    agent = pk.agent_pid()
+    assert agent is not None
+    os.kill(agent, signal.SIGKILL)
+    time.sleep(0.3)
+    # A new agent (started by any command that needs it) kills what the crashed one left.
+    pk.up(pod_manifest("after", [{"name": "a", "image": "x", "command": SLEEP}]))
+    pk.wait_for("orphan gone", lambda: all(not _alive(p) for p in pids), 10)
+    res = pk.run("explain", "pod", "crashy", "--all")
+    assert "exit code 3" in res.out.lower() or "Exit code: 3" in res.out
+    assert any("OrphanKilled" == e["reason"] for e in pk.events())
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _environ_has(pid: int, item: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return item.encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("grace", [1])
+def test_delete_is_graceful_and_sigkills_after_grace(pk: PK, grace: int) -> None:
+    script = "trap '' TERM; while true; do sleep 0.1; done"
+    pk.up(pod_manifest("stubborn", [{"name": "a", "image": "x", "command": ["sh", "-c", script]}]))
+    pk.wait_for("running", lambda: container_status(pk.pod("stubborn"))["state"].get("running"), 10)
+    t0 = time.monotonic()
+    pk.run("delete", "pod", "stubborn", "--grace-period", str(grace), timeout=60)
+    elapsed = time.monotonic() - t0
+    # The kubelet never gives less than 2 s (minimumGracePeriodInSeconds).
+    assert elapsed >= 2.0
+    res = pk.run("explain", "pod", "stubborn")
+    assert "137" in res.out
+    assert "SIGKILL" in res.out
