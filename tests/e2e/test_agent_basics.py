@@ -148,7 +148,7 @@ def test_history_survives_agent_restart_and_orphans_are_killed(pk: PK) -> None:
     pk.wait_for("orphan gone", lambda: all(not _alive(p) for p in pids), 10)
     res = pk.run("explain", "pod", "crashy", "--all")
     assert "exit code 3" in res.out.lower() or "Exit code: 3" in res.out
-    assert any("OrphanKilled" == e["reason"] for e in pk.events())
+    assert any(e["reason"] == "OrphanKilled" for e in pk.events())
 
 
 def _cmdline(pid: int) -> str:

@@ -15,27 +15,59 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
+from podkeeper.core.actions import (
+    Action,
+    KillContainer,
+    PodFinished,
+    RunProbe,
+    StartContainer,
+    Target,
+)
+from podkeeper.core.duration import go_duration
 from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import Pod, ProbeType
+from podkeeper.core.termination import grace_after_pre_stop
 
-ProbeModel = Callable[[str, ProbeType, object, float], ProbeOutcome]
-"""(container, probe type, resolved target, seconds since instance start) -> outcome."""
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """What a modelled probe is asked: the resolved target and the instance it hits."""
+
+    container: str
+    probe_type: ProbeType
+    target: Target
+    timeout_seconds: int
+    age: float  # seconds since this instance started
+    restart_count: int
+    since_sigterm: float | None  # seconds since the instance got SIGTERM, None if it did not
+    time: float = 0.0  # seconds since the simulation started
+
+
+@dataclass(frozen=True)
+class ProbeReply:
+    """A modelled probe's outcome and how long it took (capped at the timeout by the engine)."""
+
+    outcome: ProbeOutcome
+    latency: float = 0.0
+
+
+def _always_ok(call: ProbeCall) -> ProbeReply:
+    return ProbeReply(ProbeOutcome(Result.SUCCESS))
 
 
 @dataclass
 class AppModel:
-    """How the modelled application behaves. Times are seconds since an instance started."""
+    """How the modelled application behaves. Times are seconds since an instance started.
 
-    probe: ProbeModel = lambda c, t, target, age: ProbeOutcome(Result.SUCCESS)
-    probe_latency: float = 0.0
+    `sigterm(container)` gives (seconds from SIGTERM to exit, exit code); None as the
+    time means the process ignores SIGTERM and dies by SIGKILL (137) after the grace."""
+
+    probe: Callable[[ProbeCall], ProbeReply] = _always_ok
     exit_after: Callable[[str, int], float | None] = lambda container, restart: None
     exit_code: Callable[[str, int], int] = lambda container, restart: 1
-    # Seconds from SIGTERM to exit; None = ignores SIGTERM (SIGKILL after the grace: 137).
-    sigterm_exit_after: float | None = 0.0
-    sigterm_exit_code: int = 143
+    sigterm: Callable[[str], tuple[float | None, int]] = lambda container: (0.0, 143)
     start_fails: Callable[[str, int], str | None] = lambda container, restart: None
 
 
@@ -44,11 +76,14 @@ class Step:
     """One line of the timeline."""
 
     time: float
-    kind: str  # probe, start, started, exit, kill, event, ready, phase
+    # probe, start (asked), exit, kill, delete, event, ready (pod), phase, finished,
+    # started / container-ready (that container's status flags, detail "true"/"false")
+    kind: str
     container: str
     detail: str
     probe_type: str = ""
     result: str = ""
+    duration: float = 0.0  # probes: seconds from the probe's start to its result
 
 
 @dataclass
@@ -66,8 +101,10 @@ class Simulation:
         self._seq = itertools.count()
         self._started_at: dict[str, float] = {}
         self._restart: dict[str, int] = {}
+        self._sigterm_at: dict[str, float] = {}
         self._ready = False
         self._phase = ""
+        self._flags: dict[tuple[str, str], bool] = {}
         self._collect()
 
     def at(self, when: float, fn: Callable[[], None]) -> None:
@@ -96,10 +133,25 @@ class Simulation:
 
     # ------------------------------------------------------------------ internals
 
+    def delete(self, at: float, grace_period_seconds: int | None = None) -> None:
+        """Schedule a graceful deletion `at` seconds after the start (as `kubectl delete`)."""
+
+        def go() -> None:
+            self._step("delete", "", "pod deleted")
+            self.machine.delete(self.now, grace_period_seconds)
+
+        self.at(self.start + at, go)
+
     def _step(
-        self, kind: str, container: str, detail: str, ptype: str = "", result: str = ""
+        self,
+        kind: str,
+        container: str,
+        detail: str,
+        ptype: str = "",
+        result: str = "",
+        duration: float = 0.0,
     ) -> None:
-        self.timeline.append(Step(self.now, kind, container, detail, ptype, result))
+        self.timeline.append(Step(self.now, kind, container, detail, ptype, result, duration))
 
     def _collect(self) -> None:
         for e in self.machine.drain_events():
@@ -109,6 +161,13 @@ class Simulation:
                 (e.field_path or "").partition("{")[2].rstrip("}"),
                 f"{e.type} {e.reason}: {e.message}",
             )
+        m = self.machine
+        for name, rec in m.records.items():
+            # containerStatuses[].started / .ready as the API would show them
+            for kind, value in (("started", m.started(rec)), ("container-ready", m.ready(rec))):
+                if self._flags.get((kind, name), False) != value:
+                    self._flags[(kind, name)] = value
+                    self._step(kind, name, "true" if value else "false")
         ready = self.machine.pod_ready
         if ready != self._ready:
             self._ready = ready
@@ -140,6 +199,7 @@ class Simulation:
                 self.machine.container_start_failed(name, iid, error, self.now)
                 return
             self._started_at[iid] = self.now
+            self._restart[iid] = rc
             self.machine.container_started(name, iid, self.now)
             after = self.app.exit_after(name, rc)
             if after is not None:
@@ -156,31 +216,50 @@ class Simulation:
         self.machine.container_exited(name, iid, code, self.now)
 
     def _probe(self, a: RunProbe) -> None:
-        age = self.now - self._started_at.get(a.instance_id, self.now)
-        outcome = self.app.probe(a.container, a.probe_type, a.target, age)
-        latency = self.app.probe_latency
-        if latency >= a.timeout_seconds:
+        iid = a.instance_id
+        age = self.now - self._started_at.get(iid, self.now)
+        sigterm_at = self._sigterm_at.get(iid)
+        call = ProbeCall(
+            a.container,
+            a.probe_type,
+            a.target,
+            a.timeout_seconds,
+            age,
+            self._restart.get(iid, 0),
+            None if sigterm_at is None else self.now - sigterm_at,
+            self.now - self.start,
+        )
+        reply = self.app.probe(call)
+        outcome, latency = reply.outcome, max(reply.latency, 0.0)
+        if latency >= a.timeout_seconds and outcome.error is None:
+            # The checker gives up at timeoutSeconds: a Failure whose text says so.
             latency = float(a.timeout_seconds)
-            outcome = ProbeOutcome(Result.FAILURE, f"probe timed out after {a.timeout_seconds}s")
+            if outcome.result is not Result.FAILURE or not outcome.output:
+                outcome = ProbeOutcome(
+                    Result.FAILURE, f"probe timed out after {go_duration(a.timeout_seconds)}"
+                )
+        began = self.now
 
         def done() -> None:
             self._step(
-                "probe", a.container, outcome.output, a.probe_type.value, outcome.result.value
+                "probe",
+                a.container,
+                outcome.error or outcome.output,
+                a.probe_type.value,
+                "error" if outcome.error is not None else outcome.result.value,
+                self.now - began,
             )
-            self.machine.probe_finished(a.container, a.instance_id, a.probe_type, outcome, self.now)
+            self.machine.probe_finished(a.container, iid, a.probe_type, outcome, self.now)
 
         self.at(self.now + latency, done)
 
     def _kill(self, a: KillContainer) -> None:
         self._step("kill", a.container, f"{a.message} (grace {a.grace_seconds}s)")
-        after = self.app.sigterm_exit_after
-        if after is None or after >= max(a.grace_seconds, 2):
-            self.at(
-                self.now + max(a.grace_seconds, 2),
-                lambda: self._exit(a.container, a.instance_id, 137, "SIGKILL after grace"),
-            )
+        iid = a.instance_id
+        self._sigterm_at.setdefault(iid, self.now)
+        grace = grace_after_pre_stop(a.grace_seconds, 0.0)
+        after, code = self.app.sigterm(a.container)
+        if after is None or after >= grace:
+            self.at(self.now + grace, lambda: self._exit(a.container, iid, 137, "SIGKILL"))
         else:
-            code = self.app.sigterm_exit_code
-            self.at(
-                self.now + after, lambda: self._exit(a.container, a.instance_id, code, "SIGTERM")
-            )
+            self.at(self.now + after, lambda: self._exit(a.container, iid, code, "SIGTERM"))
