@@ -8,10 +8,11 @@ exists, 0 otherwise, 2 when the input or the config cannot be read.
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
-from podkeeper.cli._common import EXIT_PROBLEM, EXIT_USAGE, CliError
+from podkeeper.cli._common import EXIT_PROBLEM, EXIT_USAGE
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -23,6 +24,13 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         return parse_duration(value)
     except ValueError as err:
         raise click.BadParameter(str(err), ctx, param) from None
+
+
+def _fail(message: str) -> NoReturn:
+    # Printed and exited here rather than left to the root group, so the command
+    # behaves the same when run on its own (tests, embedding).
+    click.echo(f"error: {message}", err=True)
+    raise click.exceptions.Exit(EXIT_USAGE)
 
 
 @click.command("lint")
@@ -67,12 +75,12 @@ def lint(
     try:
         config = load_config(config_path) if config_path is not None else Config()
     except ConfigError as err:
-        raise CliError(f"error: {err}", EXIT_USAGE) from None
+        _fail(str(err))
     stdin_text = sys.stdin.read() if "-" in files else None
     try:
         docs = load(files, stdin_text)
     except ManifestError as err:
-        raise CliError(f"error: {err}", EXIT_USAGE) from None
+        _fail(str(err))
     findings = lint_documents(docs, config, expect_startup)
     if output == "json":
         click.echo(render.as_json(findings), nl=False)
