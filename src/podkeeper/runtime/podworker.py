@@ -15,13 +15,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
 from podkeeper.core.envexpand import EnvError, command_argv, container_env
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import Result
-from podkeeper.core.spec import Pod
+from podkeeper.core.spec import Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
 from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
@@ -40,6 +40,10 @@ log = logging.getLogger("podkeeper.pod")
 
 Obj = dict[str, Any]
 HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
+
+#: `(worker, action, scheduled, started)`: a probe that a tick made due at clock
+#: time `scheduled` began running at `started` (benchmarks measure lateness with it).
+ProbeTrace = Callable[["PodWorker", RunProbe, float, float], None]
 
 
 @dataclass
@@ -79,6 +83,8 @@ class PodWorker:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _snapshot: Obj | None = None
     sandbox: SandboxInfo | None = None
+    #: Set (class-wide) only by measurements; when None the loop does no extra work.
+    probe_trace: ClassVar[ProbeTrace | None] = None
 
     @property
     def name(self) -> str:
@@ -122,10 +128,11 @@ class PodWorker:
             while True:
                 self._wake.clear()
                 now = self.agent.now()
+                ticks = self._due_ticks(now) if PodWorker.probe_trace is not None else None
                 actions = self.machine.poll(now)
                 self._publish()
                 for action in actions:
-                    self._perform(action)
+                    self._perform(action, ticks)
                 if self.machine.finished and not self._busy():
                     break
                 wake = self.machine.next_wakeup()
@@ -170,11 +177,24 @@ class PodWorker:
             )
         self.wake()
 
-    def _perform(self, action: Action) -> None:
+    def _due_ticks(self, now: float) -> dict[tuple[str, ProbeType], float]:
+        """The ticks due at `now` (read before `poll` advances them), for `probe_trace`."""
+        return {
+            (w.container, w.probe_type): w.next_tick
+            for w in self.machine.workers
+            if w.due(now) and not w.manual_pending
+        }
+
+    def _perform(
+        self, action: Action, ticks: dict[tuple[str, ProbeType], float] | None = None
+    ) -> None:
         if isinstance(action, StartContainer):
             self._spawn(self._start(action), f"start {action.container}")
         elif isinstance(action, RunProbe):
-            self._spawn(self._probe(action), f"probe {action.container}")
+            scheduled = None
+            if ticks is not None and action.attempt == 1:
+                scheduled = ticks.get((action.container, action.probe_type))
+            self._spawn(self._probe(action, scheduled), f"probe {action.container}")
         elif isinstance(action, KillContainer):
             self._spawn(self._kill(action), f"kill {action.container}")
         elif isinstance(action, PodFinished):
@@ -271,7 +291,9 @@ class PodWorker:
         self.instances.pop(instance_id, None)
         self.wake()
 
-    async def _probe(self, a: RunProbe) -> None:
+    async def _probe(self, a: RunProbe, scheduled: float | None = None) -> None:
+        if scheduled is not None and PodWorker.probe_trace is not None:
+            PodWorker.probe_trace(self, a, scheduled, self.agent.now())
         inst = self.instances.get(a.instance_id)
         env = inst.env if inst else None
         cwd = inst.cwd if inst else None
