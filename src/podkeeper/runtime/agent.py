@@ -604,11 +604,11 @@ class Agent:
 
         started = inst.handle.started_at
         kill = inst.kill
+        record = worker.machine.records[inst.container]
+        spec = record.spec
         probe_output = None
         if kill is not None:
-            probe_output = worker.last_probe_output.get(
-                worker.machine.records[inst.container].field_path
-            )
+            probe_output = worker.last_probe_output.get(record.field_path)
         v = verdict(
             exit_code=info.exit_code,
             signal=info.signal,
@@ -627,7 +627,11 @@ class Agent:
             probe_output=probe_output,
             run_seconds=info.finished_at - started if info.finished_at else None,
             env=inst.env,
-            argv=tuple(inst.handle.argv) if hasattr(inst.handle, "argv") else (),
+            # The resolved argv ($(VAR) expanded) the runtime ran, for the JVM heap flags.
+            argv=tuple(getattr(getattr(inst.handle, "request", None), "argv", ())),
+            cpu_usage_seconds=info.cpu_usage_seconds,
+            cpu_limit_milli=spec.resources.limits_cpu_milli,
+            cpu_nr_throttled=info.cpu_nr_throttled,
         )
         self.store.add_termination(
             {
@@ -647,6 +651,7 @@ class Agent:
                 "next_step": v.next_step,
                 "memory_limit": info.memory_limit,
                 "memory_peak": info.memory_peak,
+                "cpu_usage_seconds": info.cpu_usage_seconds,
                 "run_seconds": round((info.finished_at or time.time()) - started, 3),
                 "restart_count": inst.restart_count,
                 "last_log_lines": [
