@@ -660,7 +660,30 @@ class Agent:
                 ],
             }
         )
+        self._child_oom_events(worker, inst.container, record.field_path, info)
         self._save_pids()
+
+    def _child_oom_events(
+        self, worker: PodWorker, container: str, field_path: str | None, info: ExitInfo
+    ) -> None:
+        """A Warning per OOM kill that hit a process other than the container's main one:
+        an event, never the container's reason (issue 3; kubernetes#104454)."""
+        if info.oom_killed:
+            return
+        # Only kernel-named victims: the v1 fallback counter (memory.failcnt) counts limit
+        # hits, not kills, so an event from it alone could be false.
+        for victim in info.oom_victims:
+            self.record_event(
+                worker,
+                Event(
+                    "Warning",
+                    "OOMKilling",
+                    f"Memory cgroup out of memory: killed {victim} in container {container}, "
+                    "not its main process",
+                    field_path,
+                    self.now(),
+                ),
+            )
 
     def observe_probe(
         self, worker: PodWorker, a: RunProbe, outcome: ProbeOutcome, seconds: float
