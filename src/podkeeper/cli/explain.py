@@ -125,13 +125,17 @@ def render_record(record: Obj, now: datetime) -> str:
         lines += _wrap("Reason", str(record["reason"]))
     if record.get("message"):
         lines += _wrap("Message", str(record["message"]).strip())
+    if record.get("verdict"):
+        lines += _wrap("Verdict", str(record["verdict"]))
     if record.get("who"):
         lines += _wrap("Who", str(record["who"]))
     if isinstance(record.get("run_seconds"), int | float):
         lines += _wrap("Ran for", f"{record['run_seconds']:.1f}s")
     evidence = [str(e) for e in record.get("evidence") or []]
     limit, peak = record.get("memory_limit"), record.get("memory_peak")
-    if limit is not None:
+    if any(e.startswith("memory ") for e in evidence):
+        pass  # the verdict already put the memory facts in the chain
+    elif limit is not None:
         peak_text = _mib(peak) if peak is not None else "unknown"
         evidence.insert(0, f"memory limit {_mib(limit)}, peak {peak_text}")
     elif peak is not None:
