@@ -41,9 +41,10 @@ log = logging.getLogger("podkeeper.pod")
 Obj = dict[str, Any]
 HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
 
-#: `(worker, action, scheduled, started)`: a probe that a tick made due at clock
-#: time `scheduled` began running at `started` (benchmarks measure lateness with it).
-ProbeTrace = Callable[["PodWorker", RunProbe, float, float], None]
+#: `(worker, action, scheduled, started)`: a probe began running at clock time
+#: `started`; `scheduled` is the tick that made it due, None when no tick did (a
+#: manual trigger, a retry, a buffered tick). Benchmarks measure lateness with it.
+ProbeTrace = Callable[["PodWorker", RunProbe, float | None, float], None]
 
 
 @dataclass
@@ -292,7 +293,7 @@ class PodWorker:
         self.wake()
 
     async def _probe(self, a: RunProbe, scheduled: float | None = None) -> None:
-        if scheduled is not None and PodWorker.probe_trace is not None:
+        if PodWorker.probe_trace is not None:
             PodWorker.probe_trace(self, a, scheduled, self.agent.now())
         inst = self.instances.get(a.instance_id)
         env = inst.env if inst else None
