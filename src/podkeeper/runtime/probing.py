@@ -9,7 +9,7 @@ would call a Failure (`pkg/kubelet/lifecycle/handlers.go`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from podkeeper import KUBE_MINOR
 from podkeeper.core.actions import (
@@ -33,13 +33,22 @@ async def run_target(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     cgroup_procs: str | None = None,
+    enter: Sequence[str] | None = None,
 ) -> ProbeOutcome:
-    """Run one probe execution (or hook) against `target` within `timeout` seconds."""
+    """Run one probe execution (or hook) against `target` within `timeout` seconds.
+
+    `enter` (exec targets only) is the argv prefix that puts the command in the
+    container's namespaces (`RunningInstance.enter` of a sandboxed instance)."""
     if isinstance(target, ExecTarget):
         from podkeeper.runtime.checkers.exec import exec_probe
 
         return await exec_probe(
-            target.argv, timeout, env=env, cwd=cwd or None, cgroup_procs=cgroup_procs
+            target.argv,
+            timeout,
+            env=env,
+            cwd=cwd or None,
+            cgroup_procs=cgroup_procs,
+            enter=enter,
         )
     if isinstance(target, HTTPTarget):
         from podkeeper.runtime.checkers.http import http_probe

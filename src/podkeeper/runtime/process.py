@@ -28,6 +28,16 @@ whatever the agent's size, with no Python in the child. dash drops env names
 that are not shell identifiers (Kubernetes allows `my.var`) and exports PWD,
 so the wrapper execs `env -i -- NAME=VALUE... argv...`, which sets exactly the
 requested environment. Without cgroups the argv is spawned directly.
+
+In a pod sandbox (`request.sandbox`, see runtime/sandbox.py) the wrapper execs
+`nsenter --net` + `unshare --pid --fork ...` before `env -i`, so the cgroup is
+still joined before anything execs and the container's first process is PID 1
+of its own PID namespace. The tracked pid is then the unshare shim (it exits
+as its child does, 128+signal included); the container's PID 1 (`init_pid`)
+gets SIGTERM alone, as runc's `kill` signals only the init process
+(containerd `StopContainer` → `task.Kill` without `WithKillAll`), so a PID 1
+without a SIGTERM handler ignores it, as the kernel makes a namespace init
+ignore unhandled signals, and the SIGKILL after the grace period ends it.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from podkeeper.core.exitcode import exit_code_for
 from podkeeper.runtime.cgroups import CgroupEvidence, CgroupManager, InstanceCgroup
 from podkeeper.runtime.interface import ExitInfo, RunningInstance, StartError, StartRequest
 from podkeeper.runtime.logs import open_log, read_tail_bytes
+from podkeeper.runtime.sandbox import container_prefix, exec_prefix, find_init_pid
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,8 @@ _OOM_COUNTER_GRACE = 0.02
 _KMSG_MAX_SECONDS = 0.1
 _GROUP_GONE_TIMEOUT = 1.0
 _KMSG_MAX_RECORDS = 100_000
+# How long start() waits for a sandboxed container's PID 1 to be forked (~2 ms here).
+_INIT_PID_TIMEOUT = 2.0
 
 
 def _oci_error(inner: str) -> str:
@@ -213,6 +226,9 @@ class ProcessInstance:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._pidfd, self._on_exit)
         self._finisher: asyncio.Task[None] | None = None
+        # Sandboxed instances: the container's PID 1 (host pid) and a pidfd on it.
+        self.init_pid: int | None = None
+        self._init_pidfd: int | None = None
 
     @property
     def instance_id(self) -> str:
@@ -230,6 +246,47 @@ class ProcessInstance:
     def done(self) -> bool:
         return self._done.done()
 
+    @property
+    def enter(self) -> tuple[str, ...] | None:
+        """The argv prefix running a command in this container's namespaces (exec
+        probes and hooks), or None when it has none (not sandboxed)."""
+        if self.init_pid is None:
+            return None
+        return exec_prefix(self.init_pid)
+
+    async def resolve_init(self, timeout: float = _INIT_PID_TIMEOUT) -> None:
+        """Find the container's PID 1, the unshare shim's child, once it is forked.
+
+        Bounded by `timeout` and by the shim's own exit (a failed setup)."""
+        deadline = time.monotonic() + timeout
+        while self.init_pid is None and not self.exited.is_set():
+            pid = find_init_pid(self._pid)
+            if pid is not None:
+                try:
+                    # A pidfd signals the right process even if the pid is reused.
+                    self._init_pidfd = os.pidfd_open(pid)
+                except OSError:
+                    return  # died already: the shim's exit tells the rest
+                self.init_pid = pid
+                return
+            if time.monotonic() >= deadline:
+                log.warning("%s: container PID 1 not found", self.instance_id)
+                return
+            await asyncio.sleep(0.0005)
+
+    def _signal_init(self, sig: int) -> bool:
+        """Send `sig` to the container's PID 1 only; False when there is none."""
+        if self._init_pidfd is None:
+            return False
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(self._init_pidfd, sig)
+        return True
+
+    def _close_init(self) -> None:
+        if self._init_pidfd is not None:
+            os.close(self._init_pidfd)
+            self._init_pidfd = None
+
     async def wait(self) -> ExitInfo:
         """Wait until the instance has ended and been torn down; returns how it ended."""
         return await asyncio.shield(self._done)
@@ -241,6 +298,8 @@ class ProcessInstance:
         kill, so until then its (zombie) pid holds the process group id."""
         if self._reaped:
             return
+        if sig == signal.SIGTERM and self._signal_init(sig):
+            return  # sandboxed: runc signals the init process only
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._pid, sig)
         if self.cgroup is not None:
@@ -296,6 +355,7 @@ class ProcessInstance:
         self._reaped = True
         self._popen.returncode = -sig if sig is not None else code
         os.close(self._pidfd)
+        self._close_init()
         await _wait_group_gone(self._pid, _GROUP_GONE_TIMEOUT)
         if ev is not None and self.cgroup is not None:
             await self._apply_evidence(info, ev, self.cgroup)
@@ -316,8 +376,10 @@ class ProcessInstance:
             await asyncio.to_thread(read_kernel_oom_victims, cg.rel_path) if real_oom else None
         )
         main_victim = None
+        # In a sandbox the container's main process is PID 1 of its namespace, not the shim.
+        main_pid = self.init_pid if self.init_pid is not None else self._pid
         for v in victims or []:
-            if v.pid == self._pid:
+            if v.pid == main_pid:
                 main_victim = v
             else:
                 info.oom_victims.append(f"pid {v.pid} ({v.comm})")
@@ -385,6 +447,8 @@ class ProcessRuntime:
         inst = ProcessInstance(request, popen, cgroup, time.time())
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
+        if request.sandbox is not None and request.sandbox.pid_namespace:
+            await inst.resolve_init()
         return inst
 
     def _create_cgroup(self, request: StartRequest) -> InstanceCgroup | None:
@@ -413,7 +477,8 @@ class ProcessRuntime:
         log_fd: int,
     ) -> subprocess.Popen[bytes]:
         cwd = request.working_dir or None
-        if cgroup is None:
+        sandbox = [] if request.sandbox is None else container_prefix(request.sandbox)
+        if cgroup is None and not sandbox:
             return subprocess.Popen(
                 list(request.argv),
                 env=env,
@@ -425,11 +490,14 @@ class ProcessRuntime:
             )
         if "=" in request.argv[0]:
             raise StartError(_oci_error(f'exec: "{request.argv[0]}": "=" in a command name'))
-        joins = " && ".join(f"echo 0 >{shlex.quote(p)}" for p in cgroup.procs_files)
-        script = f'{joins} || exit {EXIT_CGROUP}; exec {shlex.quote(self._env)} -i -- "$@"'
         assignments = [f"{k}={v}" for k, v in env.items()]
+        run = [*sandbox, self._env, "-i", "--", *assignments, *request.argv]
+        if cgroup is not None:
+            joins = " && ".join(f"echo 0 >{shlex.quote(p)}" for p in cgroup.procs_files)
+            script = f'{joins} || exit {EXIT_CGROUP}; exec "$@"'
+            run = [self._sh, "-c", script, "sh", *run]
         return subprocess.Popen(
-            [self._sh, "-c", script, "sh", *assignments, *request.argv],
+            run,
             env={},
             cwd=cwd,
             stdin=subprocess.DEVNULL,

@@ -162,6 +162,7 @@ async def exec_probe(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     cgroup_procs: str | None = None,
+    enter: Sequence[str] | None = None,
 ) -> ProbeOutcome:
     """Run `argv` (no shell) for at most `timeout` seconds and judge its exit code.
 
@@ -182,14 +183,23 @@ async def exec_probe(
       before it execs (through a tiny /bin/sh wrapper; argv[0] becomes the
       resolved path). If it cannot join, the result is UNKNOWN with `error`
       set (the prober failed, not the target).
+    - `enter` (an argv prefix such as `nsenter -t PID -n -u -m -p --wd --`, from
+      `sandbox.exec_prefix`): the command runs inside the container's
+      namespaces, as CRI `ExecSync` runs it inside the container. argv[0] is
+      resolved first (as above) so a missing binary keeps runc's message; the
+      prefix runs after the cgroup join, so the command is in both.
     """
     if not argv:
         return ProbeOutcome(Result.FAILURE, 'exec: "": executable file not found in $PATH')
     argv0 = argv[0]
     args: Sequence[str] = argv
     try:
+        if enter or cgroup_procs is not None:
+            args = [_resolve(argv0, env, cwd), *argv[1:]]
+        if enter:
+            args = [*enter, *args]
         if cgroup_procs is not None:
-            args = [_SH, "-c", _CGROUP_SCRIPT, cgroup_procs, _resolve(argv0, env, cwd), *argv[1:]]
+            args = [_SH, "-c", _CGROUP_SCRIPT, cgroup_procs, *args]
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,625 @@
+"""Pod sandboxes from Linux namespaces: what a CRI runtime's RunPodSandbox gives a pod.
+
+Per pod (root on Linux only):
+- a network namespace `/run/netns/pk-<home tag>-<pod uid>` made with
+  `ip netns add`, its loopback up, and one veth pair: `eth0` inside, the host
+  end enslaved to a bridge this agent owns (`pk<home tag>0`) which holds the
+  pod CIDR's first address; the pod gets the next free address and a default
+  route via the bridge. This is the CNI `bridge` plugin with `host-local`
+  IPAM (containernetworking/plugins `plugins/main/bridge/bridge.go`,
+  `plugins/ipam/host-local/backend/allocator/allocator.go`), minus
+  `ipMasq`: pods reach the host and each other, never the outside world.
+- per container (done by `process.py` with `container_prefix`): a UTS
+  namespace whose hostname is the pod name, a mount namespace with its own
+  tmpfs on /tmp and its own /proc, and a PID namespace in which the first
+  process is PID 1 (runc's default namespace set). `hostNetwork: true` pods
+  keep the host network and hostname, as in Kubernetes, but still get the PID
+  and mount namespaces.
+
+Every name carries a tag derived from the agent home, so two agents never touch
+each other's links or namespaces, and a restarted agent can find and remove what
+a crashed one left (`cleanup_stale`). A record per pod under `<home>/sandboxes/`
+says which veth and address belong to which pod.
+
+Why `ip -batch` and not pyroute2: it is not installed, and two `ip` processes per
+pod cost ~5-10 ms in all (measured: see `NamespaceSandboxes.timings`), well under
+the budget for `up -d` → Running, without a new dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from podkeeper.runtime.interface import SandboxInfo
+
+log = logging.getLogger(__name__)
+
+POD_CIDR_ENV = "PODKEEPER_POD_CIDR"
+DEFAULT_POD_CIDR = "10.88.0.0/16"  # the CNI bridge examples' and podman's default
+NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
+RECORDS_DIR = "sandboxes"  # under the agent home
+# systemd's EXIT_NAMESPACE: the container's namespaces could not be set up.
+EXIT_NAMESPACE = 226
+NAMESPACE_SETUP_FAILED = "podkeeper: cannot set up the container's namespaces"
+# kubelet `truncatePodHostnameIfNeeded` (pkg/kubelet/kubelet_pods.go): hostname ≤ 63.
+HOSTNAME_MAX = 63
+_IP_TIMEOUT = 10.0
+_CAP_NET_ADMIN = 12
+_CAP_SYS_ADMIN = 21
+
+_warned: set[str] = set()
+
+
+class SandboxError(Exception):
+    """An `ip` command failed while making or removing a sandbox."""
+
+
+def warn_once(message: str) -> None:
+    """Log `message` as a warning once per process (the non-root fallback line)."""
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+def home_tag(home: Path | str) -> str:
+    """Six hex digits naming this agent home's links and namespaces."""
+    real = os.path.realpath(str(home))
+    return hashlib.sha256(real.encode()).hexdigest()[:6]
+
+
+def pod_hostname(pod_name: str) -> str:
+    """The pod's hostname: its name cut to 63 characters without a trailing '-' or '.'.
+
+    kubelet `truncatePodHostnameIfNeeded`."""
+    if len(pod_name) <= HOSTNAME_MAX:
+        return pod_name
+    return pod_name[:HOSTNAME_MAX].rstrip("-.")
+
+
+def pod_cidr(value: str | None = None) -> ipaddress.IPv4Network:
+    """The pod CIDR from `value` or $PODKEEPER_POD_CIDR (default 10.88.0.0/16).
+
+    Raises ValueError for anything but an IPv4 network with room for a bridge and a pod."""
+    text = value if value is not None else os.environ.get(POD_CIDR_ENV, DEFAULT_POD_CIDR)
+    net = ipaddress.ip_network(text.strip(), strict=False)
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise ValueError(f"{POD_CIDR_ENV}={text!r}: only IPv4 pod CIDRs are supported")
+    if net.prefixlen > 30:
+        raise ValueError(f"{POD_CIDR_ENV}={text!r}: needs at least a /30")
+    return net
+
+
+class AddressPool:
+    """Pod addresses of one CIDR: .1 is the bridge (gateway), pods get .2 and up.
+
+    Allocation goes round-robin from the last address handed out, as CNI
+    `host-local` does (`allocator.go` `GetIter` starts after `lastReservedIP`),
+    so a just-freed address is not reused at once by the next pod (stale
+    conntrack entries and clients that cached it see a refusal, not another pod)."""
+
+    def __init__(self, network: ipaddress.IPv4Network) -> None:
+        self.network = network
+        self.gateway = network.network_address + 1
+        self._first = int(network.network_address) + 2
+        self._last = int(network.broadcast_address) - 1  # no broadcast address
+        self._used: set[int] = set()
+        self._next = self._first
+
+    @property
+    def size(self) -> int:
+        return self._last - self._first + 1
+
+    def allocate(self) -> ipaddress.IPv4Address:
+        """A free address; raises SandboxError when the CIDR is exhausted."""
+        for i in range(self.size):
+            cand = self._first + (self._next - self._first + i) % self.size
+            if cand not in self._used:
+                self._used.add(cand)
+                self._next = cand + 1 if cand < self._last else self._first
+                return ipaddress.IPv4Address(cand)
+        raise SandboxError(f"no free address left in pod CIDR {self.network}")
+
+    def reserve(self, addr: ipaddress.IPv4Address) -> None:
+        """Mark `addr` used (a record a previous agent left for a pod that is kept)."""
+        if self._first <= int(addr) <= self._last:
+            self._used.add(int(addr))
+
+    def release(self, addr: ipaddress.IPv4Address) -> None:
+        self._used.discard(int(addr))
+
+    def in_use(self) -> int:
+        return len(self._used)
+
+
+@dataclass(frozen=True)
+class SandboxRecord:
+    """What `create` made for one pod, kept on disk so a later agent can undo it."""
+
+    pod_uid: str
+    netns: str  # name under /run/netns
+    veth: str  # host end
+    ip: str
+
+    def dump(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @staticmethod
+    def load(text: str) -> SandboxRecord:
+        d = json.loads(text)
+        return SandboxRecord(str(d["pod_uid"]), str(d["netns"]), str(d["veth"]), str(d["ip"]))
+
+
+def _effective_caps() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def unavailable_reason() -> str | None:
+    """None when this process can make pod sandboxes, else why not (one line)."""
+    if not sys.platform.startswith("linux"):
+        return f"pod sandboxes need Linux namespaces (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return "pod sandboxes need root (network, UTS, mount and PID namespaces)"
+    caps = _effective_caps()
+    for cap, name in ((_CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (_CAP_NET_ADMIN, "CAP_NET_ADMIN")):
+        if not caps & (1 << cap):
+            return f"pod sandboxes need {name}, which this root process does not have"
+    for tool in ("ip", "nsenter", "unshare"):
+        if shutil.which(tool) is None:
+            return f"pod sandboxes need the `{tool}` command (iproute2 / util-linux)"
+    # The namespaces themselves: a seccomp profile or a nested container can refuse them.
+    try:
+        res = subprocess.run(
+            [
+                "unshare",
+                "--net",
+                "--uts",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                "true",
+            ],
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cannot create namespaces: {e}"
+    if res.returncode != 0:
+        why = res.stderr.decode(errors="replace").strip().splitlines()
+        return f"cannot create namespaces: {why[-1] if why else f'exit {res.returncode}'}"
+    return None
+
+
+def _routes_overlapping(network: ipaddress.IPv4Network, ignore_dev: str) -> list[str]:
+    """IPv4 routes of other devices that overlap `network` ("10.88.0.0/16 dev cni-podman0")."""
+    try:
+        out = subprocess.run(
+            ["ip", "-o", "-4", "route", "show", "table", "all"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    hits = []
+    for line in out.splitlines():
+        words = line.split()
+        if not words or words[0] in ("default", "broadcast", "local", "unreachable"):
+            continue
+        if "dev" not in words:
+            continue
+        dev = words[words.index("dev") + 1]
+        if dev == ignore_dev or dev == "lo":
+            continue
+        try:
+            dest = ipaddress.ip_network(words[0], strict=False)
+        except ValueError:
+            continue
+        if isinstance(dest, ipaddress.IPv4Network) and dest.overlaps(network):
+            hits.append(f"{dest} dev {dev}")
+    return hits
+
+
+def container_prefix(
+    sandbox: SandboxInfo, unshare: str = "unshare", nsenter: str = "nsenter"
+) -> list[str]:
+    """The argv prefix that puts a container's process into its sandbox; [] for none.
+
+    The chain is exec-only until the PID namespace: `nsenter --net=<netns>`
+    joins the pod's network namespace (all containers of a pod share it, as
+    they share the pause container's in Kubernetes), then `unshare --pid
+    --fork` makes a new PID namespace and forks its PID 1; the unshare parent
+    stays as a shim that waits for it and exits with its status (128+signal
+    for a signal death), like containerd's shim. It blocks SIGTERM and SIGINT
+    and `--kill-child` kills the container if the shim itself dies. Inside,
+    a shell (as PID 1, then replaced by the container with `exec "$@"`) sets
+    the hostname in the new UTS namespace and mounts a fresh tmpfs on /tmp in
+    the new mount namespace (`--mount-proc` gives it its own /proc too).
+    The tmpfs dies with the mount namespace (nothing to clean up), and a
+    restarted container gets an empty /tmp, as a new writable layer would;
+    like an emptyDir with medium Memory it counts towards the memory limit.
+    The caller appends the container's own argv (e.g. `env -i -- ...`)."""
+    prefix: list[str] = []
+    if sandbox.netns_path:
+        prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
+    flags: list[str] = []
+    if sandbox.pid_namespace:
+        flags += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+    if sandbox.hostname:
+        flags.append("--uts")
+    if sandbox.private_tmp:
+        flags.append("--mount")  # --propagation private is unshare's default
+    steps = []
+    if sandbox.hostname:
+        steps.append('echo "$0" >/proc/sys/kernel/hostname')
+    if sandbox.private_tmp:
+        steps.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp")
+    if flags:
+        prefix += [unshare, *flags, "--"]
+    if steps:
+        script = (
+            "{ " + " && ".join(steps) + "; } || "
+            f'{{ echo "{NAMESPACE_SETUP_FAILED}" >&2; exit {EXIT_NAMESPACE}; }}; exec "$@"'
+        )
+        prefix += ["/bin/sh", "-c", script, sandbox.hostname or "sh"]
+    return prefix
+
+
+def exec_prefix(init_pid: int, nsenter: str = "nsenter") -> tuple[str, ...]:
+    """The argv prefix that runs a command inside a container's namespaces (net, uts, mnt, pid).
+
+    The CRI `ExecSync` as runc exec does it: join the container init's
+    namespaces; nsenter forks so the command is a process of the container's
+    PID namespace, and `--wd` (no value) takes the container init's working
+    directory, since entering a mount namespace resets it to `/`."""
+    return (nsenter, "-t", str(init_pid), "-n", "-u", "-m", "-p", "--wd", "--")
+
+
+def find_init_pid(shim_pid: int) -> int | None:
+    """The host pid of the container's PID 1: the only child of the `unshare` shim."""
+    try:
+        with open(f"/proc/{shim_pid}/task/{shim_pid}/children") as f:
+            kids = f.read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+@dataclass
+class _Live:
+    record: SandboxRecord
+    ip: ipaddress.IPv4Address
+
+
+class NamespaceSandboxes:
+    """`SandboxManager` with a network namespace, veth and address per pod (root on Linux).
+
+    Build it with `for_home`, which returns None when namespaces cannot be used."""
+
+    def __init__(self, home: Path, network: ipaddress.IPv4Network, auto_cidr: bool = False) -> None:
+        self.home = Path(home)
+        self._auto_cidr = auto_cidr
+        self.tag = home_tag(home)
+        self.bridge = f"pk{self.tag}0"
+        self.pool = AddressPool(network)
+        self.records = self.home / RECORDS_DIR
+        self._live: dict[str, _Live] = {}
+        self._lock = asyncio.Lock()
+        self._bridge_up = False
+        self._ip = shutil.which("ip") or "/usr/sbin/ip"
+        # Seconds of the last create/destroy, for the benchmark and the report.
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ names
+
+    @property
+    def netns_prefix(self) -> str:
+        return f"pk-{self.tag}-"
+
+    @property
+    def veth_prefix(self) -> str:
+        return f"pk{self.tag}v"
+
+    def netns_name(self, pod_uid: str) -> str:
+        return f"{self.netns_prefix}{pod_uid}"
+
+    def veth_name(self, addr: ipaddress.IPv4Address) -> str:
+        """Host end of the pod's veth: unique per address, ≤ 15 bytes (IFNAMSIZ)."""
+        return f"{self.veth_prefix}{int(addr) - int(self.pool.network.network_address):x}"
+
+    # ---------------------------------------------------------------- factory
+
+    @classmethod
+    def for_home(cls, home: Path, cidr: str | None = None) -> NamespaceSandboxes | None:
+        """Sandboxes for the agent of `home`, or None (with a one-time warning) when
+        this process cannot make them: not Linux, not root, no namespaces, a bad
+        or already routed pod CIDR. The caller falls back to host networking.
+
+        `cidr` (else $PODKEEPER_POD_CIDR) is used as given and must be free. With
+        neither, the pod CIDR is 10.88.0.0/16 or, when another podkeeper home or a
+        container engine (podman's default is the same) already routes it, the
+        first free one of 10.89.0.0/16 ... 10.127.0.0/16, chosen when the bridge
+        is made, so that several agents (parallel test runs) coexist."""
+        why = unavailable_reason()
+        explicit = cidr if cidr is not None else os.environ.get(POD_CIDR_ENV)
+        network = ipaddress.IPv4Network(DEFAULT_POD_CIDR)
+        if why is None and explicit is not None:
+            try:
+                network = pod_cidr(explicit)
+            except ValueError as e:
+                why = str(e)
+        if why is None:
+            mgr = cls(home, network, auto_cidr=explicit is None)
+            clash = [] if explicit is None else _routes_overlapping(network, mgr.bridge)
+            if not clash:
+                return mgr
+            why = (
+                f"pod CIDR {network} is already routed ({'; '.join(clash)}): another "
+                f"podkeeper home or container engine uses it; set {POD_CIDR_ENV}"
+            )
+        warn_once(f"{why}; pods fall back to the host network (pod IP 127.0.0.1)")
+        return None
+
+    def _choose_network(self) -> ipaddress.IPv4Network:
+        """The configured CIDR, or the first free default one (see `for_home`)."""
+        if not self._auto_cidr:
+            return self.pool.network
+        for second in range(88, 128):
+            cand = ipaddress.IPv4Network(f"10.{second}.0.0/16")
+            if not _routes_overlapping(cand, self.bridge):
+                if second != 88:
+                    log.info("pod CIDR %s is in use; this agent uses %s", DEFAULT_POD_CIDR, cand)
+                return cand
+        raise SandboxError(f"no free pod CIDR in 10.88.0.0/16-10.127.0.0/16; set {POD_CIDR_ENV}")
+
+    # -------------------------------------------------------------- commands
+
+    def _run_ip(self, lines: Sequence[str], netns: str | None = None, force: bool = False) -> str:
+        argv = [self._ip]
+        if netns is not None:
+            argv += ["-n", netns]
+        if force:
+            argv.append("-force")  # batch: go on after a failed line (cleanup of half-made things)
+        argv += ["-batch", "-"]
+        try:
+            res = subprocess.run(
+                argv,
+                input="\n".join(lines) + "\n",
+                capture_output=True,
+                text=True,
+                timeout=_IP_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SandboxError(f"{' '.join(argv)}: {e}") from e
+        if res.returncode != 0 and not force:
+            raise SandboxError(f"{' '.join(argv)}: {res.stderr.strip()}")
+        return res.stderr
+
+    def _links(self) -> list[str]:
+        out = subprocess.run(
+            [self._ip, "-o", "link", "show"], capture_output=True, text=True, check=False
+        ).stdout
+        names = []
+        for line in out.splitlines():
+            parts = line.split(":", 2)
+            if len(parts) >= 2:
+                names.append(parts[1].strip().split("@", 1)[0])
+        return names
+
+    def _ensure_bridge(self) -> None:
+        if self._bridge_up:
+            return
+        if self.bridge not in self._links():
+            if self.pool.in_use() == 0:
+                self.pool = AddressPool(self._choose_network())
+            gw = f"{self.pool.gateway}/{self.pool.network.prefixlen}"
+            self._run_ip(
+                [
+                    f"link add {self.bridge} type bridge",
+                    f"addr add {gw} dev {self.bridge}",
+                    f"link set {self.bridge} up",
+                ]
+            )
+        _bridge_forwarding(self.bridge, self.tag, add=True)
+        self._bridge_up = True
+
+    def _remove_bridge(self) -> bool:
+        _bridge_forwarding(self.bridge, self.tag, add=False)
+        self._bridge_up = False
+        if self.bridge not in self._links():
+            return False
+        self._run_ip([f"link del {self.bridge}"], force=True)
+        return True
+
+    # ------------------------------------------------------------- interface
+
+    async def create(self, pod_uid: str, pod_name: str, host_network: bool) -> SandboxInfo:
+        """Make the pod's network namespace, veth and address (~5-10 ms).
+
+        `hostNetwork` pods share the host's network and UTS namespaces (as in
+        Kubernetes) but still get per-container PID and mount namespaces. If the
+        network cannot be made the pod falls back to the host network with an
+        error logged, rather than never starting."""
+        if host_network:
+            return SandboxInfo(pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True)
+        t0 = time.perf_counter()
+        async with self._lock:
+            try:
+                live = await asyncio.to_thread(self._create_sync, pod_uid)
+            except SandboxError as e:
+                log.error("pod %s: sandbox network not created, using the host's: %s", pod_name, e)
+                return SandboxInfo(pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True)
+        self.timings["create"] = time.perf_counter() - t0
+        return SandboxInfo(
+            pod_uid,
+            live.record.ip,
+            netns_path=os.path.join(NETNS_DIR, live.record.netns),
+            hostname=pod_hostname(pod_name),
+            pid_namespace=True,
+            private_tmp=True,
+        )
+
+    def _create_sync(self, pod_uid: str) -> _Live:
+        if pod_uid in self._live:  # a worker restarted for the same pod: same sandbox
+            return self._live[pod_uid]
+        self._ensure_bridge()
+        addr = self.pool.allocate()
+        rec = SandboxRecord(pod_uid, self.netns_name(pod_uid), self.veth_name(addr), str(addr))
+        self.records.mkdir(parents=True, exist_ok=True)
+        # Written first: a crash half-way still leaves enough to clean up.
+        (self.records / pod_uid).write_text(rec.dump())
+        try:
+            # The peer is created straight inside the namespace as eth0 (no rename
+            # step), as the CNI bridge plugin's `SetupVeth` ends up.
+            self._run_ip(
+                [
+                    f"netns add {rec.netns}",
+                    f"link add {rec.veth} type veth peer name eth0 netns {rec.netns}",
+                    f"link set {rec.veth} master {self.bridge} up",
+                ]
+            )
+            self._run_ip(
+                [
+                    "link set lo up",
+                    f"addr add {addr}/{self.pool.network.prefixlen} dev eth0",
+                    "link set eth0 up",
+                    f"route add default via {self.pool.gateway} dev eth0",
+                ],
+                netns=rec.netns,
+            )
+        except SandboxError:
+            self._undo(rec)
+            self.pool.release(addr)
+            raise
+        live = _Live(rec, addr)
+        self._live[pod_uid] = live
+        return live
+
+    def _undo(self, rec: SandboxRecord) -> None:
+        # Deleting the host end removes both ends at once; a namespace's own
+        # removal frees its veth only later, from a kernel work queue.
+        self._run_ip([f"link del {rec.veth}", f"netns del {rec.netns}"], force=True)
+        with contextlib.suppress(FileNotFoundError):
+            (self.records / rec.pod_uid).unlink()
+
+    async def destroy(self, sandbox: SandboxInfo) -> None:
+        """Remove the pod's veth, namespace and address; the bridge goes with the last pod."""
+        t0 = time.perf_counter()
+        async with self._lock:
+            live = self._live.pop(sandbox.pod_uid, None)
+            if live is None:
+                return
+            await asyncio.to_thread(self._destroy_sync, live)
+        self.timings["destroy"] = time.perf_counter() - t0
+
+    def _destroy_sync(self, live: _Live) -> None:
+        self._undo(live.record)
+        self.pool.release(live.ip)
+        if not self._live:
+            # The agent's drain deletes every pod before it exits, so the last
+            # destroy is also the agent's shutdown: leave no bridge behind.
+            self._remove_bridge()
+
+    async def cleanup_stale(self, keep: frozenset[str]) -> list[str]:
+        """Remove namespaces, veths and records of pods not in `keep` (pod uids) that
+        an earlier agent of this home left, and the bridge when nothing is kept."""
+        async with self._lock:
+            return await asyncio.to_thread(self._cleanup_sync, keep)
+
+    def _cleanup_sync(self, keep: frozenset[str]) -> list[str]:
+        gone: list[str] = []
+        kept_veths: set[str] = set()
+        if self.records.is_dir():
+            for path in sorted(self.records.iterdir()):
+                try:
+                    rec = SandboxRecord.load(path.read_text())
+                except (OSError, ValueError, KeyError):
+                    path.unlink(missing_ok=True)
+                    continue
+                if rec.pod_uid in keep or rec.pod_uid in self._live:
+                    # Adopt a kept pod's sandbox so that its `destroy` finds it.
+                    kept_veths.add(rec.veth)
+                    addr = ipaddress.IPv4Address(rec.ip)
+                    self.pool.reserve(addr)
+                    self._live.setdefault(rec.pod_uid, _Live(rec, addr))
+                    continue
+                self._undo(rec)
+                gone.append(f"pod sandbox of uid {rec.pod_uid}: address {rec.ip}")
+        live_ns = {lv.record.netns for lv in self._live.values()}
+        kept_veths |= {lv.record.veth for lv in self._live.values()}
+        try:
+            names = sorted(os.listdir(NETNS_DIR))
+        except OSError:
+            names = []
+        for name in names:
+            if not name.startswith(self.netns_prefix) or name in live_ns:
+                continue
+            if name[len(self.netns_prefix) :] in keep:
+                continue
+            self._run_ip([f"netns del {name}"], force=True)
+            gone.append(f"network namespace {name}")
+        links = self._links()
+        for name in links:
+            if name.startswith(self.veth_prefix) and name not in kept_veths:
+                self._run_ip([f"link del {name}"], force=True)
+                gone.append(f"veth {name}")
+        if not keep and not self._live and self.bridge in links and self._remove_bridge():
+            gone.append(f"bridge {self.bridge}")
+        return gone
+
+
+def _bridge_forwarding(bridge: str, tag: str, add: bool) -> None:
+    """Let pod-to-pod traffic through iptables when bridged frames go through it.
+
+    With br_netfilter loaded and `bridge-nf-call-iptables` = 1, frames between
+    two ports of a bridge traverse the FORWARD chain, which Docker sets to DROP;
+    Docker itself adds `-A FORWARD -i docker0 -o docker0 -j ACCEPT` for this.
+    Only that one rule (no NAT): without iptables, or with the sysctl off,
+    nothing is needed and nothing is done."""
+    try:
+        with open("/proc/sys/net/bridge/bridge-nf-call-iptables") as f:
+            if f.read().strip() != "1":
+                return
+    except OSError:
+        return
+    iptables = shutil.which("iptables")
+    if iptables is None:
+        return
+    rule = ["FORWARD", "-i", bridge, "-o", bridge, "-m", "comment"]
+    rule += ["--comment", f"podkeeper {tag}", "-j", "ACCEPT"]
+    present = (
+        subprocess.run([iptables, "-w", "-C", *rule], capture_output=True, check=False).returncode
+        == 0
+    )
+    if add and not present:
+        op = "-I"
+    elif not add and present:
+        op = "-D"
+    else:
+        return
+    res = subprocess.run([iptables, "-w", op, *rule], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        log.warning("iptables %s for bridge %s: %s", op, bridge, res.stderr.strip())
