@@ -264,7 +264,13 @@ class PodWorker:
         inst.waiter = asyncio.create_task(self._wait(a.instance_id, inst))
         if a.post_start is not None:
             outcome = await run_target(
-                a.post_start, HOOK_TIMEOUT, env=full_env, cwd=container.working_dir or None
+                a.post_start,
+                HOOK_TIMEOUT,
+                env=full_env,
+                cwd=container.working_dir or None,
+                enter=getattr(
+                    handle, "enter", None
+                ),  # exec hooks run in the container's namespaces
             )
             if outcome.result is Result.FAILURE or outcome.error:
                 log.info(
@@ -305,6 +311,7 @@ class PodWorker:
             env=env,
             cwd=cwd or None,
             cgroup_procs=getattr(inst.handle, "cgroup_procs", None) if inst else None,
+            enter=getattr(inst.handle, "enter", None) if inst else None,
         )
         self.agent.observe_probe(self, a, outcome, time.monotonic() - started)
         self.machine.probe_finished(
@@ -330,7 +337,13 @@ class PodWorker:
             t0 = time.monotonic()
             try:
                 outcome = await asyncio.wait_for(
-                    run_target(a.pre_stop, float(grace), env=inst.env, cwd=inst.cwd or None),
+                    run_target(
+                        a.pre_stop,
+                        float(grace),
+                        env=inst.env,
+                        cwd=inst.cwd or None,
+                        enter=getattr(inst.handle, "enter", None),
+                    ),
                     timeout=float(grace),
                 )
                 failed = outcome.result is Result.FAILURE or outcome.error is not None
