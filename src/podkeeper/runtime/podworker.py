@@ -263,14 +263,13 @@ class PodWorker:
         self.wake()
         inst.waiter = asyncio.create_task(self._wait(a.instance_id, inst))
         if a.post_start is not None:
+            # Exec hooks run in the container's namespaces (`enter`), as ExecSync does.
             outcome = await run_target(
                 a.post_start,
                 HOOK_TIMEOUT,
                 env=full_env,
                 cwd=container.working_dir or None,
-                enter=getattr(
-                    handle, "enter", None
-                ),  # exec hooks run in the container's namespaces
+                enter=getattr(handle, "enter", None),
             )
             if outcome.result is Result.FAILURE or outcome.error:
                 log.info(
