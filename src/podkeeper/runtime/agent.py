@@ -160,6 +160,11 @@ class Agent:
                 self.store.delete_object("Pod", meta.get("namespace", "default"), meta["name"])
                 continue
             obj.pop("status", None)
+            if (meta.get("namespace", "default"), meta.get("name")) in self.pods:
+                # The API answers before this runs: a pod applied in between (the
+                # `up` that started this agent) is already running; a second worker
+                # would run every container twice.
+                continue
             try:
                 self._create_pod(obj, restored=True)
             except Exception:
