@@ -304,7 +304,8 @@ def conntrack_in_flight(
             timeout = int(words[4])
         except ValueError:
             timeout = established_timeout
-        if state == "ESTABLISHED" and timeout <= established_timeout - idle_seconds:
+        # /proc shows whole seconds rounded down: just after a packet it reads timeout - 1.
+        if state == "ESTABLISHED" and timeout < established_timeout - idle_seconds:
             continue
         count += 1
     return count
