@@ -333,6 +333,8 @@ class ProcessInstance:
         else:
             sig = None
             code = exit_code_for(res.si_status if res is not None else 0)
+            if code == 1 and self.init_pid is not None and _shim_lost_sigkill(self.request):
+                sig, code = signal.SIGKILL, exit_code_for(-signal.SIGKILL)
         self.exited.set()
         info = ExitInfo(exit_code=code, signal=sig, finished_at=finished_at)
         info.sent_by_us = self.sent_by_us
@@ -532,6 +534,22 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
+
+
+# util-linux < 2.39 `unshare --fork` re-raises its child's fatal signal with
+# signal(termsig, SIG_DFL), which fails with EINVAL for SIGKILL: the shim then exits 1
+# after printing this line, and a SIGKILLed (OOM-killed) container would read as "exit 1".
+_UNSHARE_SIGKILL_BUG = b"unshare: sigprocmask unblock failed: Invalid argument"
+
+
+def _shim_lost_sigkill(request: StartRequest) -> bool:
+    """True when the sandbox shim exited 1 because its child died of SIGKILL (see above):
+    the shim's last words are the last line of the container's log."""
+    try:
+        tail = read_tail_bytes(request.log_path, 256)
+    except OSError:
+        return False
+    return tail.rstrip().endswith(_UNSHARE_SIGKILL_BUG)
 
 
 async def _wait_group_gone(pgid: int, timeout: float) -> bool:
