@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.fakes import FakeAgentBackend
+from tests.api.fakes import FakeAgentBackend
 from podkeeper.api.client import Client
 from podkeeper.api.server import serve
 

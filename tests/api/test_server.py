@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from api.conftest import Agent
-from api.fakes import FakeAgentBackend, event, pod
+from tests.api.conftest import Agent
+from tests.api.fakes import FakeAgentBackend, event, pod
 from podkeeper.api.client import AgentNotRunning, APIError, Client, ClientError
 from podkeeper.api.server import serve
 
