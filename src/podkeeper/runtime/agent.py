@@ -67,6 +67,8 @@ class Agent:
         self.cgroup_warning: str | None = None
         self.controllers: list[Controller] = []
         self.sandboxes: SandboxManager = HostSandboxes()
+        self._pids_pending = False
+        self._pid_starts: dict[tuple[str, int], str | None] = {}
 
     # ------------------------------------------------------------------ clock
 
@@ -176,17 +178,38 @@ class Agent:
         return self.home / "containers.json"
 
     def _save_pids(self) -> None:
-        live = {
-            iid: {
-                "pid": inst.handle.pid,
-                "start": _proc_start(inst.handle.pid),
-                "pod": w.name,
-                "namespace": w.namespace,
-                "container": inst.container,
-            }
-            for w in self.pods.values()
-            for iid, inst in w.instances.items()
-        }
+        """Write containers.json once at the end of this loop pass: the starts and exits
+        of many pods in one pass share the write (each used to rewrite the whole file
+        and re-read /proc for every live instance, O(pods^2) for a 1000-pod apply)."""
+        if self._pids_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_pids()
+            return
+        self._pids_pending = True
+        loop.call_soon(self._write_pids)
+
+    def _write_pids(self) -> None:
+        self._pids_pending = False
+        if self._stopped.is_set():
+            return  # run() removes the file; a late write must not bring it back
+        starts: dict[tuple[str, int], str | None] = {}
+        live = {}
+        for w in self.pods.values():
+            for iid, inst in w.instances.items():
+                key = (iid, inst.handle.pid)
+                start = self._pid_starts.get(key) or _proc_start(inst.handle.pid)
+                starts[key] = start
+                live[iid] = {
+                    "pid": inst.handle.pid,
+                    "start": start,
+                    "pod": w.name,
+                    "namespace": w.namespace,
+                    "container": inst.container,
+                }
+        self._pid_starts = starts  # a pid's start time never changes while it lives
         tmp = self._containers_file().with_suffix(".tmp")
         tmp.write_text(json.dumps(live))
         tmp.replace(self._containers_file())
