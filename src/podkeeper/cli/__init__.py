@@ -134,6 +134,10 @@ def _register() -> None:
         found = getattr(module, optional, None)
         if isinstance(found, click.Command):
             main.add_command(found)
+    from podkeeper.cli import rollout
+
+    main.add_command(rollout.rollout)
+    main.add_command(rollout.scale)
 
 
 _register()
