@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 Obj = dict[str, Any]
+# Module-level: `FakeClient.list` shadows the builtin inside the class body.
+ObjList = list[Obj]
 
 NOW = "2024-05-01T12:00:00Z"
 
@@ -134,3 +137,76 @@ def event(
 
 def clone(obj: Obj) -> Obj:
     return copy.deepcopy(obj)
+
+
+class FakeAPIError(Exception):
+    """Shaped like podkeeper.api.client.APIError (matched by class name)."""
+
+    def __init__(self, status: int, message: str, body: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.body = status, message, body
+
+
+FakeAPIError.__name__ = "APIError"
+
+
+class FakeClient:
+    """An agent in memory: pods, events, terminations; records what was sent."""
+
+    def __init__(self, pods: list[Obj] | None = None, running: bool = True) -> None:
+        self.pods = {p["metadata"]["name"]: p for p in pods or []}
+        self.events_list: list[Obj] = []
+        self.records: list[Obj] = []
+        self.logs_by_container: dict[tuple[str, bool], bytes] = {}
+        self.running = running
+        self.applied: list[Obj] = []
+        self.deleted: list[tuple[str, str, str, int | None]] = []
+
+    def ping(self) -> bool:
+        return self.running
+
+    def apply(self, items: list[Obj]) -> ObjList:
+        self.applied.extend(items)
+        return items
+
+    def list(self, kind: str, namespace: str | None) -> ObjList:
+        return list(self.pods.values()) if kind == "Pod" else []
+
+    def get_object(self, kind: str, namespace: str, name: str) -> Obj:
+        if kind == "Pod" and name in self.pods:
+            return self.pods[name]
+        raise FakeAPIError(404, f'pods "{name}" not found', {"reason": "NotFound"})
+
+    def delete_object(self, kind: str, namespace: str, name: str, grace: int | None = None) -> Obj:
+        self.deleted.append((kind, namespace, name, grace))
+        if name not in self.pods:
+            raise FakeAPIError(404, f'pods "{name}" not found', {"reason": "NotFound"})
+        return self.pods.pop(name)
+
+    def events(self, namespace: str | None, name: str | None = None) -> ObjList:
+        return [e for e in self.events_list if name in (None, e["involvedObject"]["name"])]
+
+    def watch_events(self, namespace: str | None, name: str | None = None) -> Iterator[Obj]:
+        return iter(())
+
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        follow: bool = False,
+    ) -> Iterator[bytes]:
+        key = (container or "", previous)
+        if key not in self.logs_by_container:
+            raise FakeAPIError(400, "no previous instance")
+        return iter([self.logs_by_container[key]])
+
+    def terminations(self, namespace: str, pod: str, container: str | None = None) -> ObjList:
+        return self.records
+
+    def shutdown(self) -> Obj:
+        return {}
+
+    def version(self) -> Obj:
+        return {"podkeeper": "0.1.0", "pid": 4242}

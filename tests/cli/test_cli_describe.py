@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from cli_fixtures import event, pod, running, term
 
 from podkeeper.cli.describe import describe_pod, describe_probe, last_exit_line
 from podkeeper.cli.events import event_list, interval, render_events
+from tests.cli.cli_fixtures import event, pod, running, term
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 ATTRS = "delay=3s timeout=1s period=3s #success=1 #failure=3"

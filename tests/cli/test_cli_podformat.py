@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from cli_fixtures import event, pod, running, term, terminated, waiting
 
 from podkeeper.cli.podformat import not_ready_reason, pod_row
+from tests.cli.cli_fixtures import event, pod, running, term, terminated, waiting
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -82,10 +82,30 @@ def event_list(events: list[Obj]) -> Obj:
     }
 
 
-def _identity(event: Obj) -> tuple[str, Any, Any]:
+def event_key(event: Obj) -> str:
+    """What makes an event the same event across listings (its count may grow).
+
+    The uid when there is one; else name, reason, object and first time together,
+    since the names alone need not be unique."""
     meta = event.get("metadata") or {}
-    key = str(meta.get("uid") or meta.get("name") or id(event))
-    return key, event.get("count"), _last_seen(event)
+    if meta.get("uid"):
+        return str(meta["uid"])
+    obj = event.get("involvedObject") or {}
+    return "|".join(
+        str(x)
+        for x in (
+            meta.get("name"),
+            event.get("reason"),
+            obj.get("uid") or obj.get("name"),
+            obj.get("fieldPath"),
+            _first_seen(event),
+            event.get("message") if not event.get("count") else "",
+        )
+    )
+
+
+def _identity(event: Obj) -> tuple[str, Any, Any]:
+    return event_key(event), event.get("count"), _last_seen(event)
 
 
 @click.command()

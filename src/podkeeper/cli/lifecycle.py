@@ -316,14 +316,28 @@ def render_status(pods: list[Obj], events: list[Obj], now: Any) -> str:
     return "\n".join(parts)
 
 
+def status_key(pods: list[Obj], now: Any) -> list[tuple[str, ...]]:
+    """What the non-tty view compares: the pod rows without AGE and the restarts' `ago`."""
+    from podkeeper.cli.podformat import pod_row
+
+    keys: list[tuple[str, ...]] = []
+    for p in pods:
+        name, ready, status, restarts, _age = pod_row(p, now)
+        keys.append((name, ready, status, restarts.split(" ")[0]))
+    return keys
+
+
 def live_view(client: AgentClient, namespaces: list[str], sleep: Callable[[float], None]) -> None:
-    """Redraw the status every REFRESH seconds until KeyboardInterrupt (Ctrl-C)."""
-    from podkeeper.cli.events import _identity, event_row, sort_key
+    """Redraw the status every REFRESH seconds until KeyboardInterrupt (Ctrl-C).
+
+    On a terminal: clear and redraw. Otherwise print only what changed: the pods
+    table when a pod's READY, STATUS or RESTARTS changes, and each new or repeated event."""
+    from podkeeper.cli.events import event_key, event_row, sort_key
     from podkeeper.cli.get import render_table
 
     tty = stdin_is_tty()
-    last_table = ""
-    seen: set[Any] = set()
+    last_key: list[tuple[str, ...]] | None = None
+    seen: dict[str, Any] = {}
     while True:
         pods = [p for ns in namespaces for p in items_of(client.list("Pod", ns))]
         events = [e for ns in namespaces for e in items_of(client.events(ns, None))]
@@ -333,17 +347,20 @@ def live_view(client: AgentClient, namespaces: list[str], sleep: Callable[[float
             click.echo("\x1b[H\x1b[J" + render_status(pods, events, now), nl=False)
             click.echo("(Ctrl-C stops every pod and the agent)")
         else:
-            text = render_table("Pod", pods, now) if pods else "No pods.\n"
-            # Without a terminal print only what changed: a new table, new events.
-            if text != last_table:
-                click.echo(text, nl=False)
-                last_table = text
+            key = status_key(pods, now)
+            if key != last_key:
+                click.echo(render_table("Pod", pods, now) if pods else "No pods.\n", nl=False)
+                last_key = key
             for event in sorted(events, key=sort_key):
-                ident = _identity(event)
-                if ident not in seen:
-                    seen.add(ident)
-                    click.echo("event: " + "  ".join(event_row(event, now)[1:]))
+                ident = event_key(event)
+                if seen.get(ident) != event.get("count"):
+                    seen[ident] = event.get("count")
+                    click.echo("event: " + "   ".join(event_row(event, now)))
         sleep(REFRESH)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 # -- commands ----------------------------------------------------------------
@@ -384,10 +401,17 @@ def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, tim
             wait_ready(agent.client, loaded.objects, limit)
         return
     namespaces = sorted({_meta(o)[1] for o in loaded.objects})
+    import signal
+
+    # Ctrl-C and SIGTERM both mean "drain and stop", even when a script started us in the
+    # background (where the shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         live_view(agent.client, namespaces, time.sleep)
     except KeyboardInterrupt:
         pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     warn("draining…")
     try:
         stop_agent(state, agent, timeout=120.0)
