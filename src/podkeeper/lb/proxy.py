@@ -39,6 +39,7 @@ DIAL_TIMEOUT_S = 2.0
 DIAL_ATTEMPTS = 3  # kube-proxy userspace: endpointDialTimeouts has 4 steps; we try 3 endpoints
 HIGH_WATER = 256 * 1024
 BACKLOG = 4096
+UNREADY_CLOSE_S = 30.0  # how long idle keep-alive connections to an unready pod are watched
 
 Backend = tuple[str, int]
 
@@ -210,8 +211,15 @@ class PortProxy:
     # ------------------------------------------------------------ backends
 
     def set_backends(self, backends: Sequence[Backend]) -> None:
-        """Route new connections to `backends` (ready endpoints) from now on."""
+        """Route new connections to `backends` (ready endpoints) from now on.
+
+        Keep-alive connections to an endpoint that left (unready) are closed at their idle
+        moments, so an unready pod gets no further requests through the proxy either."""
+        removed = set(self.backends) - set(backends)
         self.backends = list(backends)
+        gone = {b for b in removed if self.relays.get(b)}
+        if gone:
+            asyncio.get_running_loop().create_task(self._close_idle_of(gone))
         if self.backends:
             self._listen()
         else:
@@ -346,6 +354,14 @@ class PortProxy:
                 else:
                     busy += 1
         return busy
+
+    async def _close_idle_of(self, backends: set[Backend]) -> None:
+        deadline = time.monotonic() + UNREADY_CLOSE_S
+        while time.monotonic() < deadline:
+            backends -= set(self.backends)  # ready again: leave its connections alone
+            if not backends or self.close_idle(backends) == 0:
+                return
+            await asyncio.sleep(0.005)
 
     async def close(self) -> None:
         self._stop_listening()
