@@ -29,15 +29,15 @@ that are not shell identifiers (Kubernetes allows `my.var`) and exports PWD,
 so the wrapper execs `env -i -- NAME=VALUE... argv...`, which sets exactly the
 requested environment. Without cgroups the argv is spawned directly.
 
-In a pod sandbox (`request.sandbox`, see runtime/sandbox.py) the wrapper execs
-`nsenter --net` + `unshare --pid --fork ...` before `env -i`, so the cgroup is
-still joined before anything execs and the container's first process is PID 1
-of its own PID namespace. The tracked pid is then the unshare shim (it exits
-as its child does, 128+signal included); the container's PID 1 (`init_pid`)
-gets SIGTERM alone, as runc's `kill` signals only the init process
-(containerd `StopContainer` → `task.Kill` without `WithKillAll`), so a PID 1
-without a SIGTERM handler ignores it, as the kernel makes a namespace init
-ignore unhandled signals, and the SIGKILL after the grace period ends it.
+In a pod sandbox (`request.sandbox`, see runtime/sandbox.py) the instance is
+forked as PID 1 of a new PID namespace (`PidNamespaceSpawner`) and the wrapper
+execs `nsenter --net` + `unshare --uts --mount` + a setup shell before
+`env -i`: exec-only, so the cgroup is still joined before anything execs and
+the tracked pid stays the container's PID 1. SIGTERM goes to that process
+alone, as runc's `kill` signals only the init process (containerd
+`StopContainer` → `task.Kill` without `WithKillAll`); the kernel makes a
+namespace init ignore a signal it has no handler for, so such a PID 1 lives
+until the SIGKILL after the grace period, exactly as in Kubernetes.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from podkeeper.core.exitcode import exit_code_for
 from podkeeper.runtime.cgroups import CgroupEvidence, CgroupManager, InstanceCgroup
 from podkeeper.runtime.interface import ExitInfo, RunningInstance, StartError, StartRequest
 from podkeeper.runtime.logs import open_log, read_tail_bytes
-from podkeeper.runtime.sandbox import container_prefix, exec_prefix, find_init_pid
+from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,6 @@ _OOM_COUNTER_GRACE = 0.02
 _KMSG_MAX_SECONDS = 0.1
 _GROUP_GONE_TIMEOUT = 1.0
 _KMSG_MAX_RECORDS = 100_000
-# How long start() waits for a sandboxed container's PID 1 to be forked (~2 ms here).
-_INIT_PID_TIMEOUT = 2.0
 
 
 def _oci_error(inner: str) -> str:
@@ -226,9 +224,8 @@ class ProcessInstance:
         loop = asyncio.get_running_loop()
         loop.add_reader(self._pidfd, self._on_exit)
         self._finisher: asyncio.Task[None] | None = None
-        # Sandboxed instances: the container's PID 1 (host pid) and a pidfd on it.
-        self.init_pid: int | None = None
-        self._init_pidfd: int | None = None
+        # In a PID namespace the main process is the container's PID 1.
+        self.pid_namespace = request.sandbox is not None and request.sandbox.pid_namespace
 
     @property
     def instance_id(self) -> str:
@@ -250,42 +247,7 @@ class ProcessInstance:
     def enter(self) -> tuple[str, ...] | None:
         """The argv prefix running a command in this container's namespaces (exec
         probes and hooks), or None when it has none (not sandboxed)."""
-        if self.init_pid is None:
-            return None
-        return exec_prefix(self.init_pid)
-
-    async def resolve_init(self, timeout: float = _INIT_PID_TIMEOUT) -> None:
-        """Find the container's PID 1, the unshare shim's child, once it is forked.
-
-        Bounded by `timeout` and by the shim's own exit (a failed setup)."""
-        deadline = time.monotonic() + timeout
-        while self.init_pid is None and not self.exited.is_set():
-            pid = find_init_pid(self._pid)
-            if pid is not None:
-                try:
-                    # A pidfd signals the right process even if the pid is reused.
-                    self._init_pidfd = os.pidfd_open(pid)
-                except OSError:
-                    return  # died already: the shim's exit tells the rest
-                self.init_pid = pid
-                return
-            if time.monotonic() >= deadline:
-                log.warning("%s: container PID 1 not found", self.instance_id)
-                return
-            await asyncio.sleep(0.0005)
-
-    def _signal_init(self, sig: int) -> bool:
-        """Send `sig` to the container's PID 1 only; False when there is none."""
-        if self._init_pidfd is None:
-            return False
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(self._init_pidfd, sig)
-        return True
-
-    def _close_init(self) -> None:
-        if self._init_pidfd is not None:
-            os.close(self._init_pidfd)
-            self._init_pidfd = None
+        return exec_prefix(self._pid) if self.pid_namespace else None
 
     async def wait(self) -> ExitInfo:
         """Wait until the instance has ended and been torn down; returns how it ended."""
@@ -298,8 +260,11 @@ class ProcessInstance:
         kill, so until then its (zombie) pid holds the process group id."""
         if self._reaped:
             return
-        if sig == signal.SIGTERM and self._signal_init(sig):
-            return  # sandboxed: runc signals the init process only
+        if sig == signal.SIGTERM and self.pid_namespace:
+            # runc signals the init process only; the pidfd is safe against pid reuse.
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, sig)
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._pid, sig)
         if self.cgroup is not None:
@@ -333,8 +298,6 @@ class ProcessInstance:
         else:
             sig = None
             code = exit_code_for(res.si_status if res is not None else 0)
-            if code == 1 and self.init_pid is not None and _shim_lost_sigkill(self.request):
-                sig, code = signal.SIGKILL, exit_code_for(-signal.SIGKILL)
         self.exited.set()
         info = ExitInfo(exit_code=code, signal=sig, finished_at=finished_at)
         info.sent_by_us = self.sent_by_us
@@ -357,7 +320,6 @@ class ProcessInstance:
         self._reaped = True
         self._popen.returncode = -sig if sig is not None else code
         os.close(self._pidfd)
-        self._close_init()
         await _wait_group_gone(self._pid, _GROUP_GONE_TIMEOUT)
         if ev is not None and self.cgroup is not None:
             await self._apply_evidence(info, ev, self.cgroup)
@@ -378,10 +340,8 @@ class ProcessInstance:
             await asyncio.to_thread(read_kernel_oom_victims, cg.rel_path) if real_oom else None
         )
         main_victim = None
-        # In a sandbox the container's main process is PID 1 of its namespace, not the shim.
-        main_pid = self.init_pid if self.init_pid is not None else self._pid
         for v in victims or []:
-            if v.pid == main_pid:
+            if v.pid == self._pid:
                 main_victim = v
             else:
                 info.oom_victims.append(f"pid {v.pid} ({v.comm})")
@@ -440,7 +400,12 @@ class ProcessRuntime:
             await _discard(cgroup)
             raise StartError(_oci_error(f"open log {request.log_path}: {e.strerror}")) from e
         try:
-            popen = self._spawn(request, env, cgroup, log_fd)
+            if request.sandbox is not None and request.sandbox.pid_namespace:
+                popen = await pid_namespace_spawner().run(
+                    lambda: self._spawn(request, env, cgroup, log_fd)
+                )
+            else:
+                popen = self._spawn(request, env, cgroup, log_fd)
         except OSError as e:
             await _discard(cgroup)
             raise StartError(_oci_error(_spawn_error(request, e))) from e
@@ -449,8 +414,6 @@ class ProcessRuntime:
         inst = ProcessInstance(request, popen, cgroup, time.time())
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
-        if request.sandbox is not None and request.sandbox.pid_namespace:
-            await inst.resolve_init()
         return inst
 
     def _create_cgroup(self, request: StartRequest) -> InstanceCgroup | None:
@@ -534,22 +497,6 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
-
-
-# util-linux < 2.39 `unshare --fork` re-raises its child's fatal signal with
-# signal(termsig, SIG_DFL), which fails with EINVAL for SIGKILL: the shim then exits 1
-# after printing this line, and a SIGKILLed (OOM-killed) container would read as "exit 1".
-_UNSHARE_SIGKILL_BUG = b"unshare: sigprocmask unblock failed: Invalid argument"
-
-
-def _shim_lost_sigkill(request: StartRequest) -> bool:
-    """True when the sandbox shim exited 1 because its child died of SIGKILL (see above):
-    the shim's last words are the last line of the container's log."""
-    try:
-        tail = read_tail_bytes(request.log_path, 256)
-    except OSError:
-        return False
-    return tail.rstrip().endswith(_UNSHARE_SIGKILL_BUG)
 
 
 async def _wait_group_gone(pgid: int, timeout: float) -> bool:

@@ -9,10 +9,11 @@ Per pod (root on Linux only):
   IPAM (containernetworking/plugins `plugins/main/bridge/bridge.go`,
   `plugins/ipam/host-local/backend/allocator/allocator.go`), minus
   `ipMasq`: pods reach the host and each other, never the outside world.
-- per container (done by `process.py` with `container_prefix`): a UTS
-  namespace whose hostname is the pod name, a mount namespace with its own
-  tmpfs on /tmp and its own /proc, and a PID namespace in which the first
-  process is PID 1 (runc's default namespace set). `hostNetwork: true` pods
+- per container (done by `process.py` with `container_prefix` and
+  `PidNamespaceSpawner`): a PID namespace in which the container's process
+  itself is PID 1, a UTS namespace whose hostname is the pod name, and a
+  mount namespace with its own tmpfs on /tmp and its own /proc (runc's
+  default namespace set). `hostNetwork: true` pods
   keep the host network and hostname, as in Kubernetes, but still get the PID
   and mount namespaces.
 
@@ -30,20 +31,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import fcntl
 import hashlib
 import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from podkeeper.runtime.interface import SandboxInfo
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,9 @@ POD_CIDR_ENV = "PODKEEPER_POD_CIDR"
 DEFAULT_POD_CIDR = "10.88.0.0/16"  # the CNI bridge examples' and podman's default
 NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
 RECORDS_DIR = "sandboxes"  # under the agent home
+# Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
+OWNER_LOCK = "owner.lock"
+_BRIDGE_NAME = re.compile(r"^pk([0-9a-f]{6})0$")
 # systemd's EXIT_NAMESPACE: the container's namespaces could not be set up.
 EXIT_NAMESPACE = 226
 NAMESPACE_SETUP_FAILED = "podkeeper: cannot set up the container's namespaces"
@@ -247,33 +259,31 @@ def container_prefix(
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
-    The chain is exec-only until the PID namespace: `nsenter --net=<netns>`
-    joins the pod's network namespace (all containers of a pod share it, as
-    they share the pause container's in Kubernetes), then `unshare --pid
-    --fork` makes a new PID namespace and forks its PID 1; the unshare parent
-    stays as a shim that waits for it and exits with its status (128+signal
-    for a signal death), like containerd's shim. It blocks SIGTERM and SIGINT
-    and `--kill-child` kills the container if the shim itself dies. Inside,
-    a shell (as PID 1, then replaced by the container with `exec "$@"`) sets
-    the hostname in the new UTS namespace and mounts a fresh tmpfs on /tmp in
-    the new mount namespace (`--mount-proc` gives it its own /proc too).
-    The tmpfs dies with the mount namespace (nothing to clean up), and a
-    restarted container gets an empty /tmp, as a new writable layer would;
-    like an emptyDir with medium Memory it counts towards the memory limit.
-    The caller appends the container's own argv (e.g. `env -i -- ...`)."""
+    Exec-only, so the pid never changes: `nsenter --net=<netns>` joins the
+    pod's network namespace (all containers of a pod share it, as they share
+    the pause container's in Kubernetes), `unshare --uts --mount` makes the
+    container's own UTS and mount namespaces (private propagation, unshare's
+    default), then a shell sets the hostname, mounts /proc for the container's
+    PID namespace (made by `PidNamespaceSpawner` at fork) and a fresh tmpfs on
+    /tmp, and execs the rest (`exec "$@"`), as runc's init sets up the
+    container before exec'ing its process. The tmpfs dies with the mount
+    namespace (nothing to clean up), and a restarted container gets an empty
+    /tmp, as a new writable layer would; like an emptyDir with medium Memory
+    it counts towards the memory limit. The caller appends the container's
+    own argv (e.g. `env -i -- ...`)."""
     prefix: list[str] = []
     if sandbox.netns_path:
         prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
     flags: list[str] = []
-    if sandbox.pid_namespace:
-        flags += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+    steps: list[str] = []
     if sandbox.hostname:
         flags.append("--uts")
-    if sandbox.private_tmp:
-        flags.append("--mount")  # --propagation private is unshare's default
-    steps = []
-    if sandbox.hostname:
         steps.append('echo "$0" >/proc/sys/kernel/hostname')
+    if sandbox.pid_namespace or sandbox.private_tmp:
+        flags.append("--mount")
+    if sandbox.pid_namespace:
+        # The container's own /proc: `ps` shows its processes, /proc/1 is itself.
+        steps.append("mount -t proc -o nosuid,nodev,noexec proc /proc")
     if sandbox.private_tmp:
         steps.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp")
     if flags:
@@ -297,14 +307,59 @@ def exec_prefix(init_pid: int, nsenter: str = "nsenter") -> tuple[str, ...]:
     return (nsenter, "-t", str(init_pid), "-n", "-u", "-m", "-p", "--wd", "--")
 
 
-def find_init_pid(shim_pid: int) -> int | None:
-    """The host pid of the container's PID 1: the only child of the `unshare` shim."""
-    try:
-        with open(f"/proc/{shim_pid}/task/{shim_pid}/children") as f:
-            kids = f.read().split()
-    except OSError:
-        return None
-    return int(kids[0]) if kids else None
+_CLONE_NEWPID = 0x20000000
+
+
+class PidNamespaceSpawner:
+    """Runs spawn functions so that the process they fork is PID 1 of a new PID namespace.
+
+    `unshare(CLONE_NEWPID)` changes the namespace of the caller's *next
+    children* only, and only for the calling thread (namespaces hang off the
+    task), so one dedicated thread does unshare → fork/exec → `setns` back to
+    the agent's own PID namespace (which makes the next unshare legal again).
+    The child itself is then PID 1, with no shim in between: its exit status,
+    signals and OOM kill are seen directly, and the kernel makes it ignore a
+    SIGTERM it has no handler for, as a container's init does. (util-linux
+    `unshare --pid --fork` would be a shim, and 2.38's exits 1 instead of dying
+    of SIGKILL when its child is OOM-killed.) Nothing else forks from this thread."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podkeeper-pidns")
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._host_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self._broken: str | None = None
+
+    def _in_new_namespace(self, fn: Callable[[], T]) -> T:
+        if self._broken is not None:
+            raise OSError(self._broken)
+        if self._libc.unshare(_CLONE_NEWPID) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare(CLONE_NEWPID): {os.strerror(err)}")
+        try:
+            return fn()
+        finally:
+            if self._libc.setns(self._host_ns, _CLONE_NEWPID) != 0:
+                # Children of this thread would share one namespace: never spawn here again.
+                self._broken = f"setns back to the host PID namespace: errno {ctypes.get_errno()}"
+                log.error("%s", self._broken)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Call `fn` (which forks one child, e.g. `subprocess.Popen`) in the spawn thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._in_new_namespace, fn)
+
+
+_spawner: PidNamespaceSpawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def pid_namespace_spawner() -> PidNamespaceSpawner:
+    """The process-wide spawner (one thread, made on first use)."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = PidNamespaceSpawner()
+        return _spawner
 
 
 @dataclass
@@ -331,6 +386,20 @@ class NamespaceSandboxes:
         self._ip = shutil.which("ip") or "/usr/sbin/ip"
         # Seconds of the last create/destroy, for the benchmark and the report.
         self.timings: dict[str, float] = {}
+        self._owner_fd: int | None = None
+
+    def hold_owner_lock(self) -> None:
+        """Mark this home's sandboxes as owned by a live agent (released at exit, even
+        on SIGKILL), so that other agents' sweeps leave them alone."""
+        if self._owner_fd is not None:
+            return
+        self.records.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.records / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log.warning("another agent holds %s", self.records / OWNER_LOCK)
+        self._owner_fd = fd
 
     # ------------------------------------------------------------------ names
 
@@ -374,6 +443,7 @@ class NamespaceSandboxes:
             mgr = cls(home, network, auto_cidr=explicit is None)
             clash = [] if explicit is None else _routes_overlapping(network, mgr.bridge)
             if not clash:
+                mgr.hold_owner_lock()
                 return mgr
             why = (
                 f"pod CIDR {network} is already routed ({'; '.join(clash)}): another "
@@ -439,6 +509,8 @@ class NamespaceSandboxes:
             self._run_ip(
                 [
                     f"link add {self.bridge} type bridge",
+                    # The owner's home, for other agents' sweeps (`_sweep_dead_homes`).
+                    f"link set {self.bridge} alias {json.dumps(os.path.realpath(self.home))}",
                     f"addr add {gw} dev {self.bridge}",
                     f"link set {self.bridge} up",
                 ]
@@ -550,10 +622,12 @@ class NamespaceSandboxes:
             return await asyncio.to_thread(self._cleanup_sync, keep)
 
     def _cleanup_sync(self, keep: frozenset[str]) -> list[str]:
-        gone: list[str] = []
+        gone = self._sweep_dead_homes()
         kept_veths: set[str] = set()
         if self.records.is_dir():
             for path in sorted(self.records.iterdir()):
+                if path.name == OWNER_LOCK:
+                    continue
                 try:
                     rec = SandboxRecord.load(path.read_text())
                 except (OSError, ValueError, KeyError):
@@ -589,6 +663,63 @@ class NamespaceSandboxes:
         if not keep and not self._live and self.bridge in links and self._remove_bridge():
             gone.append(f"bridge {self.bridge}")
         return gone
+
+    def _sweep_dead_homes(self) -> list[str]:
+        """Remove the bridges, namespaces and veths of other homes whose agent is gone.
+
+        A home's tests or users may never start its agent again (a temporary
+        home, a SIGKILLed test agent), and its pods' addresses would stay taken
+        forever. The bridge's alias names its home; the home's owner lock is
+        free (or gone with the home) once its agent has died."""
+        try:
+            out = subprocess.run(
+                [self._ip, "-j", "link", "show", "type", "bridge"],
+                capture_output=True,
+                text=True,
+                timeout=_IP_TIMEOUT,
+                check=False,
+            ).stdout
+            bridges = json.loads(out or "[]")
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            return []
+        gone: list[str] = []
+        for br in bridges:
+            name, home = str(br.get("ifname", "")), br.get("ifalias")
+            m = _BRIDGE_NAME.match(name)
+            if m is None or name == self.bridge or not isinstance(home, str):
+                continue
+            if home_tag(home) != m.group(1) or _owner_alive(Path(home)):
+                continue
+            tag = m.group(1)
+            lines = [f"link del {name}"]
+            with contextlib.suppress(OSError):
+                lines += [
+                    f"netns del {n}" for n in os.listdir(NETNS_DIR) if n.startswith(f"pk-{tag}-")
+                ]
+            lines += [f"link del {n}" for n in self._links() if n.startswith(f"pk{tag}v")]
+            self._run_ip(lines, force=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(Path(home) / RECORDS_DIR)
+            _bridge_forwarding(name, tag, add=False)
+            gone.append(f"bridge {name} of {home}, whose agent is gone ({len(lines) - 1} more)")
+        return gone
+
+
+def _owner_alive(home: Path) -> bool:
+    """True while an agent holds `home`'s owner lock (see `hold_owner_lock`)."""
+    try:
+        fd = os.open(home / RECORDS_DIR / OWNER_LOCK, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False  # the home (or its sandboxes folder) is gone: nobody owns it
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock if we got it
+    return False
 
 
 def _bridge_forwarding(bridge: str, tag: str, add: bool) -> None:
