@@ -30,7 +30,7 @@ Obj = dict[str, Any]
 TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class EndpointPort:
     """One resolved port of an endpoint: the service port's name, the pod's port number."""
 
@@ -205,7 +205,7 @@ def endpoints_subsets(
         ready, not_ready = groups.setdefault(e.ports, ([], []))
         (ready if e.serving or publish else not_ready).append(_address(e, node_name))
     subsets = []
-    for ports, (ready, not_ready) in sorted(groups.items(), key=lambda kv: kv[0]):
+    for ports, (ready, not_ready) in sorted(groups.items()):
         subset: Obj = {}
         if ready:
             subset["addresses"] = sorted(ready, key=lambda a: a["ip"])
