@@ -138,16 +138,19 @@ def history_table(replica_sets: list[Obj]) -> str:
 
 def template_text(template: Obj) -> str:
     """A short `Pod Template:` block (kubectl's DescribePodTemplate, main lines only)."""
+
+    def multi(title: str, values: list[str], indent: str) -> list[str]:
+        # describe's printLabelsMultiline: the first value beside the title, then one a line.
+        if not values:
+            return [f"{indent}{title}:\t<none>"]
+        return [f"{indent}{title}:\t{values[0]}"] + [f"{indent}\t{v}" for v in values[1:]]
+
     labels = get(template, "metadata", "labels") or {}
     annotations = get(template, "metadata", "annotations") or {}
     lines = ["Pod Template:"]
-    lines.append(
-        "  Labels:\t" + ("\n\t".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>")
-    )
+    lines += multi("Labels", [f"{k}={v}" for k, v in sorted(labels.items())], "  ")
     if annotations:
-        lines.append(
-            "  Annotations:\t" + "\n\t".join(f"{k}: {v}" for k, v in sorted(annotations.items()))
-        )
+        lines += multi("Annotations", [f"{k}: {v}" for k, v in sorted(annotations.items())], "  ")
     lines.append("  Containers:")
     for c in dicts(get(template, "spec", "containers")):
         lines.append(f"   {c.get('name')}:")
@@ -156,13 +159,13 @@ def template_text(template: Obj) -> str:
             f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}" for p in dicts(c.get("ports"))
         ]
         lines.append("    Port:\t" + (", ".join(ports) or "<none>"))
-        if c.get("command"):
-            lines.append("    Command:\t" + " ".join(str(a) for a in c["command"]))
-        if c.get("args"):
-            lines.append("    Args:\t" + " ".join(str(a) for a in c["args"]))
-        env = [f"{e.get('name')}:\t{e.get('value', '')}" for e in dicts(c.get("env"))]
+        for title in ("command", "args"):
+            if c.get(title):
+                lines.append(f"    {title.capitalize()}:")
+                lines += [f"      {a}" for arg in c[title] for a in str(arg).split("\n")]
+        env = [f"      {e.get('name')}:\t{e.get('value', '')}" for e in dicts(c.get("env"))]
         lines.append("    Environment:" + ("" if env else "\t<none>"))
-        lines += [f"      {e}" for e in env]
+        lines += env
     return tabwrite(lines)
 
 
