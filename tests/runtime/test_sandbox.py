@@ -180,6 +180,8 @@ class Rig:
 def _leftovers(mgr: NamespaceSandboxes) -> list[str]:
     """Every netns, link and record of this home still present."""
     out = [n for n in os.listdir(sb.NETNS_DIR) if n.startswith(mgr.netns_prefix)]
+    if os.path.isdir(sb.NETNS_ETC):
+        out += [f"etc:{n}" for n in os.listdir(sb.NETNS_ETC) if n.startswith(mgr.netns_prefix)]
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
     for line in links.splitlines():
         name = line.split(":", 2)[1].strip().split("@", 1)[0]
@@ -383,7 +385,8 @@ async def test_destroy_leaves_nothing_and_last_pod_takes_the_bridge(rig: Rig) ->
     a = await mgr.create(_uid(), "a", False)
     b = await mgr.create(_uid(), "b", False)
     left = _leftovers(mgr)
-    assert mgr.bridge in left and len(left) == 1 + 2 * 3  # bridge; netns, veth, record each
+    # bridge; netns, /etc/netns dir, veth, record each
+    assert mgr.bridge in left and len(left) == 1 + 2 * 4
     await mgr.destroy(a)
     assert not any(a.pod_uid in x for x in _leftovers(mgr))
     assert mgr.pool.in_use() == 1
@@ -397,7 +400,7 @@ async def test_cleanup_after_a_crashed_agent(rig: Rig) -> None:
     crashed = rig.sandboxes
     boxes = [await crashed.create(_uid(), f"p{i}", False) for i in range(3)]
     inst = await rig.start(boxes[0], "c", "import time; time.sleep(600)")
-    assert len(_leftovers(crashed)) == 1 + 3 * 3
+    assert len(_leftovers(crashed)) == 1 + 3 * 4
     # A new agent of the same home (the old one SIGKILLed: no destroy ran).
     await rig.runtime.shutdown()
     assert inst.done
@@ -471,3 +474,17 @@ async def test_oom_kill_of_pid1_is_the_verdict(rig: Rig) -> None:
     # seen directly (a `unshare --fork` shim of util-linux 2.38 would exit 1 here).
     assert (info.exit_code, info.signal) == (137, signal.SIGKILL)
     assert info.oom_killed
+
+
+@root
+async def test_own_hostname_resolves_to_pod_ip_without_dns(rig: Rig) -> None:
+    box = await rig.sandboxes.create(_uid(), "named", False)
+    inst = await rig.start(
+        box,
+        "c",
+        "import socket, time\n"
+        "t = time.monotonic(); fq = socket.getfqdn()\n"  # http.server does this at bind
+        "print(socket.gethostbyname(socket.gethostname()), fq, time.monotonic() - t < 1)\n",
+    )
+    assert (await asyncio.wait_for(inst.wait(), 20)).exit_code == 0
+    assert Path(inst.request.log_path).read_text().split() == [box.ip, "named", "True"]

@@ -39,6 +39,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 POD_CIDR_ENV = "PODKEEPER_POD_CIDR"
 DEFAULT_POD_CIDR = "10.88.0.0/16"  # the CNI bridge examples' and podman's default
 NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
+# iproute2's convention: `ip netns exec NAME` bind-mounts /etc/netns/NAME/* over /etc/*.
+NETNS_ETC = "/etc/netns"
 RECORDS_DIR = "sandboxes"  # under the agent home
 # Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
 OWNER_LOCK = "owner.lock"
@@ -99,6 +102,27 @@ def pod_hostname(pod_name: str) -> str:
     if len(pod_name) <= HOSTNAME_MAX:
         return pod_name
     return pod_name[:HOSTNAME_MAX].rstrip("-.")
+
+
+def hosts_file_content(ip: str, hostname: str) -> str:
+    """The pod's /etc/hosts as the kubelet writes it (`managedHostsFileContent`,
+    pkg/kubelet/kubelet_pods.go): its own hostname resolves to its IP without DNS,
+    which pods here cannot reach (no NAT)."""
+    return (
+        "# Kubernetes-managed hosts file.\n"
+        "127.0.0.1\tlocalhost\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\n"
+        "fe00::0\tip6-mcastprefix\n"
+        "fe00::1\tip6-allnodes\n"
+        "fe00::2\tip6-allrouters\n"
+        f"{ip}\t{hostname}\n"
+    )
+
+
+def hosts_path(netns_path: str) -> str:
+    """Where the pod of network namespace `netns_path` keeps its /etc/hosts."""
+    return os.path.join(NETNS_ETC, os.path.basename(netns_path), "hosts")
 
 
 def pod_cidr(value: str | None = None) -> ipaddress.IPv4Network:
@@ -286,6 +310,10 @@ def container_prefix(
         steps.append("mount -t proc -o nosuid,nodev,noexec proc /proc")
     if sandbox.private_tmp:
         steps.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp")
+    if sandbox.netns_path and sandbox.hostname and "--mount" in flags:
+        hosts = hosts_path(sandbox.netns_path)
+        if os.path.isfile(hosts):
+            steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
     if flags:
         prefix += [unshare, *flags, "--"]
     if steps:
@@ -540,8 +568,8 @@ class NamespaceSandboxes:
         t0 = time.perf_counter()
         async with self._lock:
             try:
-                live = await asyncio.to_thread(self._create_sync, pod_uid)
-            except SandboxError as e:
+                live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name)
+            except (SandboxError, OSError) as e:
                 log.error("pod %s: sandbox network not created, using the host's: %s", pod_name, e)
                 return SandboxInfo(pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True)
         self.timings["create"] = time.perf_counter() - t0
@@ -554,7 +582,7 @@ class NamespaceSandboxes:
             private_tmp=True,
         )
 
-    def _create_sync(self, pod_uid: str) -> _Live:
+    def _create_sync(self, pod_uid: str, pod_name: str) -> _Live:
         if pod_uid in self._live:  # a worker restarted for the same pod: same sandbox
             return self._live[pod_uid]
         self._ensure_bridge()
@@ -582,7 +610,10 @@ class NamespaceSandboxes:
                 ],
                 netns=rec.netns,
             )
-        except SandboxError:
+            etc = Path(hosts_path(rec.netns)).parent
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "hosts").write_text(hosts_file_content(str(addr), pod_hostname(pod_name)))
+        except (SandboxError, OSError):
             self._undo(rec)
             self.pool.release(addr)
             raise
@@ -594,6 +625,7 @@ class NamespaceSandboxes:
         # Deleting the host end removes both ends at once; a namespace's own
         # removal frees its veth only later, from a kernel work queue.
         self._run_ip([f"link del {rec.veth}", f"netns del {rec.netns}"], force=True)
+        shutil.rmtree(os.path.join(NETNS_ETC, rec.netns), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             (self.records / rec.pod_uid).unlink()
 
@@ -626,7 +658,7 @@ class NamespaceSandboxes:
         kept_veths: set[str] = set()
         if self.records.is_dir():
             for path in sorted(self.records.iterdir()):
-                if path.name == OWNER_LOCK:
+                if path.name == OWNER_LOCK or not path.is_file():
                     continue
                 try:
                     rec = SandboxRecord.load(path.read_text())
@@ -654,6 +686,7 @@ class NamespaceSandboxes:
             if name[len(self.netns_prefix) :] in keep:
                 continue
             self._run_ip([f"netns del {name}"], force=True)
+            shutil.rmtree(os.path.join(NETNS_ETC, name), ignore_errors=True)
             gone.append(f"network namespace {name}")
         links = self._links()
         for name in links:
