@@ -1,0 +1,79 @@
+"""End-to-end (issue 4 §1): pod IPs through the real CLI, and `down` leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from podkeeper.runtime import sandbox as sb
+
+from .conftest import PK, is_ready, pod_manifest
+
+_WHY = sb.unavailable_reason()
+pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "n/a")
+
+# Answers every connection with its hostname; handles SIGTERM (it is PID 1).
+SERVER = [
+    "python3",
+    "-c",
+    "import signal, socket, sys\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+    "s = socket.socket(); s.bind(('0.0.0.0', 8080)); s.listen()\n"
+    "while True:\n"
+    "    c, _ = s.accept(); c.sendall(socket.gethostname().encode()); c.close()\n",
+]
+
+
+def _ours(tag: str) -> list[str]:
+    out = [n for n in os.listdir(sb.NETNS_DIR) if n.startswith(f"pk-{tag}-")]
+    links = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    out += [str(li["ifname"]) for li in json.loads(links) if li["ifname"].startswith(f"pk{tag}")]
+    return out
+
+
+def test_pods_get_their_own_ips_and_down_cleans_up(pk: PK) -> None:
+    probe = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    pods = [
+        pod_manifest(n, [{"name": "s", "image": "x", "command": SERVER, "readinessProbe": probe}])
+        for n in ("alpha", "beta")
+    ]
+    pk.up(*pods)
+    ips = {}
+    for name in ("alpha", "beta"):
+        pod = pk.wait_for(f"{name} ready", lambda n=name: is_ready(pk.pod(n)) and pk.pod(n), 30)
+        ips[name] = pod["status"]["podIP"]
+    assert ips["alpha"] != ips["beta"] and "127.0.0.1" not in ips.values()
+    wide = pk.run("get", "pods", "-o", "wide").out
+    assert ips["alpha"] in wide and ips["beta"] in wide
+    for name, ip in ips.items():  # same port, two pods, reached from the host
+        with socket.create_connection((ip, 8080), timeout=5) as c:
+            assert c.recv(100).decode() == name
+    tag = sb.home_tag(pk.home)
+    assert len(_ours(tag)) == 2 + 2 + 1  # two netns, two veths, the bridge
+    t0 = time.monotonic()
+    pk.run("down", timeout=90)
+    assert time.monotonic() - t0 < 30  # SIGTERM reached PID 1, which handles it
+    assert _ours(tag) == []
+
+
+def test_agent_sigkill_then_restart_cleans_up(pk: PK) -> None:
+    pod = pod_manifest("gamma", [{"name": "s", "image": "x", "command": SERVER}])
+    pk.up(pod)
+    pk.wait_for("gamma has an IP", lambda: pk.pod("gamma")["status"].get("podIP"), 30)
+    tag = sb.home_tag(pk.home)
+    assert _ours(tag)
+    pid = pk.agent_pid()
+    assert pid is not None
+    os.kill(pid, 9)
+    pk.wait_for("agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    # A restarted agent removes what the dead one left before it makes new sandboxes.
+    pk.up(pod)
+    pk.wait_for("gamma has an IP", lambda: pk.pod("gamma")["status"].get("podIP"), 30)
+    assert len(_ours(tag)) == 3  # one netns, one veth, the bridge: nothing of the old one
+    pk.run("down", timeout=90)
+    assert _ours(tag) == []
