@@ -156,19 +156,43 @@ _KILLED = re.compile(r"Killed process (\d+) \(([^)]*)\)")
 
 
 def read_kernel_oom_victims(memcg_path: str) -> list[OomVictim] | None:
-    """OOM kills the kernel logged for the memory cgroup `memcg_path`, from /dev/kmsg.
+    """OOM kills the kernel logged for the memory cgroup `memcg_path`: from /dev/kmsg, else
+    (no such device, or not readable) from `dmesg`, else from `journalctl -k` (issue 3).
 
-    Best effort and bounded in time; None when the kernel log is not readable.
+    Best effort and bounded in time; None when no kernel log is readable.
     Matches the `oom-kill:...,oom_memcg=<path>,...,pid=N` summary line and the
     `Killed process N (comm)` line (kernel `mm/oom_kill.c` `dump_oom_summary`,
     `__oom_kill_process`)."""
-    try:
-        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    messages = _kmsg_messages()
+    if messages is None:
+        messages = _kernel_log_from_commands()
+    if messages is None:
         return None
     ours: list[int] = []
     killed: dict[int, OomVictim] = {}
     needles = (f"oom_memcg={memcg_path},", f"task_memcg={memcg_path},")
+    for msg in messages:
+        if msg.startswith("oom-kill:") and any(n in msg for n in needles):
+            m = _OOM_KILL_PID.search(msg)
+            if m:
+                ours.append(int(m.group(1)))
+        elif "Killed process" in msg:
+            k = _KILLED.search(msg)
+            if k:
+                killed[int(k.group(1))] = OomVictim(int(k.group(1)), k.group(2), msg.strip())
+    victims = []
+    for pid in dict.fromkeys(ours):
+        victims.append(killed.get(pid, OomVictim(pid, "?", "")))
+    return victims
+
+
+def _kmsg_messages() -> list[str] | None:
+    """The kernel log's messages from /dev/kmsg, oldest first; None when not readable."""
+    try:
+        fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    out: list[str] = []
     deadline = time.monotonic() + _KMSG_MAX_SECONDS
     try:
         for _ in range(_KMSG_MAX_RECORDS):
@@ -179,24 +203,43 @@ def read_kernel_oom_victims(memcg_path: str) -> list[OomVictim] | None:
             except BrokenPipeError:
                 continue  # the record was overwritten; the next read resumes
             except OSError:
+                if not out:
+                    return None  # e.g. EPERM with dmesg_restrict: try the fallbacks
                 break
             if not rec or time.monotonic() > deadline:
                 break
-            msg = rec.decode("utf-8", errors="replace").partition(";")[2].split("\n", 1)[0]
-            if msg.startswith("oom-kill:") and any(n in msg for n in needles):
-                m = _OOM_KILL_PID.search(msg)
-                if m:
-                    ours.append(int(m.group(1)))
-            elif "Killed process" in msg:
-                k = _KILLED.search(msg)
-                if k:
-                    killed[int(k.group(1))] = OomVictim(int(k.group(1)), k.group(2), msg.strip())
+            out.append(rec.decode("utf-8", errors="replace").partition(";")[2].split("\n", 1)[0])
     finally:
         os.close(fd)
-    victims = []
-    for pid in dict.fromkeys(ours):
-        victims.append(killed.get(pid, OomVictim(pid, "?", "")))
-    return victims
+    return out
+
+
+# (argv, how long it may take): dmesg reads the ring buffer through syslog(2), which
+# works where /dev/kmsg is missing; journalctl has the kernel messages systemd kept.
+_KERNEL_LOG_COMMANDS = (
+    (("dmesg", "--notime"), 0.5),
+    (("journalctl", "-k", "-b", "--no-pager", "-o", "cat", "-n", "5000"), 1.0),
+)
+
+
+def _kernel_log_from_commands() -> list[str] | None:
+    for argv, timeout in _KERNEL_LOG_COMMANDS:
+        exe = shutil.which(argv[0])
+        if exe is None:
+            continue
+        try:
+            res = subprocess.run(
+                [exe, *argv[1:]],
+                capture_output=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if res.returncode == 0 and res.stdout:
+            return [line.strip() for line in res.stdout.decode(errors="replace").splitlines()]
+    return None
 
 
 class ProcessInstance:
