@@ -1,0 +1,206 @@
+"""A real podkeeper agent with timestamps, run as its own process by ``bench_podkeeper``.
+
+``python -m benchmarks._pkagent HOME [--host-sandboxes] [--no-trace]`` runs
+``podkeeper.runtime.agent.Agent`` exactly as ``podkeeper agent`` does (API on
+``HOME/agent.sock``, SQLite store, process runtime, controllers) and records,
+from the agent's own clock:
+
+- probe lateness: actual probe start minus the tick that made it due
+  (``PodWorker.probe_trace``);
+- reactions: liveness Failure -> SIGTERM sent (``runtime.stop``), container
+  exit (the runtime's reap time) -> first restart started, startup Success ->
+  readiness probe started, readiness Failure -> pod no longer Ready (after the
+  controllers saw the change, so Service endpoints are updated too).
+
+``SIGUSR1`` starts a measurement window (clears the lateness samples);
+``SIGUSR2`` writes ``HOME/bench-stats.json`` (atomically). The parent reads
+CPU and RSS from ``/proc/<pid>`` of this process itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STATS_NAME = "bench-stats.json"
+
+
+def _pct(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[idx]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """count, p50, p99, max of ``values`` (seconds in, milliseconds out)."""
+    s = sorted(values)
+    return {
+        "count": float(len(s)),
+        "p50_ms": _pct(s, 0.50) * 1e3,
+        "p99_ms": _pct(s, 0.99) * 1e3,
+        "max_ms": (s[-1] * 1e3) if s else float("nan"),
+    }
+
+
+def main(argv: list[str]) -> int:
+    from podkeeper.core.result import Result
+    from podkeeper.core.spec import ProbeType
+    from podkeeper.runtime import agent as agent_mod
+    from podkeeper.runtime.interface import HostSandboxes
+    from podkeeper.runtime.podworker import PodWorker
+
+    home = Path(argv[0])
+    host_sandboxes = "--host-sandboxes" in argv
+    trace = "--no-trace" not in argv
+    home.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if host_sandboxes:
+        agent_mod.make_sandboxes = lambda home: HostSandboxes()
+
+    lateness: list[float] = []
+    window_start = [time.monotonic()]
+    reactions: dict[str, list[float]] = {
+        "liveness_to_sigterm": [],
+        "exit_to_restart": [],
+        "startup_to_readiness": [],
+        "readiness_to_unready": [],
+    }
+    live_fail: dict[tuple[str, str], float] = {}
+    ready_fail: dict[str, float] = {}
+    startup_ok: dict[tuple[str, str], float] = {}
+    exits: dict[tuple[str, str], float] = {}
+    starts: dict[tuple[str, str], int] = {}
+    was_ready: dict[str, bool] = {}
+    probes_started = [0]
+    failures: list[Any] = [0, ""]
+    by_kind: dict[str, int] = {}
+    late_by_kind: dict[str, list[float]] = {}
+    raw_samples: list[tuple[float, float]] | None = [] if os.environ.get("PK_BENCH_RAW") else None
+    wall_offset = time.time() - time.monotonic()
+
+    def on_probe_start(worker: Any, a: Any, scheduled: float | None, started: float) -> None:
+        probes_started[0] += 1
+        kind = type(a.target).__name__
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        if scheduled is not None:
+            lateness.append(started - scheduled)
+            late_by_kind.setdefault(kind, []).append(started - scheduled)
+            if raw_samples is not None:
+                raw_samples.append((started, started - scheduled))
+        if a.probe_type is ProbeType.READINESS:
+            t = startup_ok.pop((worker.name, a.container), None)
+            if t is not None:
+                reactions["startup_to_readiness"].append(started - t)
+
+    class TracedAgent(agent_mod.Agent):
+        def _make_runtime(self) -> Any:
+            rt: Any = super()._make_runtime()
+            start, stop = rt.start, rt.stop
+
+            async def traced_start(request: Any) -> Any:
+                inst = await start(request)
+                now = time.monotonic()
+                key = (request.pod_name, request.container_name)
+                n = starts[key] = starts.get(key, 0) + 1
+                t = exits.pop(key, None)
+                if n == 2 and t is not None:
+                    reactions["exit_to_restart"].append(now - t)
+                wait = inst.wait
+
+                async def traced_wait() -> Any:
+                    info = await wait()
+                    if info.sent_by_us is None and info.finished_at:
+                        exits[key] = info.finished_at - wall_offset
+                    return info
+
+                inst.wait = traced_wait
+                return inst
+
+            async def traced_stop(instance: Any, grace: float) -> None:
+                req = instance.request
+                t = live_fail.pop((req.pod_name, req.container_name), None)
+                if t is not None:
+                    reactions["liveness_to_sigterm"].append(time.monotonic() - t)
+                await stop(instance, grace)
+
+            rt.start, rt.stop = traced_start, traced_stop
+            return rt
+
+        def observe_probe(self, worker: Any, a: Any, outcome: Any, seconds: float) -> None:
+            now = time.monotonic()
+            if outcome.result is not Result.SUCCESS:
+                failures[0] += 1
+                failures[1] = f"{outcome.result.value}: {outcome.output or outcome.error}"
+            key = (worker.name, a.container)
+            if a.probe_type is ProbeType.LIVENESS:
+                if outcome.result is Result.FAILURE:
+                    live_fail[key] = now
+            elif a.probe_type is ProbeType.READINESS:
+                if outcome.result is Result.FAILURE:
+                    ready_fail.setdefault(worker.name, now)
+            elif outcome.result is Result.SUCCESS:
+                startup_ok[key] = now
+
+        def _pod_changed(self, worker: Any) -> None:
+            super()._pod_changed(worker)
+            ready = worker.machine.pod_ready
+            name = worker.name
+            if was_ready.get(name) and not ready:
+                t = ready_fail.pop(name, None)
+                if t is not None:
+                    reactions["readiness_to_unready"].append(time.monotonic() - t)
+            elif ready:
+                ready_fail.pop(name, None)
+            was_ready[name] = ready
+
+    if trace:
+        PodWorker.probe_trace = on_probe_start
+
+    def mark() -> None:
+        lateness.clear()
+        probes_started[0] = 0
+        by_kind.clear()
+        late_by_kind.clear()
+        window_start[0] = time.monotonic()
+
+    def dump() -> None:
+        now = time.monotonic()
+        out = {
+            "window_s": now - window_start[0],
+            "probes_started": probes_started[0],
+            "lateness": summary(lateness),
+            "reactions": {k: summary(v) for k, v in reactions.items()},
+            "pods": len(agent.pods),
+            "failures": failures[0],
+            "last_failure": failures[1],
+            "ready_pods": sum(1 for w in agent.pods.values() if w.machine.pod_ready),
+            "by_kind": by_kind,
+            "lateness_by_kind": {k: summary(v) for k, v in late_by_kind.items()},
+        }
+        if raw_samples is not None:
+            out["raw"] = raw_samples[-20000:]
+        tmp = home / (STATS_NAME + ".tmp")
+        tmp.write_text(json.dumps(out))
+        tmp.replace(home / STATS_NAME)
+
+    agent = TracedAgent(home)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, mark)
+        loop.add_signal_handler(signal.SIGUSR2, dump)
+        return await agent.run()
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
