@@ -1,4 +1,4 @@
-"""agnhost `liveness` (test/images/agnhost/liveness/server.go) in Python, loopback only.
+"""agnhost `liveness` (test/images/agnhost/liveness/server.go) in Python, on every address of its (pod) network namespace.
 
 /healthz: 200 "ok" while the process is at most --healthy-for seconds old, then
 500 "error: <seconds>". /redirect?loc=URL: 302 to URL with Go's http.Redirect
@@ -8,6 +8,8 @@ body. /started: 200 with the uptime in seconds.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -59,13 +61,16 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    # agnhost is a Go program: the Go runtime exits on SIGTERM even as PID 1 (exit 2).
+    # A Python PID 1 would ignore it, so say so explicitly.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(2))
     global HEALTHY_FOR
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8080)
     ap.add_argument("--healthy-for", type=float, default=10.0)
     args = ap.parse_args()
     HEALTHY_FOR = args.healthy_for
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    ThreadingHTTPServer(("0.0.0.0", args.port), Handler).serve_forever()  # the pod IP
 
 
 if __name__ == "__main__":

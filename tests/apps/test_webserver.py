@@ -1,8 +1,10 @@
-"""agnhost `test-webserver`: 200 on `/`, 404 elsewhere; loopback only."""
+"""agnhost `test-webserver`: 200 on `/`, 404 elsewhere; on every address of its (pod) network namespace."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -21,10 +23,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    # agnhost is a Go program: the Go runtime exits on SIGTERM even as PID 1 (exit 2).
+    # A Python PID 1 would ignore it, so say so explicitly.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(2))
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=80)
     args = ap.parse_args()
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    ThreadingHTTPServer(("0.0.0.0", args.port), Handler).serve_forever()  # the pod IP
 
 
 if __name__ == "__main__":
