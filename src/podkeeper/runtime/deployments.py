@@ -56,6 +56,8 @@ Key = tuple[str, str]  # (namespace, name)
 
 #: Rounds of RS sync + Deployment sync per flush before giving the loop back.
 MAX_ROUNDS = 50
+#: Seconds after start() within which the agent brings back the pods it had stored.
+RESTORE_GRACE = 5.0
 #: Seconds added to timer deadlines: availability and timeouts are strict comparisons.
 TIMER_SLACK = 0.01
 DEPLOYMENT_COMPONENT = "deployment-controller"
@@ -155,7 +157,7 @@ class _Deployment:
 class _Pod:
     rs: Key
     state: PodState
-    phase_terminal_handled: bool = False
+    restoring: bool = False  # read from the store; not yet reported by the agent
 
 
 class DeploymentController:
@@ -192,9 +194,12 @@ class DeploymentController:
         ):
             self._store = store
             self._load()
-        # The agent restores its pods right after start(); adopt them on the first turn
-        # of the loop, before any sync could create replacements for them.
-        asyncio.get_running_loop().call_soon(self._adopt_existing)
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._mark_all)
+        # The agent restores the stored pods after every controller started (and another
+        # controller's start may yield to the loop first): _load registered them already;
+        # those that never come back are forgotten after a grace period.
+        loop.call_later(RESTORE_GRACE, self._settle_restored)
 
     async def stop(self) -> None:
         if self._handle is not None:
@@ -204,14 +209,29 @@ class DeploymentController:
             h.cancel()
         self._timers.clear()
 
-    def _adopt_existing(self) -> None:
-        if self._host is None:
-            return
-        for snap in self.host.pod_snapshots(None):
-            self.pod_changed(snap)
+    def _mark_all(self) -> None:
         self._dirty_rs.update(self._replicasets)
         self._dirty_d.update(self._deployments)
         self._schedule()
+
+    def _settle_restored(self) -> None:
+        """Adopt every live pod we own; forget stored pods the agent did not bring back."""
+        if self._host is None:
+            return
+        snapshots = self.host.pod_snapshots(None)
+        for snap in snapshots:
+            self.pod_changed(snap)
+        live = {_key(snap) for snap in snapshots}
+        for key, tracked in list(self._pods.items()):
+            if tracked.restoring and key not in live:
+                self._pods.pop(key)
+                rs = self._replicasets.get(tracked.rs)
+                if rs is not None:
+                    rs.pods.discard(key[1])
+                    self._mark_replicaset(tracked.rs)
+        log.debug(
+            "restore settled: %d pods, %d of them owned here", len(snapshots), len(self._pods)
+        )
 
     # ------------------------------------------------------------ Controller
 
@@ -325,7 +345,7 @@ class DeploymentController:
             restarts=restarts,
             deletion_cost=cost,
         )
-        if tracked is not None and state == tracked.state:
+        if tracked is not None and state == tracked.state and not tracked.restoring:
             return
         self._pods[key] = _Pod(rs_key, state)
         self._replicasets[rs_key].pods.add(key[1])
@@ -531,6 +551,7 @@ class DeploymentController:
             self._event(rs.obj, "Warning", "FailedCreate", f"Error creating: {exc}")
             return None
         self._event(rs.obj, "Normal", "SuccessfulCreate", f"Created pod: {name}")
+        log.debug("replica set %s: created pod %s", rs.name, name)
         return self._pods[(ns, name)].state if (ns, name) in self._pods else state
 
     def _delete_replicaset(self, rs: _ReplicaSet, grace: int | None) -> None:
@@ -940,6 +961,13 @@ class DeploymentController:
             )
             created = mono(obj["metadata"].get("creationTimestamp"))
             self._replicasets[_key(obj)] = _ReplicaSet(obj, created, owner, status=saved)
+        for obj in self._store.list_objects("Pod", None):
+            meta = obj.get("metadata") or {}
+            rs_key = self._owner_of(meta, str(meta.get("namespace") or "default"))
+            if rs_key is None or meta.get("deletionTimestamp"):
+                continue  # the agent does not restore a pod that was being deleted
+            self._pods[_key(obj)] = _Pod(rs_key, PodState(_key(obj)[1], created=now), True)
+            self._replicasets[rs_key].pods.add(_key(obj)[1])
         if self._deployments or self._replicasets:
             log.info(
                 "restored %d deployments and %d replica sets from the state database",
