@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.fakes import FakeAgentBackend
 from podkeeper.api.client import Client
 from podkeeper.api.server import serve
+from tests.api.fakes import FakeAgentBackend
 
 
 @dataclass

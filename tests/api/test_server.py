@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.api.conftest import Agent
-from tests.api.fakes import FakeAgentBackend, event, pod
 from podkeeper.api.client import AgentNotRunning, APIError, Client, ClientError
 from podkeeper.api.server import serve
+from tests.api.conftest import Agent
+from tests.api.fakes import FakeAgentBackend, event, pod
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -1,4 +1,4 @@
-"""agnhost `liveness` (test/images/agnhost/liveness/server.go) in Python, on every address of its (pod) network namespace.
+"""agnhost `liveness` (test/images/agnhost/liveness/server.go) in Python, on the pod IP.
 
 /healthz: 200 "ok" while the process is at most --healthy-for seconds old, then
 500 "error: <seconds>". /redirect?loc=URL: 302 to URL with Go's http.Redirect

@@ -1,4 +1,4 @@
-"""agnhost `test-webserver`: 200 on `/`, 404 elsewhere; on every address of its (pod) network namespace."""
+"""agnhost `test-webserver`: 200 on `/`, 404 elsewhere, on the pod IP."""
 
 from __future__ import annotations
 

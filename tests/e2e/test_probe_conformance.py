@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +185,7 @@ def test_probe_case(conformance: dict[str, Observed], sc: Scenario) -> None:
     ex = sc.expect
     counts = o.restart_counts
     assert counts, f"{sc.id}: the watched container never appeared"
-    assert all(b >= a for a, b in zip(counts, counts[1:], strict=False)), (
-        f"{sc.id}: restartCount went down: {counts}"
-    )
+    assert all(b >= a for a, b in pairwise(counts)), f"{sc.id}: restartCount went down: {counts}"
     if ex.restarts is not None:
         assert counts[-1] == ex.restarts, f"{sc.id}: restarts {counts[-1]} != {ex.restarts}"
     if ex.min_restarts is not None:
