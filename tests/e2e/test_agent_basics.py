@@ -188,3 +188,17 @@ def test_delete_is_graceful_and_sigkills_after_grace(pk: PK, grace: int) -> None
     res = pk.run("explain", "pod", "stubborn")
     assert "137" in res.out
     assert "SIGKILL" in res.out
+
+
+def test_reapply_unchanged_and_immutable_pod_spec(pk: PK) -> None:
+    pod = pod_manifest("same", [{"name": "a", "image": "x", "command": SLEEP}])
+    assert "pod/same created" in pk.up(pod).out
+    path = pk.write("same.yaml", [pod])
+    assert "pod/same unchanged" in pk.run("apply", "-f", str(path)).out
+    pod["spec"]["containers"][0]["command"] = [*SLEEP, "x"]
+    res = pk.run("apply", "-f", str(pk.write("changed.yaml", [pod])), check=False)
+    assert res.code != 0
+    assert "Forbidden: pod updates may not change fields" in res.err
+    # Every event has its own name, as client-go names them.
+    names = [e["metadata"]["name"] for e in pk.events("same")]
+    assert len(names) == len(set(names))

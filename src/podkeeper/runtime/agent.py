@@ -10,6 +10,7 @@ and killed by the next one, which says so.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -66,6 +67,7 @@ class Agent:
         self._stopped = asyncio.Event()
         self.cgroup_warning: str | None = None
         self.controllers: list[Controller] = []
+        self._event_seq = itertools.count()
         self.sandboxes: SandboxManager = HostSandboxes()
         self._pids_pending = False
         self._pid_starts: dict[tuple[str, int], str | None] = {}
@@ -299,7 +301,7 @@ class Agent:
                     prepared.append(obj)
                 continue
             existing = self.pods.get((obj["metadata"]["namespace"], name))
-            if existing is not None and existing.obj["spec"] != obj["spec"]:
+            if existing is not None and _spec_changed(existing.obj["spec"], obj["spec"]):
                 # Pod spec is immutable (validation.go ValidatePodUpdate).
                 errors.append(
                     f'Pod "{name}" is invalid: spec: Forbidden: pod updates may not change '
@@ -522,7 +524,12 @@ class Agent:
         return {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{pod}.{int(wall * 1e9):x}", "namespace": ns},
+            # client-go names events "<object>.<unix nanos hex>"; several events of one
+            # sync share our timestamp, so a sequence number keeps the names unique.
+            "metadata": {
+                "name": f"{pod}.{int(wall * 1e9) + next(self._event_seq):x}",
+                "namespace": ns,
+            },
             "involvedObject": involved,
             "reason": e.reason,
             "message": e.message,
@@ -728,6 +735,13 @@ def make_sandboxes(home: Path) -> SandboxManager:
         return HostSandboxes()
     manager = NamespaceSandboxes.for_home(home)
     return manager if manager is not None else HostSandboxes()
+
+
+def _spec_changed(applied: Obj, new: Obj) -> bool:
+    """Whether a re-applied pod spec differs, ignoring what the agent itself filled in."""
+    return {k: v for k, v in applied.items() if k != "nodeName"} != {
+        k: v for k, v in new.items() if k != "nodeName"
+    }
 
 
 def default_controllers() -> list[Controller]:
