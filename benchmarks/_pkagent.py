@@ -20,6 +20,7 @@ CPU and RSS from ``/proc/<pid>`` of this process itself.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -164,8 +165,20 @@ def main(argv: list[str]) -> int:
     if trace:
         PodWorker.probe_trace = on_probe_start
 
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif info.get("generation") == 2:
+            gc_pauses.append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(on_gc)
+
     def mark() -> None:
         lateness.clear()
+        gc_pauses.clear()
         probes_started[0] = 0
         by_kind.clear()
         late_by_kind.clear()
@@ -179,6 +192,7 @@ def main(argv: list[str]) -> int:
             "lateness": summary(lateness),
             "reactions": {k: summary(v) for k, v in reactions.items()},
             "pods": len(agent.pods),
+            "gc2_pauses": summary(gc_pauses),
             "failures": failures[0],
             "last_failure": failures[1],
             "ready_pods": sum(1 for w in agent.pods.values() if w.machine.pod_ready),

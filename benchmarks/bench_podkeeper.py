@@ -427,6 +427,8 @@ def probe_reaction(ctx: BenchContext) -> list[Measurement]:
     - startup Success -> the immediate readiness probe started;
     - readiness Failure (exec `test ! -e FILE`, the file created by us) -> pod not Ready,
       after the controllers (Service endpoints) saw it.
+
+    The groups of three pods are created one after the other over 12 s (quick: 1.2 s).
     """
     n = 8 if ctx.quick else 60
     with forked_server("tcp", ctx.budget_s * 1.5 + 15) as tport:
@@ -453,7 +455,9 @@ def probe_reaction(ctx: BenchContext) -> list[Measurement]:
                         ),
                     )
                 )
-            agent.apply_spread(objs, 0.5, batches=5)
+            # One group of three pods at a time, spread out: each reaction is measured
+            # alone, not behind a burst of simultaneous crashes (that is the scale run).
+            agent.apply_spread(objs, 1.2 if ctx.quick else 12.0, batches=n)
             _wait_ready(agent, n, ctx.deadline - 1.5)  # the start* pods
             flag.touch()
             end = ctx.deadline - 0.2
