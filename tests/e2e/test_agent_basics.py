@@ -113,6 +113,12 @@ def test_probe_with_missing_binary_is_a_failure_not_a_crash(pk: PK) -> None:
     assert "/no/such/probe" in ev[0]["message"]
     assert not is_ready(pk.pod("probe127"))
     assert pk.run("version").code == 0  # the agent is alive
+    # The kubelet's probe metrics count it as failed (served on /metrics/probes).
+    from podkeeper.api.client import Client
+
+    text = Client(str(pk.home / "agent.sock")).get_bytes("/metrics/probes").decode()
+    assert 'probe_type="Readiness",result="failed"' in text
+    assert 'pod="probe127"' in text
 
 
 def test_history_survives_agent_restart_and_orphans_are_killed(pk: PK) -> None:

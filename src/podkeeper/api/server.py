@@ -564,6 +564,13 @@ async def _version(request: web.Request) -> web.Response:
     return web.json_response(request.app[BACKEND].version())
 
 
+async def _probe_metrics(request: web.Request) -> web.Response:
+    # The kubelet serves probe metrics on their own path (server.go proberMetricsPath).
+    backend = request.app[BACKEND]
+    text = getattr(backend, "metrics_text", lambda: b"")()
+    return web.Response(body=text, content_type="text/plain", charset="utf-8")
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
@@ -592,6 +599,7 @@ def build_app(backend: AgentBackend) -> web.Application:
         web.post(paths.SHUTDOWN_PATH, _shutdown),
         web.get(paths.VERSION_PATH, _version),
         web.get(paths.HEALTHZ_PATH, _healthz),
+        web.get("/metrics/probes", _probe_metrics),
     ]
     app.add_routes(routes)
     app.on_shutdown.append(_on_shutdown)

@@ -38,6 +38,7 @@ from podkeeper.runtime.interface import (
     RunningInstance,
     SandboxManager,
 )
+from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, classify_who, env_base
 from podkeeper.runtime.store import InstanceRecord, Store
 
@@ -68,6 +69,7 @@ class Agent:
         self.cgroup_warning: str | None = None
         self.controllers: list[Controller] = []
         self._event_seq = itertools.count()
+        self.metrics = ProbeMetrics()
         self.sandboxes: SandboxManager = HostSandboxes()
         self._pids_pending = False
         self._pid_starts: dict[tuple[str, int], str | None] = {}
@@ -382,6 +384,7 @@ class Agent:
             self.store.delete_object("Pod", worker.namespace, worker.name)
         self._save_pids()
         snapshot = worker.snapshot()
+        self.metrics.forget_pod(worker.pod.metadata.uid)
         for c in self.controllers:
             c.pod_gone(snapshot)
 
@@ -723,8 +726,14 @@ class Agent:
     def observe_probe(
         self, worker: PodWorker, a: RunProbe, outcome: ProbeOutcome, seconds: float
     ) -> None:
-        """Hook for probe metrics (prober_probe_total); kept cheap on the hot path."""
-        del worker, a, outcome, seconds
+        """Probe metrics (prober_probe_total, prober_probe_duration_seconds)."""
+        meta = worker.pod.metadata
+        self.metrics.observe(
+            a.probe_type.value, a.container, meta.name, meta.namespace, meta.uid, outcome, seconds
+        )
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.exposition()
 
 
 def make_sandboxes(home: Path) -> SandboxManager:
