@@ -211,7 +211,10 @@ def main(argv: list[str]) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, mark)
         loop.add_signal_handler(signal.SIGUSR2, dump)
-        return await agent.run()
+        from podkeeper.api.daemon import controllers
+        from podkeeper.api.server import serve
+
+        return await agent.run(serve=serve, controllers=controllers())
 
     return asyncio.run(run())
 

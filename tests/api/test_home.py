@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from podkeeper.api.home import resolve_home, socket_path
+from podkeeper.home import resolve_home, socket_path
 
 
 def test_explicit_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

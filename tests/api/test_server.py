@@ -397,7 +397,7 @@ async def test_agent_not_running_message(short_dir: Path) -> None:
 
 def test_client_import_does_not_load_aiohttp() -> None:
     code = (
-        "import sys, podkeeper.api.client, podkeeper.api.home;"
+        "import sys, podkeeper.api.client, podkeeper.home;"
         "assert 'aiohttp' not in sys.modules, 'aiohttp imported';"
         "assert 'asyncio' not in sys.modules, 'asyncio imported'"
     )

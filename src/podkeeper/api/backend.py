@@ -7,17 +7,11 @@ Every object crossing this boundary is a Kubernetes-shaped JSON dict
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Protocol
 
-Obj = dict[str, Any]
+from podkeeper.runtime.controllers import ApplyError, Obj
 
-
-class ApplyError(Exception):
-    """Objects were rejected; `messages` are the Kubernetes-style lines (nothing was applied)."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
+__all__ = ["AgentBackend", "ApplyError", "Obj"]
 
 
 class AgentBackend(Protocol):

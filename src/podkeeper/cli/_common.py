@@ -83,7 +83,7 @@ ClientFactory = Callable[[Path], AgentClient]
 
 def _real_client(home: Path) -> AgentClient:
     from podkeeper.api.client import Client
-    from podkeeper.api.home import socket_path
+    from podkeeper.home import socket_path
 
     return Client(socket_path(home))
 
@@ -100,7 +100,7 @@ class State:
     def home(self) -> Path:
         """The resolved (and created) PODKEEPER_HOME."""
         if self._home is None:
-            from podkeeper.api.home import resolve_home
+            from podkeeper.home import resolve_home
 
             try:
                 self._home = resolve_home(self.home_option)

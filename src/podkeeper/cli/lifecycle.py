@@ -87,7 +87,7 @@ def _log_tail(path: Path, lines: int = 5) -> str:
 
 def start_agent(state: State) -> Agent:
     """The agent answering on the home's socket; started detached when none answers."""
-    from podkeeper.api.home import log_path
+    from podkeeper.home import log_path
 
     client = state.raw_client()
     if agent_answers(client):
@@ -134,7 +134,7 @@ def _pid_alive(pid: int, process: subprocess.Popen[bytes] | None) -> bool:
 
 
 def _agent_pid(home: Path) -> int | None:
-    from podkeeper.api.home import pid_path
+    from podkeeper.home import pid_path
 
     try:
         return int(pid_path(home).read_text().strip())
@@ -144,7 +144,7 @@ def _agent_pid(home: Path) -> int | None:
 
 def stop_agent(state: State, agent: Agent, timeout: float) -> None:
     """Ask the agent to drain and stop; wait (bounded) until its process or socket is gone."""
-    from podkeeper.api.home import socket_path
+    from podkeeper.home import socket_path
 
     home = state.home
     pid = agent.process.pid if agent.process is not None else _agent_pid(home)
@@ -593,5 +593,5 @@ def agent(ctx: click.Context) -> None:
     import importlib
 
     home = state_of(ctx).home
-    runtime_agent: Any = importlib.import_module("podkeeper.runtime.agent")
+    runtime_agent: Any = importlib.import_module("podkeeper.api.daemon")
     ctx.exit(int(runtime_agent.main(str(home)) or 0))

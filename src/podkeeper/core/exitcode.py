@@ -228,6 +228,15 @@ _RT_NOTE = (
 )
 
 
+def signal_name(n: int) -> str:
+    """The Linux name of signal `n` (`SIGKILL`, `SIGRTMIN+3`), or `signal N` when out of range."""
+    if n in _SIGNALS:
+        return _SIGNALS[n][0]
+    if 32 <= n <= 64:
+        return _rt_signal_name(n)
+    return f"signal {n}"
+
+
 def _rt_signal_name(n: int) -> str:
     """Name as bash `kill -l` prints it (glibc SIGRTMIN is 34: 32 and 33 are NPTL's)."""
     if n == 32:

@@ -18,9 +18,10 @@ agent's drain"; "the kernel OOM killer: cgroup memory limit X, peak Y";
 from __future__ import annotations
 
 import re
-import signal as _signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from podkeeper.core.exitcode import signal_name
 
 MiB = 1024 * 1024
 
@@ -55,10 +56,7 @@ def _mib(n: int | None) -> str:
 
 
 def _signame(sig: int) -> str:
-    try:
-        return _signal.Signals(sig).name
-    except ValueError:
-        return f"signal {sig}"
+    return signal_name(sig)
 
 
 _HEAP_SIZE = re.compile(r"(?:-Xmx|-XX:MaxHeapSize=)(\d+)([kKmMgGtT]?)(?![\w.])")

@@ -19,18 +19,18 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from podkeeper import KUBE_MINOR, __version__
-from podkeeper.api.backend import ApplyError, Obj
-from podkeeper.api.home import DB_NAME, PID_NAME, SOCKET_NAME
 from podkeeper.core.actions import RunProbe, StartContainer
 from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
-from podkeeper.runtime.controllers import Controller
+from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME
+from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.interface import (
     ContainerRuntime,
     ExitInfo,
@@ -45,7 +45,16 @@ from podkeeper.runtime.store import InstanceRecord, Store
 log = logging.getLogger("podkeeper.agent")
 
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
-DRAIN_MARGIN = 10.0  # seconds beyond the longest grace that a drain waits
+DRAIN_MARGIN = 10.0
+
+
+class Closer(Protocol):
+    async def cleanup(self) -> None: ...
+
+
+ServeFn = Callable[
+    ["Agent", Path], Awaitable[Closer]
+]  # seconds beyond the longest grace that a drain waits
 
 
 def _rfc3339(epoch: float) -> str:
@@ -86,9 +95,11 @@ class Agent:
 
     # -------------------------------------------------------------- lifecycle
 
-    async def run(self) -> int:
-        from podkeeper.api.server import serve
-
+    async def run(
+        self, serve: ServeFn | None = None, controllers: Sequence[Controller] = ()
+    ) -> int:
+        """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
+        it in, so the runtime does not import it); `controllers` run beside the pod workers."""
         if self._runtime is None:
             self._runtime = self._make_runtime()
         self.sandboxes = make_sandboxes(self.home)
@@ -97,12 +108,12 @@ class Agent:
             log.warning("cleaned up after a previous agent: %s", line)
         self._kill_orphans()
         (self.home / PID_NAME).write_text(str(os.getpid()))
-        runner = await serve(self, self.home / SOCKET_NAME)
+        runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
-        self.controllers = default_controllers()
+        self.controllers = list(controllers)
         for c in self.controllers:
             await c.start(self)
         await self._restore()
@@ -110,7 +121,8 @@ class Agent:
         await self._stopped.wait()
         for c in self.controllers:
             await c.stop()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         flusher.cancel()
         try:
             await flusher
@@ -753,21 +765,6 @@ def _spec_changed(applied: Obj, new: Obj) -> bool:
     }
 
 
-def default_controllers() -> list[Controller]:
-    """The controllers this build has (Deployments, Services), each optional."""
-    out: list[Controller] = []
-    for module, name in (
-        ("podkeeper.runtime.deployments", "DeploymentController"),
-        ("podkeeper.lb.services", "ServiceController"),
-    ):
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ModuleNotFoundError:
-            continue
-        out.append(getattr(mod, name)())
-    return out
-
-
 def _proc_start(pid: int) -> str | None:
     """The process start time from /proc (field 22), to tell a live pid from a reused one."""
     try:
@@ -776,17 +773,3 @@ def _proc_start(pid: int) -> str | None:
     except OSError:
         return None
     return data.rpartition(")")[2].split()[19]
-
-
-def main(home: str) -> int:
-    """Run the agent for `home` in the foreground until `down`, SIGTERM or SIGINT."""
-    logging.basicConfig(
-        level=os.environ.get("PODKEEPER_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    agent_home = Path(home)
-    agent_home.mkdir(parents=True, exist_ok=True)
-    try:
-        return asyncio.run(Agent(agent_home).run())
-    except KeyboardInterrupt:
-        return 0

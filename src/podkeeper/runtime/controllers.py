@@ -13,6 +13,14 @@ from typing import Any, Protocol
 Obj = dict[str, Any]
 
 
+class ApplyError(Exception):
+    """Objects were rejected; `messages` are the Kubernetes-style lines (nothing was applied)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
 class PodHost(Protocol):
     """What a controller may ask of the agent."""
 
@@ -36,7 +44,10 @@ class PodHost(Protocol):
 
 
 class Controller(Protocol):
-    kinds: tuple[str, ...]
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The Kubernetes kinds this controller serves."""
+        ...
 
     async def start(self, host: PodHost) -> None: ...
 

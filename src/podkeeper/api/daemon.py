@@ -1,0 +1,39 @@
+"""`podkeeper agent`: the node agent process, its API server and its controllers wired together.
+
+The runtime's `Agent` does the kubelet's work; this module is the one place
+that gives it the REST API (`api.server`) and the controllers that live in
+other layers (Services in `lb`), so the runtime never imports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from podkeeper.api.server import serve
+from podkeeper.runtime.agent import Agent
+from podkeeper.runtime.controllers import Controller
+
+
+def controllers() -> list[Controller]:
+    """Deployments/ReplicaSets and Services, as kube-controller-manager and kube-proxy."""
+    from podkeeper.lb.services import ServiceController
+    from podkeeper.runtime.deployments import DeploymentController
+
+    return [DeploymentController(), ServiceController()]
+
+
+def main(home: str) -> int:
+    """Run the agent for `home` in the foreground until `down`, SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=os.environ.get("PODKEEPER_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    agent_home = Path(home)
+    agent_home.mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(Agent(agent_home).run(serve=serve, controllers=controllers()))
+    except KeyboardInterrupt:
+        return 0
