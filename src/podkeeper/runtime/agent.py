@@ -31,6 +31,14 @@ from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
+from podkeeper.runtime.history import (
+    child_oom_events,
+    event_object,
+    instance_record,
+    start_error_record,
+    termination_message,
+    termination_record,
+)
 from podkeeper.runtime.interface import (
     ContainerRuntime,
     ExitInfo,
@@ -39,12 +47,11 @@ from podkeeper.runtime.interface import (
     SandboxManager,
 )
 from podkeeper.runtime.metrics import ProbeMetrics
-from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, classify_who, env_base
-from podkeeper.runtime.store import InstanceRecord, Store
+from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
+from podkeeper.runtime.store import Store
 
 log = logging.getLogger("podkeeper.agent")
 
-DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 DRAIN_MARGIN = 10.0
 
 
@@ -525,42 +532,13 @@ class Agent:
         )
 
     def _event_obj(self, ns: str, pod: str, uid: str, field_path: str | None, e: Event) -> Obj:
-        wall = e.time + self.wall_offset
-        ts = _rfc3339(wall)
-        involved: Obj = {
-            "kind": "Pod",
-            "namespace": ns,
-            "name": pod,
-            "uid": uid,
-            "apiVersion": "v1",
-        }
-        if field_path:
-            involved["fieldPath"] = field_path
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            # client-go names events "<object>.<unix nanos hex>"; several events of one
-            # sync share our timestamp, so a sequence number keeps the names unique.
-            "metadata": {
-                "name": f"{pod}.{int(wall * 1e9) + next(self._event_seq):x}",
-                "namespace": ns,
-            },
-            "involvedObject": involved,
-            "reason": e.reason,
-            "message": e.message,
-            "type": e.type,
-            "count": 1,
-            "firstTimestamp": ts,
-            "lastTimestamp": ts,
-            "source": {"component": e.component, "host": self.node_name},
-            "reportingComponent": e.component,
-            "reportingInstance": self.node_name,
-        }
+        return event_object(
+            ns, pod, uid, field_path, e, self.wall_offset, self.node_name, next(self._event_seq)
+        )
 
     def record_event(self, worker: PodWorker, e: Event) -> None:
-        self._record(
-            self._event_obj(worker.namespace, worker.name, worker.pod.metadata.uid, e.field_path, e)
-        )
+        meta = worker.pod.metadata
+        self._record(self._event_obj(meta.namespace, meta.name, meta.uid, e.field_path, e))
 
     def _record(self, obj: Obj) -> None:
         stored, created = self.store.record_event(obj)
@@ -571,74 +549,19 @@ class Agent:
     def record_instance(
         self, worker: PodWorker, a: StartContainer, handle: RunningInstance, log_path: str
     ) -> None:
-        self.store.add_instance(
-            InstanceRecord(
-                worker.namespace,
-                worker.name,
-                worker.pod.metadata.uid,
-                a.container,
-                a.instance_id,
-                a.restart_count,
-                log_path,
-                handle.started_at,
-            )
-        )
+        self.store.add_instance(instance_record(worker, a, log_path, handle.started_at))
         self._save_pids()
 
     def record_start_error(
         self, worker: PodWorker, a: StartContainer, message: str, log_path: str
     ) -> None:
-        self.store.add_instance(
-            InstanceRecord(
-                worker.namespace,
-                worker.name,
-                worker.pod.metadata.uid,
-                a.container,
-                a.instance_id,
-                a.restart_count,
-                log_path,
-                time.time(),
-            )
-        )
-        self.store.add_termination(
-            {
-                "namespace": worker.namespace,
-                "pod": worker.name,
-                "pod_uid": worker.pod.metadata.uid,
-                "container": a.container,
-                "instance_id": a.instance_id,
-                "time": time.time(),
-                "exit_code": 128,
-                "signal": None,
-                "reason": "StartError",
-                "message": message,
-                "who": "the runtime could not start the container",
-                "evidence": [message],
-                "run_seconds": 0.0,
-                "restart_count": a.restart_count,
-                "next_step": "check that `command[0]` exists and is executable and that "
-                "`workingDir` exists on this host",
-            }
-        )
+        self.store.add_instance(instance_record(worker, a, log_path, time.time()))
+        self.store.add_termination(start_error_record(worker, a, message))
 
     def termination_message(
         self, container: Container, info: ExitInfo, inst: InstanceRuntime
     ) -> str:
-        from podkeeper.runtime.logs import fallback_message
-        from podkeeper.runtime.process import read_termination_message
-
-        text = ""
-        # Host processes share one filesystem, so the shared default /dev/termination-log
-        # is not read; a pod-specific terminationMessagePath is (truncated at start).
-        if container.termination_message_path not in ("", DEFAULT_TERMINATION_PATH):
-            text = read_termination_message(container.termination_message_path) or ""
-        if (
-            not text
-            and container.termination_message_policy == "FallbackToLogsOnError"
-            and info.exit_code != 0
-        ):
-            text = fallback_message(inst.log_path)
-        return text
+        return termination_message(container, info, inst.log_path)
 
     def record_termination(
         self,
@@ -649,91 +572,12 @@ class Agent:
         reason: str,
         message: str,
     ) -> None:
-        from podkeeper.core.verdict import verdict
-        from podkeeper.runtime.logs import tail_lines
-
-        started = inst.handle.started_at
-        kill = inst.kill
-        record = worker.machine.records[inst.container]
-        spec = record.spec
-        probe_output = None
-        if kill is not None:
-            probe_output = worker.last_probe_output.get(record.field_path)
-        v = verdict(
-            exit_code=info.exit_code,
-            signal=info.signal,
-            reason=reason,
-            oom_killed=info.oom_killed,
-            memory_limit=info.memory_limit,
-            memory_peak=info.memory_peak,
-            oom_kills=info.oom_kills_in_instance,
-            oom_victims=list(info.oom_victims),
-            kernel_oom_line=info.kernel_oom_line,
-            killed_by_agent=kill.message if kill else None,
-            kill_grace=kill.grace if kill else None,
-            sent_by_us=info.sent_by_us,
-            sigterm_ignored_seconds=info.sigterm_ignored_seconds,
-            signal_sender=info.signal_sender,
-            probe_output=probe_output,
-            run_seconds=info.finished_at - started if info.finished_at else None,
-            env=inst.env,
-            # The resolved argv ($(VAR) expanded) the runtime ran, for the JVM heap flags.
-            argv=tuple(getattr(getattr(inst.handle, "request", None), "argv", ())),
-            cpu_usage_seconds=info.cpu_usage_seconds,
-            cpu_limit_milli=spec.resources.limits_cpu_milli,
-            cpu_nr_throttled=info.cpu_nr_throttled,
-        )
         self.store.add_termination(
-            {
-                "namespace": worker.namespace,
-                "pod": worker.name,
-                "pod_uid": worker.pod.metadata.uid,
-                "container": inst.container,
-                "instance_id": instance_id,
-                "time": info.finished_at or time.time(),
-                "exit_code": info.exit_code,
-                "signal": info.signal,
-                "reason": reason,
-                "message": message,
-                "who": v.who or classify_who(info, kill),
-                "verdict": v.summary,
-                "evidence": v.evidence,
-                "next_step": v.next_step,
-                "memory_limit": info.memory_limit,
-                "memory_peak": info.memory_peak,
-                "cpu_usage_seconds": info.cpu_usage_seconds,
-                "run_seconds": round((info.finished_at or time.time()) - started, 3),
-                "restart_count": inst.restart_count,
-                "last_log_lines": [
-                    line.decode(errors="replace").rstrip("\n")
-                    for line in tail_lines(inst.log_path, 50)
-                ],
-            }
+            termination_record(worker, instance_id, inst, info, reason, message)
         )
-        self._child_oom_events(worker, inst.container, record.field_path, info)
+        for e in child_oom_events(worker, inst.container, info, self.now()):
+            self.record_event(worker, e)
         self._save_pids()
-
-    def _child_oom_events(
-        self, worker: PodWorker, container: str, field_path: str | None, info: ExitInfo
-    ) -> None:
-        """A Warning per OOM kill that hit a process other than the container's main one:
-        an event, never the container's reason (issue 3; kubernetes#104454)."""
-        if info.oom_killed:
-            return
-        # Only kernel-named victims: the v1 fallback counter (memory.failcnt) counts limit
-        # hits, not kills, so an event from it alone could be false.
-        for victim in info.oom_victims:
-            self.record_event(
-                worker,
-                Event(
-                    "Warning",
-                    "OOMKilling",
-                    f"Memory cgroup out of memory: killed {victim} in container {container}, "
-                    "not its main process",
-                    field_path,
-                    self.now(),
-                ),
-            )
 
     def observe_probe(
         self, worker: PodWorker, a: RunProbe, outcome: ProbeOutcome, seconds: float

@@ -1,0 +1,213 @@
+"""What the agent keeps about its pods: events, container instances and termination records.
+
+Builders only (the agent stores what they return): `v1 Event` objects named
+as client-go names them, the per-instance rows that make `logs --previous`
+work, and the termination record with its verdict (issue 3), which is never
+overwritten and outlives the pod.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from podkeeper.core.events import Event
+from podkeeper.core.spec import Container
+from podkeeper.core.verdict import verdict
+from podkeeper.runtime.interface import ExitInfo
+from podkeeper.runtime.logs import fallback_message, tail_lines
+from podkeeper.runtime.podworker import classify_who
+from podkeeper.runtime.store import InstanceRecord
+
+if TYPE_CHECKING:
+    from podkeeper.core.actions import StartContainer
+    from podkeeper.runtime.podworker import InstanceRuntime, PodWorker
+
+Obj = dict[str, Any]
+
+# Host processes share one filesystem, so the shared default /dev/termination-log is
+# not read; a pod-specific terminationMessagePath is (the pod worker truncates it).
+DEFAULT_TERMINATION_PATH = "/dev/termination-log"
+LAST_LOG_LINES = 50
+
+
+def _rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def event_object(
+    ns: str,
+    pod: str,
+    uid: str,
+    field_path: str | None,
+    e: Event,
+    wall_offset: float,
+    node: str,
+    seq: int,
+) -> Obj:
+    """A `v1 Event` about a pod (or, with its kind patched in, another object)."""
+    wall = e.time + wall_offset
+    ts = _rfc3339(wall)
+    involved: Obj = {"kind": "Pod", "namespace": ns, "name": pod, "uid": uid, "apiVersion": "v1"}
+    if field_path:
+        involved["fieldPath"] = field_path
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        # client-go names events "<object>.<unix nanos hex>"; several events of one
+        # sync share our timestamp, so a sequence number keeps the names unique.
+        "metadata": {"name": f"{pod}.{int(wall * 1e9) + seq:x}", "namespace": ns},
+        "involvedObject": involved,
+        "reason": e.reason,
+        "message": e.message,
+        "type": e.type,
+        "count": 1,
+        "firstTimestamp": ts,
+        "lastTimestamp": ts,
+        "source": {"component": e.component, "host": node},
+        "reportingComponent": e.component,
+        "reportingInstance": node,
+    }
+
+
+def instance_record(
+    worker: PodWorker, a: StartContainer, log_path: str, started_at: float
+) -> InstanceRecord:
+    meta = worker.pod.metadata
+    return InstanceRecord(
+        meta.namespace,
+        meta.name,
+        meta.uid,
+        a.container,
+        a.instance_id,
+        a.restart_count,
+        log_path,
+        started_at,
+    )
+
+
+def start_error_record(worker: PodWorker, a: StartContainer, message: str) -> Obj:
+    """The history record of a start that failed (StartError, exit 128)."""
+    meta = worker.pod.metadata
+    return {
+        "namespace": meta.namespace,
+        "pod": meta.name,
+        "pod_uid": meta.uid,
+        "container": a.container,
+        "instance_id": a.instance_id,
+        "time": time.time(),
+        "exit_code": 128,
+        "signal": None,
+        "reason": "StartError",
+        "message": message,
+        "who": "the runtime could not start the container",
+        "evidence": [message],
+        "run_seconds": 0.0,
+        "restart_count": a.restart_count,
+        "next_step": "check that `command[0]` exists and is executable and that "
+        "`workingDir` exists on this host",
+    }
+
+
+def termination_message(container: Container, info: ExitInfo, log_path: str) -> str:
+    """The status message: the termination-message file, or with FallbackToLogsOnError and
+    a failure, the log tail (`kuberuntime_container.go getTerminationMessage`)."""
+    from podkeeper.runtime.process import read_termination_message
+
+    text = ""
+    if container.termination_message_path not in ("", DEFAULT_TERMINATION_PATH):
+        text = read_termination_message(container.termination_message_path) or ""
+    if (
+        not text
+        and container.termination_message_policy == "FallbackToLogsOnError"
+        and info.exit_code != 0
+    ):
+        text = fallback_message(log_path)
+    return text
+
+
+def termination_record(
+    worker: PodWorker,
+    instance_id: str,
+    inst: InstanceRuntime,
+    info: ExitInfo,
+    reason: str,
+    message: str,
+) -> Obj:
+    """Everything known about how one instance ended, with the verdict (issue 3)."""
+    started = inst.handle.started_at
+    kill = inst.kill
+    record = worker.machine.records[inst.container]
+    probe_output = worker.last_probe_output.get(record.field_path) if kill else None
+    finished = info.finished_at or time.time()
+    v = verdict(
+        exit_code=info.exit_code,
+        signal=info.signal,
+        reason=reason,
+        oom_killed=info.oom_killed,
+        memory_limit=info.memory_limit,
+        memory_peak=info.memory_peak,
+        oom_kills=info.oom_kills_in_instance,
+        oom_victims=list(info.oom_victims),
+        kernel_oom_line=info.kernel_oom_line,
+        killed_by_agent=kill.message if kill else None,
+        kill_grace=kill.grace if kill else None,
+        sent_by_us=info.sent_by_us,
+        sigterm_ignored_seconds=info.sigterm_ignored_seconds,
+        signal_sender=info.signal_sender,
+        probe_output=probe_output,
+        run_seconds=info.finished_at - started if info.finished_at else None,
+        env=inst.env,
+        # The resolved argv ($(VAR) expanded) the runtime ran, for the JVM heap flags.
+        argv=tuple(getattr(getattr(inst.handle, "request", None), "argv", ())),
+        cpu_usage_seconds=info.cpu_usage_seconds,
+        cpu_limit_milli=record.spec.resources.limits_cpu_milli,
+        cpu_nr_throttled=info.cpu_nr_throttled,
+    )
+    meta = worker.pod.metadata
+    return {
+        "namespace": meta.namespace,
+        "pod": meta.name,
+        "pod_uid": meta.uid,
+        "container": inst.container,
+        "instance_id": instance_id,
+        "time": finished,
+        "exit_code": info.exit_code,
+        "signal": info.signal,
+        "reason": reason,
+        "message": message,
+        "who": v.who or classify_who(info, kill),
+        "verdict": v.summary,
+        "evidence": v.evidence,
+        "next_step": v.next_step,
+        "memory_limit": info.memory_limit,
+        "memory_peak": info.memory_peak,
+        "cpu_usage_seconds": info.cpu_usage_seconds,
+        "run_seconds": round(finished - started, 3),
+        "restart_count": inst.restart_count,
+        "last_log_lines": [
+            line.decode(errors="replace").rstrip("\n")
+            for line in tail_lines(inst.log_path, LAST_LOG_LINES)
+        ],
+    }
+
+
+def child_oom_events(worker: PodWorker, container: str, info: ExitInfo, now: float) -> list[Event]:
+    """A Warning per OOM kill that hit a process other than the container's main one:
+    an event, never the container's reason (issue 3; kubernetes#104454)."""
+    if info.oom_killed:
+        return []
+    field_path = worker.machine.records[container].field_path
+    # Only kernel-named victims: the v1 fallback counter (memory.failcnt) counts limit
+    # hits, not kills, so an event from it alone could be false.
+    return [
+        Event(
+            "Warning",
+            "OOMKilling",
+            f"Memory cgroup out of memory: killed {victim} in container {container}, "
+            "not its main process",
+            field_path,
+            now,
+        )
+        for victim in info.oom_victims
+    ]
