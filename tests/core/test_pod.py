@@ -293,3 +293,30 @@ def test_never_pod_stops_sidecars_when_main_completes() -> None:
     h.finish_kills(143)
     assert h.machine.phase() == "Succeeded"  # terminated sidecars do not count
     assert len(h.starts("side")) == 1
+
+
+def test_active_deadline_fails_the_pod_and_kills_it() -> None:
+    """pkg/kubelet/active_deadline.go: Failed, DeadlineExceeded, containers stopped, no restart."""
+    from dataclasses import replace as _replace
+
+    from podkeeper.core.actions import KillContainer, StartContainer
+    from podkeeper.core.pod import PodMachine
+    from podkeeper.core.spec import Container, ObjectMeta, Pod, PodSpec
+    from podkeeper.core.status import pod_status
+
+    pod = Pod(ObjectMeta("p", uid="u"), PodSpec((Container("a", command=("x",)),)))
+    pod = _replace(pod, spec=_replace(pod.spec, active_deadline_seconds=5))
+    m = PodMachine(pod, 0.0)
+    start = next(a for a in m.poll(0.0) if isinstance(a, StartContainer))
+    m.container_started("a", start.instance_id, 0.1)
+    assert m.next_wakeup() == 5.0
+    assert m.poll(4.9) == []
+    kills = [a for a in m.poll(5.0) if isinstance(a, KillContainer)]
+    assert [k.message for k in kills] == ["Stopping container a"]
+    m.container_exited("a", start.instance_id, 143, 5.5)
+    assert not [a for a in m.poll(6.0) if isinstance(a, StartContainer)]
+    status = pod_status(m)
+    assert status["phase"] == "Failed"
+    assert status["reason"] == "DeadlineExceeded"
+    assert status["message"] == "Pod was active on the node longer than the specified deadline"
+    assert any(e.reason == "DeadlineExceeded" for e in m.drain_events())

@@ -153,6 +153,13 @@ class PodMachine:
         self.deletion_at: float | None = None
         self.deletion_grace: int | None = None
         self.finished = False
+        # activeDeadlineSeconds (pkg/kubelet/active_deadline.go): counted from startTime.
+        self.deadline_at: float | None = (
+            now + pod.spec.active_deadline_seconds
+            if pod.spec.active_deadline_seconds is not None
+            else None
+        )
+        self.evicted: tuple[str, str] | None = None  # (reason, message) once Failed by it
         self.failed_reason: str | None = None
         self._actions: list[Action] = []
         self._events: list[ev.Event] = []
@@ -321,6 +328,8 @@ class PodMachine:
 
     def poll(self, now: float) -> list[Action]:
         """Run what is due at `now` and return the actions decided since the last poll."""
+        if self.deadline_at is not None and now >= self.deadline_at and self.evicted is None:
+            self._deadline_exceeded(now)
         for rec in self.records.values():
             if rec.restart_at is not None and now >= rec.restart_at:
                 rec.restart_at = None
@@ -339,6 +348,8 @@ class PodMachine:
     def next_wakeup(self) -> float | None:
         """The earliest time `poll` has something to do (None: only inputs can change things)."""
         times = [r.restart_at for r in self.records.values() if r.restart_at is not None]
+        if self.deadline_at is not None and self.evicted is None and not self.finished:
+            times.append(self.deadline_at)
         for w in self.workers:
             if w.stopped or w.in_flight:
                 continue  # a running probe's result is an input, not a timer
@@ -597,8 +608,29 @@ class PodMachine:
                     w.manual_pending = True
         if self.deleting:
             self._sync_terminating(now)
-        else:
+        elif self.evicted is None:
             self._sync_running(now)
+        self._refresh(now)
+
+    def _deadline_exceeded(self, now: float) -> None:
+        """ShouldEvict: the pod turns Failed with reason DeadlineExceeded and is killed."""
+        message = "Pod was active on the node longer than the specified deadline"
+        self.evicted = ("DeadlineExceeded", message)
+        self._events.append(ev.Event("Normal", "DeadlineExceeded", message, None, now))
+        for w in self.workers:
+            w.stopped = True
+        for rec in self.records.values():
+            rec.restart_at = None
+            inst = rec.current
+            if inst is not None and inst.state == RUNNING and not inst.killing:
+                self._kill(
+                    rec,
+                    inst,
+                    now,
+                    f"Stopping container {rec.spec.name}",
+                    killed_by=None,
+                    restart=False,
+                )
         self._refresh(now)
 
     def _regulars_done(self) -> bool:

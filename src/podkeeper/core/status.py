@@ -63,6 +63,9 @@ def pod_phase(m: PodMachine) -> str:
     waiting with a last termination (a restart pending) or plain waiting."""
     from podkeeper.core.pod import CREATED, EXITED, INIT, REGULAR, RUNNING, SIDECAR
 
+    if m.evicted is not None:
+        return "Failed"
+
     pending_regular_init = failed_init = pending_sidecars = 0
     running = waiting = stopped = succeeded = 0
     for rec in m.records.values():
@@ -257,6 +260,8 @@ def pod_status(m: PodMachine) -> Obj:
         "startTime": rfc3339(m.created_at + m.wall_offset),
         "qosClass": qos_class(m),
     }
+    if m.evicted is not None:
+        status["reason"], status["message"] = m.evicted
     inits = [container_status(m, r) for r in m.records.values() if r.role != REGULAR]
     if inits:
         status["initContainerStatuses"] = inits
