@@ -1,5 +1,7 @@
-"""`podkeeper describe pod`: kubectl's layout (`describe.go` `describePod`), plus the last exit
-explained in one line and, when the agent recorded one, the verdict on who ended it."""
+"""`podkeeper describe pod|service|deployment`: kubectl's layouts (`describe.go`
+`describePod`, `describeService`, `describeDeployment`). A pod also gets its last exit
+explained in one line and, when the agent recorded one, the verdict on who ended it; a
+Service gets the data path that serves it (`Proxy Mode:`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from podkeeper.cli._common import (
 )
 from podkeeper.cli._text import dicts, get, parse_time, rfc1123z, since, tabwrite, utcnow
 from podkeeper.cli.events import sort_key
+from podkeeper.cli.kinds import format_labels, format_selector
 
 Obj = dict[str, Any]
 
@@ -350,6 +353,233 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime, verdict: str | None
     return tabwrite(lines) + describe_events(events, now)
 
 
+# ----------------------------------------------------------------- services
+
+PROXY_MODE_ANNOTATION = "podkeeper.io/proxy-mode"  # set by lb.services on every Service
+ENDPOINTS_SHOWN = 3  # kubectl `formatEndpoints`: the first 3, then "+ N more..."
+
+
+def _protocol(port: Obj) -> str:
+    return str(port.get("protocol") or "TCP")
+
+
+def _annotations(mapping: Any, lines: list[str], indent: str = "") -> None:
+    # kubectl `printAnnotationsMultiline`: `key: value`, sorted, the applied config skipped.
+    skip = "kubectl.kubernetes.io/last-applied-configuration"
+    shown = mapping if isinstance(mapping, dict) else {}
+    pairs = sorted((k, v) for k, v in shown.items() if k != skip)
+    if not pairs:
+        lines.append(f"{indent}Annotations:\t<none>")
+    for i, (key, value) in enumerate(pairs):
+        lines.append(f"{indent}Annotations:\t{key}: {value}" if i == 0 else f"\t{key}: {value}")
+
+
+def _with_events(lines: list[str], events: list[Obj], now: datetime) -> str:
+    # kubectl `DescribeEvents`: `Events:\t<none>` in the same tabwriter block; with events it
+    # flushes first, so the table aligns on its own.
+    if not events:
+        return tabwrite([*lines, "Events:\t<none>"])
+    return tabwrite(lines) + describe_events(events, now)
+
+
+def format_endpoints(endpoints: Obj | None, port_name: str) -> str:
+    """kubectl `formatEndpoints`: the READY `ip:port` pairs for one service port (by name),
+    the first three then `+ N more...`; `<none>` when there is none."""
+    pairs: list[str] = []
+    for subset in dicts((endpoints or {}).get("subsets")):
+        for port in dicts(subset.get("ports")):
+            if str(port.get("name") or "") != port_name:
+                continue
+            pairs += [f"{a.get('ip')}:{port.get('port')}" for a in dicts(subset.get("addresses"))]
+    if not pairs:
+        return "<none>"
+    text = ",".join(pairs[:ENDPOINTS_SHOWN])
+    if len(pairs) > ENDPOINTS_SHOWN:
+        text += f" + {len(pairs) - ENDPOINTS_SHOWN} more..."
+    return text
+
+
+def describe_service(svc: Obj, endpoints: Obj | None, events: list[Obj], now: datetime) -> str:
+    """The whole `describe service` text: kubectl's lines, then `Proxy Mode:` (podkeeper's
+    data path for it, `userspace` or `nftables`) before the events."""
+    meta = svc.get("metadata") or {}
+    spec = svc.get("spec") or {}
+    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace') or 'default'}"]
+    _multiline("Labels", meta.get("labels"), lines)
+    _annotations(meta.get("annotations"), lines)
+    lines.append(f"Selector:\t{format_labels(spec.get('selector'))}")
+    svc_type = str(spec.get("type") or "ClusterIP")
+    lines.append(f"Type:\t{svc_type}")
+    if spec.get("ipFamilyPolicy"):
+        lines.append(f"IP Family Policy:\t{spec['ipFamilyPolicy']}")
+    families = ",".join(str(f) for f in spec.get("ipFamilies") or ())
+    lines.append(f"IP Families:\t{families or '<none>'}")
+    lines.append(f"IP:\t{spec.get('clusterIP') or ''}")
+    if spec.get("clusterIPs"):
+        lines.append(f"IPs:\t{','.join(str(ip) for ip in spec['clusterIPs'])}")
+    if svc_type == "ExternalName":
+        lines.append(f"External Name:\t{spec.get('externalName') or ''}")
+    for port in dicts(spec.get("ports")):
+        name = str(port.get("name") or "")
+        proto = _protocol(port)
+        lines.append(f"Port:\t{name or '<unset>'}\t{port.get('port')}/{proto}")
+        target = port.get("targetPort", port.get("port"))
+        lines.append(f"TargetPort:\t{target}/{proto}")
+        if port.get("nodePort"):
+            lines.append(f"NodePort:\t{name or '<unset>'}\t{port['nodePort']}/{proto}")
+        lines.append(f"Endpoints:\t{format_endpoints(endpoints, name)}")
+    lines.append(f"Session Affinity:\t{spec.get('sessionAffinity') or 'None'}")
+    if spec.get("externalTrafficPolicy"):
+        lines.append(f"External Traffic Policy:\t{spec['externalTrafficPolicy']}")
+    if spec.get("internalTrafficPolicy"):
+        lines.append(f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}")
+    mode = (meta.get("annotations") or {}).get(PROXY_MODE_ANNOTATION)
+    if mode:
+        lines.append(f"Proxy Mode:\t{mode}")
+    return _with_events(lines, events, now)
+
+
+# -------------------------------------------------------------- deployments
+
+
+def _replica_sets_text(replica_sets: list[Obj]) -> str:
+    # kubectl `printReplicaSetsByLabels`.
+    parts = [
+        f"{get(rs, 'metadata', 'name')} "
+        f"({_count(get(rs, 'status', 'replicas'))}/{_count(get(rs, 'spec', 'replicas'))} "
+        "replicas created)"
+        for rs in replica_sets
+    ]
+    return ", ".join(parts) or "<none>"
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _pod_template_lines(template: Obj) -> list[str]:
+    # kubectl `DescribePodTemplate`: the container block of describe pod, one level in.
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    lines = ["Pod Template:"]
+    _multiline(f"{L1}Labels", meta.get("labels"), lines)
+    if meta.get("annotations"):
+        _annotations(meta.get("annotations"), lines, L1)
+    if spec.get("serviceAccountName"):
+        lines.append(f"{L1}Service Account:\t{spec['serviceAccountName']}")
+
+    def indented(block: list[str]) -> list[str]:
+        # "  Containers:", "   app:" (one space more than in a pod), fields as in a pod.
+        out = [L1 + block[0]]
+        out += [
+            " " + line if line.startswith(L1) and not line.startswith(L2) else line
+            for line in block[1:]
+        ]
+        return out
+
+    if spec.get("initContainers"):
+        lines += indented(
+            _container_lines({}, "Init Containers", dicts(spec["initContainers"]), [])
+        )
+    lines += indented(_container_lines({}, "Containers", dicts(spec.get("containers")), []))
+    volumes = dicts(spec.get("volumes"))
+    if volumes:
+        lines.append(f"{L1}Volumes:")
+        for v in volumes:
+            lines.append(f"{L2}{v.get('name')}:")
+            lines.append(f"{L3}Type:\t<not implemented by podkeeper, ignored>")
+    else:
+        lines.append(f"{L1}Volumes:\t<none>")
+    _multiline(f"{L1}Node-Selectors", spec.get("nodeSelector"), lines)
+    tolerations = dicts(spec.get("tolerations"))
+    lines.append(f"{L1}Tolerations:\t" + ("<none>" if not tolerations else ""))
+    return lines
+
+
+def owned_replica_sets(deployment: Obj, replica_sets: list[Obj]) -> tuple[list[Obj], Obj | None]:
+    """(old ReplicaSets that still have replicas, the new one) of `deployment`, as kubectl's
+    `deploymentutil.GetAllReplicaSets`; the new one carries the Deployment's revision."""
+    uid = get(deployment, "metadata", "uid")
+    name = get(deployment, "metadata", "name")
+    revision = (get(deployment, "metadata", "annotations") or {}).get(
+        "deployment.kubernetes.io/revision"
+    )
+    old: list[Obj] = []
+    new: Obj | None = None
+    for rs in replica_sets:
+        refs = dicts(get(rs, "metadata", "ownerReferences"))
+        if not any(
+            r.get("controller")
+            and r.get("kind") == "Deployment"
+            and (r.get("uid") == uid if uid else r.get("name") == name)
+            for r in refs
+        ):
+            continue
+        rs_revision = (get(rs, "metadata", "annotations") or {}).get(
+            "deployment.kubernetes.io/revision"
+        )
+        if revision is not None and rs_revision == revision and new is None:
+            new = rs
+        elif _count(get(rs, "spec", "replicas")) != 0:
+            old.append(rs)
+    old.sort(key=lambda rs: str(get(rs, "metadata", "creationTimestamp") or ""))
+    return old, new
+
+
+def describe_deployment(
+    deployment: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime
+) -> str:
+    """The whole `describe deployment` text (kubectl `describeDeployment`)."""
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    strategy = spec.get("strategy") or {}
+    lines = [
+        f"Name:\t{meta.get('name', '')}",
+        f"Namespace:\t{meta.get('namespace') or 'default'}",
+        f"CreationTimestamp:\t{rfc1123z(meta.get('creationTimestamp'))}",
+    ]
+    _multiline("Labels", meta.get("labels"), lines)
+    _annotations(meta.get("annotations"), lines)
+    lines.append(f"Selector:\t{format_selector(spec.get('selector'))}")
+    desired = spec.get("replicas", 1)
+    lines.append(
+        f"Replicas:\t{_count(desired)} desired | {_count(status.get('updatedReplicas'))} updated"
+        f" | {_count(status.get('replicas'))} total"
+        f" | {_count(status.get('availableReplicas'))} available"
+        f" | {_count(status.get('unavailableReplicas'))} unavailable"
+    )
+    lines.append(f"StrategyType:\t{strategy.get('type') or 'RollingUpdate'}")
+    lines.append(f"MinReadySeconds:\t{_count(spec.get('minReadySeconds'))}")
+    rolling = strategy.get("rollingUpdate")
+    if isinstance(rolling, dict):
+        lines.append(
+            f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable', '25%')} max unavailable, "
+            f"{rolling.get('maxSurge', '25%')} max surge"
+        )
+    lines += _pod_template_lines(spec.get("template") or {})
+    conditions = dicts(status.get("conditions"))
+    if conditions:
+        lines.append("Conditions:")
+        lines.append(f"{L1}Type\tStatus\tReason")
+        lines.append(f"{L1}----\t------\t------")
+        lines.extend(
+            f"{L1}{c.get('type')} \t{c.get('status')}\t{c.get('reason') or ''}" for c in conditions
+        )
+    old, new = owned_replica_sets(deployment, replica_sets)
+    lines.append(f"OldReplicaSets:\t{_replica_sets_text(old)}")
+    lines.append(f"NewReplicaSet:\t{_replica_sets_text([new] if new else [])}")
+    return _with_events(lines, events, now)
+
+
+def _events_of(client: Any, namespace: str, name: str, kind: str) -> list[Obj]:
+    return [
+        e
+        for e in items_of(client.events(namespace, name))
+        if get(e, "involvedObject", "kind") == kind
+    ]
+
+
 def _verdict_for(client: Any, pod: Obj) -> str | None:
     found = last_termination(pod)
     if found is None:
@@ -372,16 +602,38 @@ def _verdict_for(client: Any, pod: Obj) -> str | None:
 @namespace_option
 @click.pass_context
 def describe(ctx: click.Context, resource: str, name: str | None, namespace: str) -> None:
-    """Show a pod in detail, like `kubectl describe pod NAME`."""
+    """Show a pod, service or deployment in detail, like `kubectl describe KIND NAME`."""
     if "/" in resource and name is None:
         resource, name = resource.split("/", 1)
-    if resource.lower() not in ("pod", "pods", "po"):
-        raise CliError(f'error: podkeeper describes pods only, not "{resource}"', 2)
+    kind = KINDS.get(resource.lower())
+    if kind is None:
+        raise CliError(
+            f'error: podkeeper describes pods, services and deployments, not "{resource}"', 2
+        )
     if not name:
-        raise CliError("error: describe pod needs a NAME", 2)
+        raise CliError(f"error: describe {resource} needs a NAME", 2)
     client = state_of(ctx).client()
-    pod = get_or_none(client, "Pod", namespace, name)
-    if pod is None:
-        raise CliError(not_found_line("pods", name))
+    obj = get_or_none(client, kind, namespace, name)
+    if obj is None:
+        raise CliError(not_found_line(PLURALS[kind], name))
+    now = utcnow()
+    if kind == "Service":
+        endpoints = get_or_none(client, "Endpoints", namespace, name)
+        events = _events_of(client, namespace, name, "Service")
+        click.echo(describe_service(obj, endpoints, events, now), nl=False)
+        return
+    if kind == "Deployment":
+        replica_sets = items_of(client.list("ReplicaSet", namespace))
+        events = _events_of(client, namespace, name, "Deployment")
+        click.echo(describe_deployment(obj, replica_sets, events, now), nl=False)
+        return
     events = items_of(client.events(namespace, name))
-    click.echo(describe_pod(pod, events, utcnow(), _verdict_for(client, pod)), nl=False)
+    click.echo(describe_pod(obj, events, now, _verdict_for(client, obj)), nl=False)
+
+
+KINDS = {
+    **dict.fromkeys(("pod", "pods", "po"), "Pod"),
+    **dict.fromkeys(("service", "services", "svc"), "Service"),
+    **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
+}
+PLURALS = {"Pod": "pods", "Service": "services", "Deployment": "deployments.apps"}
