@@ -40,6 +40,55 @@ from typing import Any
 from benchmarks import BenchContext, Measurement, benchmark
 
 MAX_REQUESTS = 200_000
+# The pod of the e2e tests and the load test: answers every request with its pod name
+# (hostname), keep-alive; GET /unready and /ready create and remove /tmp/unready, which
+# an exec readiness probe checks; SIGTERM: a graceful shutdown.
+POD_APP = r"""
+import asyncio, os, signal, socket, sys, time
+NAME = socket.gethostname().encode()
+PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
+conns = set()
+stopping = False
+class P(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t, self.buf = t, b""
+        conns.add(self)
+    def connection_lost(self, exc):
+        conns.discard(self)
+    def data_received(self, d):
+        self.buf += d
+        while b"\r\n\r\n" in self.buf:
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            path = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"/"
+            if path == b"/unready":
+                open("/tmp/unready", "w").close()
+            elif path == b"/ready" and os.path.exists("/tmp/unready"):
+                os.remove("/tmp/unready")
+            close = b"Connection: close\r\n" if stopping else b""
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(NAME), close)
+            self.t.write(head + NAME)
+            if stopping:
+                self.t.close()
+                return
+async def main():
+    global stopping
+    loop = asyncio.get_running_loop()
+    srv = await loop.create_server(P, "0.0.0.0", PORT, backlog=4096, reuse_address=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)  # PID 1 ignores SIGTERM otherwise
+    await stop.wait()
+    # Graceful shutdown as Go's http.Server.Shutdown: stop accepting, close idle
+    # keep-alive connections, let a request in progress finish with Connection: close.
+    stopping = True
+    srv.close()
+    for c in list(conns):
+        if not c.buf:
+            c.t.close()
+    deadline = time.monotonic() + 5
+    while conns and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+asyncio.run(main())
+"""
 BACKEND = r"""
 import asyncio, sys
 name, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
