@@ -320,3 +320,28 @@ def test_active_deadline_fails_the_pod_and_kills_it() -> None:
     assert status["reason"] == "DeadlineExceeded"
     assert status["message"] == "Pod was active on the node longer than the specified deadline"
     assert any(e.reason == "DeadlineExceeded" for e in m.drain_events())
+
+
+def test_backoff_event_is_recorded_on_every_resync_while_waiting() -> None:
+    """A pod in CrashLoopBackOff is retried every 10 s and BackOff recorded each time."""
+    from podkeeper.core.actions import StartContainer
+    from podkeeper.core.pod import PodMachine
+    from podkeeper.core.spec import Container, ObjectMeta, Pod, PodSpec
+
+    m = PodMachine(Pod(ObjectMeta("p", uid="u"), PodSpec((Container("a", command=("x",)),))), 0)
+    now = 0.0
+    actions = m.poll(now)
+    for _ in range(5):  # crash repeatedly: delays 0, 10, 20, 40 s
+        start = next(a for a in actions if isinstance(a, StartContainer))
+        m.container_started("a", start.instance_id, now)
+        now += 1
+        m.container_exited("a", start.instance_id, 1, now)
+        actions = m.poll(now)
+        while not any(isinstance(a, StartContainer) for a in actions):
+            wake = m.next_wakeup()
+            assert wake is not None
+            now = max(now, wake)
+            actions = m.poll(now)
+    backoffs = [e for e in m.drain_events() if e.reason == "BackOff"]
+    # Waits of 10, 20, 40 and 80 s give 1 + 2 + 4 + 8 BackOff records (one per 10 s resync).
+    assert len(backoffs) == 15

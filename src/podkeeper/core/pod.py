@@ -60,6 +60,10 @@ CREATED = "created"  # asked to start, not running yet
 RUNNING = "running"
 EXITED = "exited"
 
+BACKOFF_RESYNC_SECONDS = (
+    10.0  # pod_workers.go: a failed sync is retried after 10 s (no jitter here)
+)
+
 
 @dataclass
 class Instance:
@@ -88,6 +92,7 @@ class ContainerRecord:
     waiting_reason: str | None = None
     waiting_message: str = ""
     restart_at: float | None = None
+    backoff_event_at: float | None = None  # next resync that re-records BackOff
     spec_hash: str = ""
 
     @property
@@ -322,6 +327,7 @@ class PodMachine:
                 w.stopped = True
         for rec in self.records.values():
             rec.restart_at = None
+            rec.backoff_event_at = None
         self._sync(now)
 
     # ------------------------------------------------------------------ clock
@@ -333,7 +339,17 @@ class PodMachine:
         for rec in self.records.values():
             if rec.restart_at is not None and now >= rec.restart_at:
                 rec.restart_at = None
+                rec.backoff_event_at = None
                 self._sync(now)
+            elif (
+                rec.restart_at is not None
+                and rec.backoff_event_at is not None
+                and now >= rec.backoff_event_at
+            ):
+                # The kubelet retries a backed-off pod on every resync (10 s after a
+                # failed sync, pod_workers.go backOffPeriod) and records BackOff each time.
+                self._emit(ev.back_off(rec.spec.name, self.pod.key), rec, now)
+                rec.backoff_event_at = now + BACKOFF_RESYNC_SECONDS
         for w in self.workers:
             if w.stopped:
                 continue
@@ -348,6 +364,11 @@ class PodMachine:
     def next_wakeup(self) -> float | None:
         """The earliest time `poll` has something to do (None: only inputs can change things)."""
         times = [r.restart_at for r in self.records.values() if r.restart_at is not None]
+        times += [
+            r.backoff_event_at
+            for r in self.records.values()
+            if r.restart_at is not None and r.backoff_event_at is not None
+        ]
         if self.deadline_at is not None and self.evicted is None and not self.finished:
             times.append(self.deadline_at)
         for w in self.workers:
@@ -528,6 +549,7 @@ class PodMachine:
         rec.waiting_reason = None
         rec.waiting_message = ""
         rec.restart_at = None
+        rec.backoff_event_at = None
         self._emit(ev.pulled(rec.spec.image or rec.spec.name), rec, now)
         self._emit(ev.created(rec.spec.name), rec, now)
         post = rec.spec.lifecycle.post_start
@@ -563,6 +585,7 @@ class PodMachine:
                     f"pod={self.pod.key}"
                 )
                 self._emit(ev.back_off(rec.spec.name, self.pod.key), rec, now)
+                rec.backoff_event_at = now + BACKOFF_RESYNC_SECONDS
                 return
             self.backoff.next(key, ts_inst.finished_at, now)
         self._start(rec, now)
@@ -621,6 +644,7 @@ class PodMachine:
             w.stopped = True
         for rec in self.records.values():
             rec.restart_at = None
+            rec.backoff_event_at = None
             inst = rec.current
             if inst is not None and inst.state == RUNNING and not inst.killing:
                 self._kill(
@@ -749,6 +773,7 @@ class PodMachine:
                 )
             if rec.role == SIDECAR:
                 rec.restart_at = None
+                rec.backoff_event_at = None
 
     def _sync_terminating(self, now: float) -> None:
         """SyncTerminatingPod: stop regular (and init) containers, then sidecars, then finish."""
