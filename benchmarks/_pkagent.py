@@ -1,8 +1,9 @@
 """A real podkeeper agent with timestamps, run as its own process by ``bench_podkeeper``.
 
 ``python -m benchmarks._pkagent HOME [--host-sandboxes] [--no-trace]`` runs
-``podkeeper.runtime.agent.Agent`` exactly as ``podkeeper agent`` does (API on
-``HOME/agent.sock``, SQLite store, process runtime, controllers) and records,
+``podkeeper.runtime.agent.Agent`` exactly as ``podkeeper agent``
+(``api.daemon.main``) does (API on ``HOME/agent.sock``, SQLite store, process
+runtime, controllers, probe metrics) and records,
 from the agent's own clock:
 
 - probe lateness: actual probe start minus the tick that made it due
@@ -136,6 +137,7 @@ def main(argv: list[str]) -> int:
             return rt
 
         def observe_probe(self, worker: Any, a: Any, outcome: Any, seconds: float) -> None:
+            super().observe_probe(worker, a, outcome, seconds)  # the product's metrics
             now = time.monotonic()
             if outcome.result is not Result.SUCCESS:
                 failures[0] += 1

@@ -10,6 +10,7 @@ and killed by the next one, which says so.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import logging
@@ -107,6 +108,7 @@ class Agent:
     ) -> int:
         """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
         it in, so the runtime does not import it); `controllers` run beside the pod workers."""
+        tune_gc()
         if self._runtime is None:
             self._runtime = self._make_runtime()
         self.sandboxes = make_sandboxes(self.home)
@@ -590,6 +592,22 @@ class Agent:
 
     def metrics_text(self) -> bytes:
         return self.metrics.exposition()
+
+
+#: Allocations between young-generation collections (CPython's default is 700).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Collect the young generation less often in the agent process.
+
+    Every probe allocates short-lived objects, and with CPython's default the
+    full (generation 2) collections that follow every 100 young ones walk every
+    pod's objects: ~70-80 ms pauses every ~2.5 s with 1,000 pods, the largest
+    cause of probe lateness there (scale benchmark p99 84 ms -> 30 ms with this).
+    Collections still happen; only their cadence changes."""
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
 def make_sandboxes(home: Path) -> SandboxManager:
