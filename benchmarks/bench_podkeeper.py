@@ -337,8 +337,8 @@ def probe_throughput(ctx: BenchContext) -> list[Measurement]:
         results = _throughput_quick(ctx)
     else:
         plan = {
-            "http": [500, 1000, 2000, 3000, 4000],
-            "tcp": [500, 1000, 2000, 3000, 4000],
+            "http": [500, 1000, 1500, 2000, 3000],
+            "tcp": [500, 1000, 1500, 2000, 3000, 4000],
             "exec": [200, 400, 600, 800, 1000],
         }
         results = {}
