@@ -35,6 +35,9 @@ from collections.abc import Collection, Sequence
 log = logging.getLogger("podkeeper.lb.proxy")
 
 IDLE_QUIET_S = 0.02  # a connection quiet this long after a response counts as idle
+# A connection that has not sent its first bytes yet is not idle until this old: the client
+# has just connected to send a request (Go's http.Server.Shutdown waits 5 s for StateNew).
+NEW_CONN_GRACE_S = 1.0
 DIAL_TIMEOUT_S = 2.0
 DIAL_ATTEMPTS = 3  # kube-proxy userspace: endpointDialTimeouts has 4 steps; we try 3 endpoints
 HIGH_WATER = 256 * 1024
@@ -59,10 +62,12 @@ class Relay:
         "backend_t",
         "client_t",
         "closed",
+        "created",
         "eofs",
         "last_down",
         "pending",
         "proxy",
+        "used",
     )
 
     def __init__(self, proxy: PortProxy, client_t: asyncio.Transport) -> None:
@@ -75,11 +80,15 @@ class Relay:
         self.last_down = 0.0  # loop time of the last backend → client bytes
         self.eofs = 0
         self.closed = False
+        self.created = time.monotonic()
+        self.used = False  # the client has sent bytes
 
     def idle(self, now: float) -> bool:
         """Nothing in flight: the backend answered everything and has been quiet a while,
         and both write buffers are empty."""
         bt = self.backend_t
+        if not self.used and now - self.created < NEW_CONN_GRACE_S:
+            return False
         return (
             not self.awaiting
             and not self.pending
@@ -125,6 +134,7 @@ class _ClientSide(asyncio.Protocol):
         relay = self.relay
         assert relay is not None
         relay.awaiting = True
+        relay.used = True
         if relay.backend_t is None:
             relay.pending.append(data)
             if len(relay.pending) > 64:
