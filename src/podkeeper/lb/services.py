@@ -298,7 +298,11 @@ class ServiceController:
         entries = self.entries.get(key, {})
         if not self.nft_ok or self.mode_pref == USERSPACE:
             return USERSPACE
-        ips = [e.ip for e in entries.values()]
+        # Only routable (ready) endpoints decide: a pod's first snapshots carry the
+        # placeholder 127.0.0.1 until its sandbox has an IP, and counting that flipped the
+        # Service to userspace and back during every rollout, dropping new connections in
+        # between (found by the zero-downtime load test).
+        ips = [e.ip for e in entries.values() if e.ready]
         if not ips:
             return self.modes.get(key, NFTABLES if self.mode_pref == NFTABLES else USERSPACE)
         if any(ip.startswith("127.") for ip in ips):
