@@ -1,25 +1,22 @@
-"""Services (issue 4 §3-§4, issue 6 item 6): proxy throughput and added latency, both data
-paths, and the zero-downtime load test.
+"""Services through a real agent (issue 4 load test, issue 6 item 6), both data paths.
 
-The proxy runs in its own process (`python -m benchmarks.bench_services serve CONFIG`):
-a `ServiceController` with loopback-addressed pods, driven by commands on stdin the
-way the agent drives it (`pod_changed` on readiness/deletion, `before_pod_stop`,
-`pod_gone`). Backends are keep-alive HTTP/1.1 servers in their own processes: on
-127.0.0.1 for the userspace path, in throwaway network namespaces (`pkb-*`, bridge
-10.252.0.0/24) for the nftables path when root and `nft` work.
+`podkeeper up -d` starts a real agent (as root: pod sandboxes with their own IPs) with
+`PODKEEPER_PROXY_MODE=userspace|nftables` in its environment, running a 3-replica
+Deployment of `POD_APP` behind a Service on 127.0.0.1; everything after is driven by the
+real CLI (`apply`, `rollout status`, `delete pod`, `get`).
 
-Throughput: one blocking client, one request at a time, against one backend directly
-and through the Service, with a new connection per request and on one keep-alive
-connection; latency percentiles of the new-connection requests, and their
-difference (added by the Service). Every loop is bounded in count and time.
+Throughput: one blocking client, one request at a time, directly to one pod IP and through
+the Service, with a new connection per request and on one keep-alive connection; latency
+percentiles, and their difference (added by the Service).
 
-Zero-downtime: clients at a steady total rate (half new-connection, half keep-alive)
-while (b) a pod is deleted (leave endpoints, drain, then SIGTERM, then gone) and
-(c) a pod is unready for a while; every request's outcome is recorded. A keep-alive
-client retries once when a reused connection is closed before any response byte
-(RFC 9112 §9.3.1; Go's Transport and urllib3 do the same) and that retry is counted
-apart, not as a failure. (a) rolling update of a Deployment: pending until
-`podkeeper.runtime.deployments` lands.
+Zero downtime: 8 clients at a steady total rate (4 with a new connection per request, 4
+keep-alive) during (a) a rolling update of the Deployment (apply a changed template, until
+`rollout status` succeeds and the old pods are gone), (b) `delete pod` of one pod (until a
+replacement is Ready and in the endpoints), (c) one pod unready for 5 s (its app creates the
+file its exec readiness probe checks). Every request's outcome is recorded. A keep-alive
+client retries once when a reused connection is closed before any response byte (RFC 9112
+§9.3.1; Go's Transport and urllib3 do the same); that retry is counted apart
+(`retried_idle`), not as a failure. Bounded: at most 30 s and rate x 30 s requests per case.
 """
 
 from __future__ import annotations
@@ -29,12 +26,11 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from benchmarks import BenchContext, Measurement, benchmark
@@ -76,6 +72,7 @@ async def main():
     srv = await loop.create_server(P, "0.0.0.0", PORT, backlog=4096, reuse_address=True)
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)  # PID 1 ignores SIGTERM otherwise
+    open("/tmp/listening", "w").close()  # the readiness probe checks it: Ready means serving
     await stop.wait()
     # Graceful shutdown as Go's http.Server.Shutdown: stop accepting, close idle
     # keep-alive connections, let a request in progress finish with Connection: close.
@@ -109,168 +106,10 @@ asyncio.run(main())
 """
 
 
-# ------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=False, capture_output=True, timeout=10)
-
-
-@contextlib.contextmanager
-def backends(n: int, netns: bool) -> Iterator[list[tuple[str, str, int, subprocess.Popen[bytes]]]]:
-    """n backend processes: (name, ip, port, process)."""
-    procs: list[tuple[str, str, int, subprocess.Popen[bytes]]] = []
-    try:
-        if netns:
-            _ip("link", "del", "pkb-br0")
-            _ip("link", "add", "pkb-br0", "type", "bridge")
-            _ip("addr", "add", "10.252.0.1/24", "dev", "pkb-br0")
-            _ip("link", "set", "pkb-br0", "up")
-        for i in range(n):
-            name = f"p{i}"
-            if netns:
-                ns, ip, port = f"pkb-ns{i}", f"10.252.0.{10 + i}", 8080
-                _ip("netns", "del", ns)
-                _ip("netns", "add", ns)
-                _ip("link", "add", f"pkb-v{i}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-                _ip("link", "set", f"pkb-v{i}", "master", "pkb-br0", "up")
-                _ip("-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0")
-                _ip("-n", ns, "link", "set", "eth0", "up")
-                _ip("-n", ns, "link", "set", "lo", "up")
-                argv = ["ip", "netns", "exec", ns, sys.executable]
-            else:
-                ip, port = "127.0.0.1", _free_port()
-                argv = [sys.executable]
-            p = subprocess.Popen(
-                [*argv, "-c", BACKEND, name, ip, str(port)], stdout=subprocess.PIPE
-            )
-            assert p.stdout is not None
-            p.stdout.readline()
-            procs.append((name, ip, port, p))
-        yield procs
-    finally:
-        for *_, p in procs:
-            with contextlib.suppress(ProcessLookupError):
-                p.kill()
-            p.wait()
-        if netns:
-            _ip("link", "del", "pkb-br0")
-            for i in range(n):
-                _ip("link", "del", f"pkb-v{i}")
-                _ip("netns", "del", f"pkb-ns{i}")
-
-
-class ProxyProcess:
-    """The Service's data path in its own process, commanded over stdin."""
-
-    def __init__(self, mode: str, port: int, pods: list[tuple[str, str, int]]) -> None:
-        cfg = json.dumps({"mode": mode, "port": port, "pods": pods})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_services", "serve", cfg],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        self.mode = self.read().split()[-1]
-
-    def read(self) -> str:
-        assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
-
-    def send(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.send("quit")
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _serve(cfg_text: str) -> int:
-    """The proxy process: a ServiceController over the given pods."""
-    from podkeeper.lb.services import ServiceController
-
-    cfg = json.loads(cfg_text)
-
-    def pod(name: str, ip: str, port: int, ready: bool = True, deleting: bool = False) -> Any:
-        meta: dict[str, Any] = {"name": name, "namespace": "default", "labels": {"app": "b"}}
-        if deleting:
-            meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-        return {
-            "metadata": meta,
-            "spec": {
-                "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": port}]}]
-            },
-            "status": {
-                "phase": "Running",
-                "podIP": ip,
-                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-            },
-        }
-
-    pods = {name: (name, ip, port) for name, ip, port in cfg["pods"]}
-
-    class Host:
-        home = f"/tmp/podkeeper-bench-{os.getpid()}"
-        node_name = "bench"
-
-        def pod_snapshots(self, namespace: str | None) -> list[Any]:
-            return [pod(*p) for p in pods.values()]
-
-    async def main() -> None:
-        ctl = ServiceController(address="127.0.0.1", mode=cfg["mode"])
-        await ctl.start(Host())  # type: ignore[arg-type]
-        await ctl.apply(
-            {
-                "kind": "Service",
-                "metadata": {"name": "bench", "namespace": "default"},
-                "spec": {
-                    "selector": {"app": "b"},
-                    "ports": [{"port": cfg["port"], "targetPort": "http", "protocol": "TCP"}],
-                },
-            }
-        )
-        await ctl.nft_synced()
-        await asyncio.sleep(0.05)
-        print("ready", ctl.modes[("default", "bench")], flush=True)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := (await reader.readline()).decode().split():
-            cmd, args = line[0], line[1:]
-            if cmd == "quit":
-                break
-            p = pods[args[0]]
-            if cmd in ("ready", "unready"):
-                ctl.pod_changed(pod(*p, ready=cmd == "ready"))
-                await ctl.nft_synced()
-                print("ok", flush=True)
-            elif cmd == "delete":
-                t0 = time.monotonic()
-                await ctl.before_pod_stop(pod(*p, deleting=True), 30.0)
-                print(f"drained {time.monotonic() - t0:.3f}", flush=True)
-            elif cmd == "gone":
-                ctl.pod_gone(pod(*pods.pop(args[0]), deleting=True))
-                print("ok", flush=True)
-        await ctl.stop()
-
-    asyncio.run(main())
-    return 0
-
+# The exec readiness probe of POD_APP: listening (the app has bound its port) and not
+# flipped unready. Without the first half a new pod is Ready before it listens, and the
+# Service sends it connections that are refused.
+READINESS = ["test", "-e", "/tmp/listening", "-a", "!", "-e", "/tmp/unready"]
 
 # ---------------------------------------------------------------------- client
 
@@ -332,58 +171,6 @@ def _pct(values: list[float], p: float) -> float:
     return v[min(len(v) - 1, int(p / 100 * len(v)))] * 1000
 
 
-def _nft_usable() -> bool:
-    if os.geteuid() != 0 or shutil.which("nft") is None or shutil.which("ip") is None:
-        return False
-    from podkeeper.lb.nft import available
-
-    return available()[0]
-
-
-def _modes() -> list[str]:
-    return ["userspace", "nftables"] if _nft_usable() else ["userspace"]
-
-
-@benchmark("services.proxy", quick_budget_s=14, full_budget_s=40)
-def proxy_throughput(ctx: BenchContext) -> list[Measurement]:
-    out: list[Measurement] = []
-    modes = _modes()
-    slice_s = max(ctx.remaining() / (len(modes) * 4 + 1), 0.3)
-    for mode in modes:
-        with backends(1, netns=mode == "nftables") as procs:
-            name, ip, port, _ = procs[0]
-            svc_port = _free_port()
-            proxy = ProxyProcess(mode, svc_port, [(name, ip, port)])
-            try:
-                if proxy.mode != mode:
-                    continue
-                d_rate, d_lat = rate_new_conn(ip, port, time.monotonic() + slice_s)
-                s_rate, s_lat = rate_new_conn("127.0.0.1", svc_port, time.monotonic() + slice_s)
-                dk_rate, dk_lat = rate_keepalive(ip, port, time.monotonic() + slice_s)
-                sk_rate, sk_lat = rate_keepalive("127.0.0.1", svc_port, time.monotonic() + slice_s)
-            finally:
-                proxy.close()
-        p = f"services.{mode}"
-        out += [
-            Measurement(f"{p}.direct_newconn", d_rate, "req/s"),
-            Measurement(f"{p}.newconn", s_rate, "req/s", f"{p}.direct_newconn"),
-            Measurement(f"{p}.direct_keepalive", dk_rate, "req/s"),
-            Measurement(f"{p}.keepalive", sk_rate, "req/s", f"{p}.direct_keepalive"),
-            Measurement(f"{p}.added_p50", _pct(s_lat, 50) - _pct(d_lat, 50), "ms", better="lower"),
-            Measurement(f"{p}.added_p99", _pct(s_lat, 99) - _pct(d_lat, 99), "ms", better="lower"),
-            Measurement(
-                f"{p}.keepalive_added_p50",
-                _pct(sk_lat, 50) - _pct(dk_lat, 50),
-                "ms",
-                better="lower",
-            ),
-        ]
-    return out
-
-
-# ---------------------------------------------------------------- zero downtime
-
-
 class Outcomes:
     def __init__(self) -> None:
         self.ok = 0
@@ -394,14 +181,14 @@ class Outcomes:
 
 
 async def _client(
-    port: int, keepalive: bool, interval: float, stop: float, out: Outcomes, max_n: int
+    port: int, keepalive: bool, interval: float, stop: list[float], out: Outcomes, max_n: int
 ) -> None:
-    """Paced requests until `stop`; records every outcome."""
+    """Paced requests until `stop[0]` (may move while running); records every outcome."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     nxt = time.monotonic()
     for _ in range(max_n):
-        if time.monotonic() >= stop:
+        if time.monotonic() >= stop[0]:
             break
         nxt += interval
         retried = False
@@ -419,7 +206,7 @@ async def _client(
                 out.by_backend.setdefault(body, []).append(time.monotonic())
                 if not keepalive:
                     out.by_backend_newconn.setdefault(body, []).append(time.monotonic())
-                if not keepalive:
+                if not keepalive or b"Connection: close" in head:
                     writer.close()
                     writer = None
                 break
@@ -439,109 +226,268 @@ async def _client(
         writer.close()
 
 
-async def _load(
-    port: int,
-    rate: float,
-    seconds: float,
-    script: list[tuple[float, str]],
-    proxy: ProxyProcess,
-    procs: dict[str, subprocess.Popen[bytes]],
-) -> tuple[Outcomes, list[tuple[float, str, str]]]:
+# ----------------------------------------------------------------------- agent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _nft_usable() -> bool:
+    if os.geteuid() != 0 or shutil.which("nft") is None or shutil.which("ip") is None:
+        return False
+    from podkeeper.lb.nft import available
+
+    return available()[0]
+
+
+def _modes() -> list[str]:
+    return ["userspace", "nftables"] if _nft_usable() else ["userspace"]
+
+
+def manifest(version: str, svc_port: int) -> list[dict[str, Any]]:
+    """A 3-replica Deployment of POD_APP (default strategy: 25%/25%, i.e. surge 1,
+    unavailable 0 for 3) and its Service on 127.0.0.1:svc_port."""
+    probe = {
+        "exec": {"command": READINESS},
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
+    container = {
+        "name": "app",
+        "image": f"example/web:{version}",
+        "command": ["python3", "-c", POD_APP],
+        "env": [{"name": "VERSION", "value": version}],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": probe,
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"terminationGracePeriodSeconds": 5, "containers": [container]},
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"app": "web"},
+                "ports": [{"name": "web", "port": svc_port, "targetPort": "http"}],
+            },
+        },
+    ]
+
+
+class Agent:
+    """A real podkeeper agent (started by `podkeeper up -d`) driven by the real CLI."""
+
+    def __init__(self, mode: str) -> None:
+        self.home = tempfile.mkdtemp(prefix="pkbs-")  # short: unix socket path limit
+        self.env = {**os.environ, "PODKEEPER_PROXY_MODE": mode, "PODKEEPER_LOG_LEVEL": "WARNING"}
+        self.port = _free_port()
+
+    def cli(self, *args: str, timeout: float = 60) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "podkeeper", "--home", self.home, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"podkeeper {' '.join(args)}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def apply(self, version: str, verb: str = "apply") -> None:
+        path = os.path.join(self.home, f"{version}.yaml")
+        with open(path, "w") as f:
+            json.dump(
+                {"apiVersion": "v1", "kind": "List", "items": manifest(version, self.port)}, f
+            )
+        if verb == "up":
+            self.cli("up", "-d", "-f", path, "--wait", "--timeout", "40s", timeout=60)
+        else:
+            self.cli("apply", "-f", path)
+
+    def pods(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = json.loads(self.cli("get", "pods", "-o", "json"))["items"]
+        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def mode(self) -> str:
+        svc = json.loads(self.cli("get", "service", "web", "-o", "json"))
+        return str(svc["metadata"]["annotations"].get("podkeeper.io/proxy-mode"))
+
+    def ready_endpoints(self) -> set[str]:
+        ep = json.loads(self.cli("get", "endpoints", "web", "-o", "json"))
+        return {
+            a["targetRef"]["name"]
+            for s in ep.get("subsets") or ()
+            for a in s.get("addresses") or ()
+        }
+
+    def wait(self, what: str, pred: Any, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.1)
+        raise RuntimeError(f"timed out waiting for {what}")
+
+    def settled(self) -> list[dict[str, Any]]:
+        """3 Ready pods, all in the Service's ready endpoints."""
+
+        def check() -> list[dict[str, Any]] | None:
+            pods = self.pods()
+            names = {p["metadata"]["name"] for p in pods}
+            ready = all(
+                any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p["status"]["conditions"]
+                )
+                for p in pods
+            )
+            return pods if len(pods) == 3 and ready and self.ready_endpoints() == names else None
+
+        result: list[dict[str, Any]] = self.wait("3 ready endpoints", check, 30)
+        return result
+
+    def down(self) -> None:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self.cli("down", timeout=60)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _direct(ip: str, path: str) -> None:
+    with socket.create_connection((ip, 8080), timeout=5) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: pod\r\n\r\n".encode())
+        _read_response(s)
+
+
+async def _under_load(
+    port: int, rate: float, action: Any, tail_s: float, max_s: float
+) -> tuple[Outcomes, float]:
+    """Steady load (8 clients: 4 new-connection, 4 keep-alive) from 0.5 s before `action`
+    (run in a thread) until `tail_s` after it returns; every outcome recorded; bounded by
+    `max_s` in time and by rate * max_s in count. Returns (outcomes, action seconds)."""
     out = Outcomes()
     clients = 8
     interval = clients / rate
-    start = time.monotonic()
-    stop = start + seconds
-    max_n = int(seconds * rate / clients) + 1
-    tasks = [
-        asyncio.create_task(_client(port, i % 2 == 1, interval, stop, out, max_n))
-        for i in range(clients)
+    stop = [time.monotonic() + max_s]
+    max_n = int(max_s * rate / clients) + 1
+
+    async def client(keepalive: bool) -> None:
+        await _client(port, keepalive, interval, stop, out, max_n)
+
+    tasks = [asyncio.create_task(client(i % 2 == 1)) for i in range(clients)]
+    await asyncio.sleep(0.5)
+    t0 = time.monotonic()
+    try:
+        await asyncio.to_thread(action)
+    finally:
+        took = time.monotonic() - t0
+        stop[0] = min(stop[0], time.monotonic() + tail_s)
+        await asyncio.gather(*tasks)
+    return out, took
+
+
+def _scenarios(agent: Agent, unready_s: float) -> list[tuple[str, Any, float]]:
+    def rolling_update() -> None:
+        agent.apply("v2")
+        agent.cli("rollout", "status", "deployment/web", "--timeout", "40s", timeout=60)
+        agent.wait("old pods gone", lambda: len(agent.cli("get", "pods").splitlines()) == 4, 20)
+
+    def delete_pod() -> None:
+        pods = agent.settled()
+        victim = sorted(p["metadata"]["name"] for p in pods)[0]
+        agent.cli("delete", "pod", victim)  # returns when it is gone (kubectl --wait)
+        agent.settled()
+
+    def unready() -> None:
+        pods = agent.settled()
+        ip = sorted(pods, key=lambda p: str(p["metadata"]["name"]))[0]["status"]["podIP"]
+        _direct(ip, "/unready")
+        time.sleep(unready_s)
+        _direct(ip, "/ready")
+        agent.settled()
+
+    return [
+        ("rolling_update", rolling_update, 1.0),
+        ("delete", delete_pod, 1.0),
+        ("unready", unready, 0.5),
     ]
-    log: list[tuple[float, str, str]] = []
-    for at, cmd in script:
-        await asyncio.sleep(max(start + at - time.monotonic(), 0))
-        verb, name = cmd.split()
-        if verb == "kill":  # SIGTERM after the drain: the app exits (no handler)
-            procs[name].send_signal(signal.SIGTERM)
-            procs[name].wait()
-            reply = "killed"
-        else:
-            proxy.send(cmd)
-            reply = await asyncio.to_thread(proxy.read)
-        log.append((time.monotonic(), cmd, reply))
-    await asyncio.gather(*tasks)
-    return out, log
 
 
-@benchmark("services.zero_downtime", quick_budget_s=16, full_budget_s=45)
-def zero_downtime(ctx: BenchContext) -> list[Measurement]:
+@benchmark("services.agent", quick_budget_s=45, full_budget_s=120)
+def services_through_agent(ctx: BenchContext) -> list[Measurement]:
+    """Both data paths through a real agent: proxy throughput and added latency against a
+    direct connection to one pod, then the three zero-downtime cases under steady load."""
     out: list[Measurement] = []
     modes = _modes()
-    per = max(ctx.remaining() / (2 * len(modes)) - 1.0, 2.0)
-    unready_s = 5.0 if per >= 7 else per / 2
-    rate = 400.0 if not ctx.quick else 200.0
+    rate = 200.0 if ctx.quick else 400.0
+    slice_s = 0.4 if ctx.quick else 1.5
     for mode in modes:
-        for case in ("delete", "unready"):
-            with backends(3, netns=mode == "nftables") as bs:
-                svc_port = _free_port()
-                proxy = ProxyProcess(mode, svc_port, [(n, ip, p) for n, ip, p, _ in bs])
-                procs = {n: pr for n, _, _, pr in bs}
-                try:
-                    if case == "delete":
-                        script = [
-                            (per * 0.3, "delete p1"),
-                            (per * 0.3, "kill p1"),
-                            (per * 0.3, "gone p1"),
-                        ]
-                    else:
-                        t = (per - unready_s) / 2
-                        script = [(t, "unready p1"), (t + unready_s, "ready p1")]
-                    outcomes, log = asyncio.run(_load(svc_port, rate, per, script, proxy, procs))
-                finally:
-                    proxy.close()
-            name = f"services.{mode}.{case}"
-            total = outcomes.ok + len(outcomes.failed)
-            out.append(
+        agent = Agent(mode)
+        try:
+            agent.apply("v1", verb="up")
+            pods = agent.settled()
+            got = agent.mode()
+            if got != mode:
+                print(f"services.agent: asked for {mode}, agent chose {got}", file=sys.stderr)
+                continue
+            ip = pods[0]["status"]["podIP"]
+            svc = ("127.0.0.1", agent.port)
+            d_rate, d_lat = rate_new_conn(ip, 8080, time.monotonic() + slice_s)
+            s_rate, s_lat = rate_new_conn(*svc, time.monotonic() + slice_s)
+            dk_rate, dk_lat = rate_keepalive(ip, 8080, time.monotonic() + slice_s)
+            sk_rate, sk_lat = rate_keepalive(*svc, time.monotonic() + slice_s)
+            p = f"services.{mode}"
+            out += [
+                Measurement(f"{p}.direct_newconn", d_rate, "req/s"),
+                Measurement(f"{p}.newconn", s_rate, "req/s", f"{p}.direct_newconn"),
+                Measurement(f"{p}.direct_keepalive", dk_rate, "req/s"),
+                Measurement(f"{p}.keepalive", sk_rate, "req/s", f"{p}.direct_keepalive"),
                 Measurement(
-                    f"{name}.failed", len(outcomes.failed), "req", target="<= 0", better="lower"
-                )
-            )
-            out.append(Measurement(f"{name}.requests", total, "req"))
-            out.append(Measurement(f"{name}.retried_idle", outcomes.retried, "req", better="lower"))
-            if case == "unready":
-                t_off = log[0][0]
-                t_on = log[1][0]
-
-                # New connections must never reach the unready pod. Established keep-alive
-                # ones are closed when idle by the userspace proxy; in the kernel path
-                # conntrack keeps them (as with kube-proxy), so that row has no target there.
-                def leaked(times: dict[str, list[float]], lo: float, hi: float) -> int:
-                    return sum(1 for ts in times.get("p1", []) if lo + 0.05 < ts < hi)
-
-                newconn = leaked(outcomes.by_backend_newconn, t_off, t_on)
-                every = leaked(outcomes.by_backend, t_off, t_on)
-                out.append(
-                    Measurement(f"{name}.newconn_to_unready", newconn, "req", None, "<= 0", "lower")
-                )
-                all_target = "<= 0" if mode == "userspace" else None
-                out.append(
-                    Measurement(f"{name}.all_to_unready", every, "req", None, all_target, "lower")
-                )
-            else:
-                drained = log[0][2]
-                with contextlib.suppress(ValueError, IndexError):
-                    out.append(
-                        Measurement(
-                            f"{name}.drain", float(drained.split()[1]) * 1000, "ms", better="lower"
-                        )
-                    )
-            if outcomes.failed:
-                print(f"{name}: {outcomes.failed[:3]}", file=sys.stderr)
-    out.append(Measurement("services.rolling_update.pending", 1, "flag", better="lower"))
+                    f"{p}.added_p50", _pct(s_lat, 50) - _pct(d_lat, 50), "ms", better="lower"
+                ),
+                Measurement(
+                    f"{p}.added_p99", _pct(s_lat, 99) - _pct(d_lat, 99), "ms", better="lower"
+                ),
+                Measurement(
+                    f"{p}.keepalive_added_p50",
+                    _pct(sk_lat, 50) - _pct(dk_lat, 50),
+                    "ms",
+                    better="lower",
+                ),
+            ]
+            for case, action, tail in _scenarios(agent, 5.0):
+                outcomes, took = asyncio.run(_under_load(agent.port, rate, action, tail, 30.0))
+                name = f"{p}.{case}"
+                total = outcomes.ok + len(outcomes.failed)
+                out += [
+                    Measurement(
+                        f"{name}.failed", len(outcomes.failed), "req", target="<= 0", better="lower"
+                    ),
+                    Measurement(f"{name}.requests", total, "req"),
+                    Measurement(f"{name}.retried_idle", outcomes.retried, "req", better="lower"),
+                    Measurement(f"{name}.seconds", took, "s", better="lower"),
+                ]
+                if outcomes.failed:
+                    print(f"{name}: {outcomes.failed[:3]}", file=sys.stderr)
+        finally:
+            agent.down()
     return out
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
-        raise SystemExit(_serve(sys.argv[2]))
-    raise SystemExit("usage: python -m benchmarks.bench_services serve CONFIG_JSON")

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from benchmarks.bench_services import POD_APP
+from benchmarks.bench_services import POD_APP, READINESS
 
 from podkeeper.lb import nft
 from podkeeper.runtime import sandbox as sb
@@ -69,7 +69,7 @@ def deployment(name: str, replicas: int, version: str = "v1") -> Obj:
                             "env": [{"name": "VERSION", "value": version}],
                             "ports": [{"name": "http", "containerPort": 8080}],
                             "readinessProbe": {
-                                "exec": {"command": ["test", "!", "-e", "/tmp/unready"]},
+                                "exec": {"command": READINESS},
                                 "periodSeconds": 1,
                                 "failureThreshold": 1,
                             },
