@@ -287,9 +287,7 @@ def test_recreate_deployment_without_replica_sets_or_events() -> None:
     assert "StrategyType:       Recreate\n" in text
     assert "RollingUpdateStrategy" not in text and "Conditions:" not in text
     assert text.endswith(
-        "OldReplicaSets:    <none>\n"
-        "NewReplicaSet:     <none>\n"
-        "Events:            <none>\n"
+        "OldReplicaSets:    <none>\nNewReplicaSet:     <none>\nEvents:            <none>\n"
     )
 
 
