@@ -254,12 +254,13 @@ def pod_status(m: PodMachine) -> Obj:
     status: Obj = {
         "phase": pod_phase(m),
         "conditions": conditions,
-        "hostIP": m.pod_ip if m.pod.spec.host_network else "127.0.0.1",
-        "podIP": m.pod_ip,
-        "podIPs": [{"ip": m.pod_ip}],
+        "hostIP": "127.0.0.1",
         "startTime": rfc3339(m.created_at + m.wall_offset),
         "qosClass": qos_class(m),
     }
+    if m.pod_ip:  # unset until the sandbox exists, as the kubelet reports it
+        status["podIP"] = m.pod_ip
+        status["podIPs"] = [{"ip": m.pod_ip}]
     if m.evicted is not None:
         status["reason"], status["message"] = m.evicted
     inits = [container_status(m, r) for r in m.records.values() if r.role != REGULAR]

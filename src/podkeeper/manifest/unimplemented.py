@@ -108,7 +108,7 @@ _REPLICASET_SPEC: Schema = {
 }
 _SERVICE_SPEC: Schema = {
     "selector": None,
-    "ports": [{"name": None, "port": None, "targetPort": None, "protocol": None}],
+    "ports": [{"name": None, "port": None, "targetPort": None, "protocol": None, "nodePort": None}],
     "type": None,
     "clusterIP": None,
     "sessionAffinity": None,

@@ -372,7 +372,7 @@ class Agent:
         machine = PodMachine(
             pod,
             now,
-            pod_ip="127.0.0.1",
+            pod_ip="",  # the sandbox gives it (podworker), before any container starts
             node_name=self.node_name,
             wall_offset=self.wall_offset,
             jitters=jitters,
