@@ -412,6 +412,9 @@ def probe_scale(ctx: BenchContext) -> list[Measurement]:
         Measurement(f"{p}.lateness.max", late["max_ms"], "ms", "raw.timers.max", better="lower"),
         Measurement(f"{p}.agent_cpu", cpu, "% core", target="< 100", better="lower"),
         Measurement(f"{p}.agent_rss", rss, "MiB", better="lower"),
+        # Full collections walk every pod's objects; they explain most of the tail.
+        Measurement(f"{p}.gc_gen2.count", stats["gc2_pauses"]["count"], "n", better="lower"),
+        Measurement(f"{p}.gc_gen2.max", stats["gc2_pauses"]["max_ms"], "ms", better="lower"),
     ]
 
 
