@@ -345,3 +345,33 @@ def test_backoff_event_is_recorded_on_every_resync_while_waiting() -> None:
     backoffs = [e for e in m.drain_events() if e.reason == "BackOff"]
     # Waits of 10, 20, 40 and 80 s give 1 + 2 + 4 + 8 BackOff records (one per 10 s resync).
     assert len(backoffs) == 15
+
+
+def test_status_version_moves_with_every_status_change() -> None:
+    """The agent skips rebuilding the status while status_version stays put."""
+    from podkeeper.core.actions import RunProbe, StartContainer
+    from podkeeper.core.pod import PodMachine
+    from podkeeper.core.result import ProbeOutcome, Result
+    from podkeeper.core.spec import Container, ExecAction, ObjectMeta, Pod, PodSpec, Probe
+    from podkeeper.core.status import pod_status
+
+    probe = Probe(ExecAction(("true",)), period_seconds=1, failure_threshold=2)
+    c = Container("a", command=("x",), readiness_probe=probe)
+    m = PodMachine(Pod(ObjectMeta("p", uid="u"), PodSpec((c,))), 0.0)
+    start = next(a for a in m.poll(0.0) if isinstance(a, StartContainer))
+    m.container_started("a", start.instance_id, 0.0)
+    seen = (m.status_version, pod_status(m))
+    now = 0.0
+    pending: list[object] = []
+    for result in [Result.SUCCESS, Result.SUCCESS, Result.FAILURE, Result.FAILURE, Result.SUCCESS]:
+        run = next((a for a in pending if isinstance(a, RunProbe)), None)
+        while run is None:
+            assert now < 60, "no probe was scheduled"
+            run = next((a for a in m.poll(now) if isinstance(a, RunProbe)), None)
+            now += 0.25
+        m.probe_finished("a", run.instance_id, run.probe_type, ProbeOutcome(result), now)
+        pending = list(m.poll(now))
+        status = pod_status(m)
+        if status != seen[1]:
+            assert m.status_version != seen[0], f"status changed without a version bump: {result}"
+        seen = (m.status_version, status)

@@ -158,6 +158,7 @@ class PodMachine:
         self.deletion_at: float | None = None
         self.deletion_grace: int | None = None
         self.finished = False
+        self.status_version = 0
         # activeDeadlineSeconds (pkg/kubelet/active_deadline.go): counted from startTime.
         self.deadline_at: float | None = (
             now + pod.spec.active_deadline_seconds
@@ -477,7 +478,8 @@ class PodMachine:
                 w.stopped = True
             return
         if self.deleting and w.probe_type is not ProbeType.READINESS:
-            w.set_result(inst.id, Result.SUCCESS)  # step 7: quiet shutdown
+            if w.set_result(inst.id, Result.SUCCESS):  # step 7: quiet shutdown
+                self._refresh(now)  # a startup Success shows as started=true
             w.stopped = True
             return
         assert inst.started_at is not None
@@ -810,4 +812,8 @@ class PodMachine:
     def _refresh(self, now: float) -> None:
         from podkeeper.core.status import refresh_conditions
 
+        # Every change that can show in the pod's status passes through here (a sync, a
+        # probe result reaching its threshold, a config error, the deadline), so callers
+        # can skip rebuilding the status while `status_version` stays the same.
+        self.status_version += 1
         refresh_conditions(self, now)

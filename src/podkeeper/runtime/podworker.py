@@ -84,6 +84,7 @@ class PodWorker:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _snapshot: Obj | None = None
     _published: Obj | None = None  # the snapshot on_change last saw
+    _snapshot_version: tuple[int, str, int] | None = None
     sandbox: SandboxInfo | None = None
     #: Set (class-wide) only by measurements; when None the loop does no extra work.
     probe_trace: ClassVar[ProbeTrace | None] = None
@@ -100,7 +101,6 @@ class PodWorker:
         self._task = asyncio.create_task(self._run(), name=f"pod {self.name}")
 
     def wake(self) -> None:
-        self._snapshot = None
         self._wake.set()
 
     def delete(self, grace: int | None) -> None:
@@ -110,10 +110,17 @@ class PodWorker:
             self.obj["metadata"]["deletionGracePeriodSeconds"] = self.machine.deletion_grace
         self.wake()
 
+    def _version(self) -> tuple[int, str, int]:
+        # The core bumps status_version on every change that can show in the status; the
+        # pod IP and deletion metadata are the agent's own.
+        return (self.machine.status_version, self.machine.pod_ip, len(self.obj["metadata"]))
+
     def snapshot(self) -> Obj:
         """The pod as the API shows it: applied spec plus the machine's status."""
-        if self._snapshot is None:
+        version = self._version()
+        if self._snapshot is None or version != self._snapshot_version:
             self._snapshot = self._build_snapshot(pod_status(self.machine))
+            self._snapshot_version = version
         return self._snapshot
 
     def _build_snapshot(self, status: Obj) -> Obj:
@@ -181,9 +188,9 @@ class PodWorker:
                 self.last_probe_output[e.field_path] = e.message
             self.agent.record_event(self, e)
         # on_change (a store write and every controller) only when the pod as the API
-        # shows it changed: most passes (a probe started, an unchanged result) change nothing.
-        snapshot = self._build_snapshot(pod_status(self.machine))
-        self._snapshot = snapshot
+        # shows it changed: most passes (a probe started, an unchanged result) change nothing,
+        # and the core's status_version says so without rebuilding the status.
+        snapshot = self.snapshot()
         if snapshot is self._published:
             return
         self._published = snapshot
