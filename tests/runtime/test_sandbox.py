@@ -114,7 +114,7 @@ def test_container_prefix_shapes() -> None:
     assert full[:3] == ["nsenter", "--net=/run/netns/x", "--"]
     # Exec-only (no --fork): the PID namespace comes from the spawner, not a shim.
     assert full[3:7] == ["unshare", "--uts", "--mount", "--"]
-    assert "mount -t proc" in full[-2] and "mount -t tmpfs" in full[-2]
+    assert "mount -t proc" in full[-2] and "mount -t overlay" in full[-2]
     assert full[-1] == "web"  # $0 of the setup shell: the hostname to set
     # hostNetwork: no network or UTS namespace, still PID (its /proc) and mount.
     hn = container_prefix(SandboxInfo("u", pid_namespace=True, private_tmp=True))
@@ -304,7 +304,7 @@ async def test_private_tmp_pid1_and_exec_probe_inside(rig: Rig) -> None:
         box,
         "c",
         "import os, time\n"
-        f"open('/tmp/x', 'w').write('{marker}')\n"
+        f"open('/tmp/{marker}', 'w').write('{marker}')\n"
         "print('pid', os.getpid(), flush=True)\n"
         "time.sleep(600)\n",
     )
@@ -313,11 +313,11 @@ async def test_private_tmp_pid1_and_exec_probe_inside(rig: Rig) -> None:
             break
         await asyncio.sleep(0.01)
     assert Path(inst.request.log_path).read_text().split() == ["pid", "1"]
-    host_x = Path("/tmp/x")  # the host's /tmp is not the container's
-    assert not host_x.is_file() or marker not in host_x.read_text(errors="replace")
+    # The container's writes to /tmp stay in its own layer, not the host's /tmp.
+    assert not Path(f"/tmp/{marker}").exists()
     # The exec probe runs in the container's mount, UTS and PID namespaces.
     for argv, want in (
-        (["cat", "/tmp/x"], marker),
+        (["cat", f"/tmp/{marker}"], marker),
         (["hostname"], "tmp-pod"),
         (["sh", "-c", "echo $$"], None),
     ):
@@ -328,8 +328,8 @@ async def test_private_tmp_pid1_and_exec_probe_inside(rig: Rig) -> None:
         else:
             assert 1 < int(out.output) < 100  # a small pid of the container's namespace
     # Without `enter` the same command sees the host's /tmp.
-    host = await exec_probe(["cat", "/tmp/x"], 5, env=ENV)
-    assert marker not in host.output
+    host = await exec_probe(["cat", f"/tmp/{marker}"], 5, env=ENV)
+    assert host.result is Result.FAILURE and "No such file" in host.output
     if rig.cgroups is not None and inst.cgroup is not None:
         # The cgroup was joined before exec: PID 1 (the tracked pid, no shim) is inside it.
         assert inst.pid in inst.cgroup.pids()
@@ -496,3 +496,29 @@ async def test_own_hostname_resolves_to_pod_ip_without_dns(rig: Rig) -> None:
     )
     assert (await asyncio.wait_for(inst.wait(), 20)).exit_code == 0
     assert Path(inst.request.log_path).read_text().split() == [box.ip, "named", "True"]
+
+
+@root
+async def test_private_tmp_still_shows_host_files(rig: Rig, tmp_path: Path) -> None:
+    """A program under the host's /tmp (a CI checkout, a virtualenv) still runs in a pod,
+    and what the container writes or deletes there stays private."""
+    here = Path("/tmp") / f"pk-host-{uuid.uuid4().hex}"
+    here.mkdir()
+    try:
+        (here / "keep").write_text("host")
+        box = await rig.sandboxes.create(_uid(), "tmp-overlay", False)
+        script = (
+            f"import os; print(open('{here}/keep').read()); os.remove('{here}/keep'); "
+            f"open('{here}/new', 'w').write('c')"
+        )
+        done = await rig.start(box, "c", script)
+        info = await asyncio.wait_for(done.wait(), 10)
+        assert info.exit_code == 0, Path(done.request.log_path).read_text()
+        assert "host" in Path(done.request.log_path).read_text()
+        assert (here / "keep").read_text() == "host"  # the deletion was private
+        assert not (here / "new").exists()  # so was the write
+        assert not any(Path("/run/podkeeper-tmp").glob("*"))  # no scratch left behind
+    finally:
+        for p in here.iterdir():
+            p.unlink()
+        here.rmdir()

@@ -278,6 +278,22 @@ def _routes_overlapping(network: ipaddress.IPv4Network, ignore_dev: str) -> list
     return hits
 
 
+# A private /tmp: an overlay whose writable layer is a fresh tmpfs over the host's /tmp.
+# Writes and deletions stay in the container (as in its own image layer) while what the
+# host keeps in /tmp stays readable: the process runtime runs host binaries, and a program
+# or virtualenv living under /tmp (a CI checkout, say) must still start. The tmpfs is
+# mounted on a scratch folder, then detached and the folder removed (the overlay keeps its
+# own reference), so nothing is left on the host. Without overlayfs: a plain empty tmpfs.
+PRIVATE_TMP = (
+    '{ D=/run/podkeeper-tmp/$(cat /proc/sys/kernel/random/uuid) && mkdir -p "$D"'
+    ' && mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs "$D"'
+    ' && mkdir "$D/u" "$D/w" && chmod 1777 "$D/u"'
+    ' && mount -t overlay -o "lowerdir=/tmp,upperdir=$D/u,workdir=$D/w" overlay /tmp'
+    ' && umount -l "$D" && rmdir "$D"; }'
+    " || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp"
+)
+
+
 def container_prefix(
     sandbox: SandboxInfo, unshare: str = "unshare", nsenter: str = "nsenter"
 ) -> list[str]:
@@ -288,12 +304,13 @@ def container_prefix(
     the pause container's in Kubernetes), `unshare --uts --mount` makes the
     container's own UTS and mount namespaces (private propagation, unshare's
     default), then a shell sets the hostname, mounts /proc for the container's
-    PID namespace (made by `PidNamespaceSpawner` at fork) and a fresh tmpfs on
-    /tmp, and execs the rest (`exec "$@"`), as runc's init sets up the
-    container before exec'ing its process. The tmpfs dies with the mount
-    namespace (nothing to clean up), and a restarted container gets an empty
-    /tmp, as a new writable layer would; like an emptyDir with medium Memory
-    it counts towards the memory limit. The caller appends the container's
+    PID namespace (made by `PidNamespaceSpawner` at fork) and a private /tmp
+    (`PRIVATE_TMP`: the container's writes go to its own tmpfs layer), and
+    execs the rest (`exec "$@"`), as runc's init sets up the container before
+    exec'ing its process. The tmpfs dies with the mount namespace (nothing to
+    clean up), and a restarted container starts from the host's /tmp again, as
+    a new writable layer would; like an emptyDir with medium Memory it counts
+    towards the memory limit. The caller appends the container's
     own argv (e.g. `env -i -- ...`)."""
     prefix: list[str] = []
     if sandbox.netns_path:
@@ -309,7 +326,7 @@ def container_prefix(
         # The container's own /proc: `ps` shows its processes, /proc/1 is itself.
         steps.append("mount -t proc -o nosuid,nodev,noexec proc /proc")
     if sandbox.private_tmp:
-        steps.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp")
+        steps.append(PRIVATE_TMP)
     if sandbox.netns_path and sandbox.hostname and "--mount" in flags:
         hosts = hosts_path(sandbox.netns_path)
         if os.path.isfile(hosts):
