@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.lb.lbfakes import pod, service
 
 from podkeeper.core.endpoints import (
     endpoint_entries,
@@ -17,65 +18,6 @@ from podkeeper.core.endpoints import (
 )
 
 Obj = dict[str, Any]
-
-
-def pod(
-    name: str,
-    ip: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    ready: bool = True,
-    deleting: bool = False,
-    labels: dict[str, str] | None = None,
-    phase: str = "Running",
-    port_name: str = "http",
-    namespace: str = "default",
-) -> Obj:
-    """A pod snapshot as the agent publishes it (only the fields endpoints read)."""
-    meta: Obj = {
-        "name": name,
-        "namespace": namespace,
-        "uid": f"uid-{name}",
-        "labels": {"app": "web"} if labels is None else labels,
-    }
-    if deleting:
-        meta["deletionTimestamp"] = "2024-01-01T00:00:00Z"
-    return {
-        "kind": "Pod",
-        "metadata": meta,
-        "spec": {
-            "containers": [
-                {
-                    "name": "c",
-                    "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
-                }
-            ]
-        },
-        "status": {
-            "phase": phase,
-            "podIP": ip,
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-def service(
-    name: str = "web",
-    port: int = 0,
-    target: int | str = "http",
-    selector: dict[str, str] | None = None,
-    **port_extra: Any,
-) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "type": "ClusterIP",
-            "selector": {"app": "web"} if selector is None else selector,
-            "ports": [{"port": port, "targetPort": target, "protocol": "TCP", **port_extra}],
-        },
-    }
 
 
 # (pod kwargs, in slice?, ready, serving, terminating, in v1 Endpoints as)

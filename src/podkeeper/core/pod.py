@@ -592,6 +592,13 @@ class PodMachine:
             self.backoff.next(key, ts_inst.finished_at, now)
         self._start(rec, now)
 
+    def _stop(self, rec: ContainerRecord, inst: Instance, now: float) -> None:
+        """Stop for good (deletion, a finished pod, a deadline): `killContainer`'s default
+        message, no restart."""
+        self._kill(
+            rec, inst, now, f"Stopping container {rec.spec.name}", killed_by=None, restart=False
+        )
+
     def _kill(
         self,
         rec: ContainerRecord,
@@ -649,14 +656,7 @@ class PodMachine:
             rec.backoff_event_at = None
             inst = rec.current
             if inst is not None and inst.state == RUNNING and not inst.killing:
-                self._kill(
-                    rec,
-                    inst,
-                    now,
-                    f"Stopping container {rec.spec.name}",
-                    killed_by=None,
-                    restart=False,
-                )
+                self._stop(rec, inst, now)
         self._refresh(now)
 
     def _regulars_done(self) -> bool:
@@ -765,14 +765,7 @@ class PodMachine:
                 and inst.state == RUNNING
                 and not inst.killing
             ):
-                self._kill(
-                    rec,
-                    inst,
-                    now,
-                    f"Stopping container {rec.spec.name}",
-                    killed_by=None,
-                    restart=False,
-                )
+                self._stop(rec, inst, now)
             if rec.role == SIDECAR:
                 rec.restart_at = None
                 rec.backoff_event_at = None
@@ -789,14 +782,7 @@ class PodMachine:
             elif inst.state == RUNNING:
                 regular_alive = True
                 if not inst.killing:
-                    self._kill(
-                        rec,
-                        inst,
-                        now,
-                        f"Stopping container {rec.spec.name}",
-                        killed_by=None,
-                        restart=False,
-                    )
+                    self._stop(rec, inst, now)
         if not regular_alive:
             self._stop_sidecars(now)
         alive = any(
