@@ -414,7 +414,13 @@ def probe_scale(ctx: BenchContext) -> list[Measurement]:
         Measurement(f"{p}.agent_rss", rss, "MiB", better="lower"),
         # Full collections walk every pod's objects; they explain most of the tail.
         Measurement(f"{p}.gc_gen2.count", stats["gc2_pauses"]["count"], "n", better="lower"),
-        Measurement(f"{p}.gc_gen2.max", stats["gc2_pauses"]["max_ms"], "ms", better="lower"),
+        # No pause in the window gives NaN from the summary; JSON (allow_nan=False) needs 0.
+        Measurement(
+            f"{p}.gc_gen2.max",
+            stats["gc2_pauses"]["max_ms"] if stats["gc2_pauses"]["count"] else 0.0,
+            "ms",
+            better="lower",
+        ),
     ]
 
 
