@@ -174,6 +174,16 @@ def _kill_containers(home: Path) -> None:
             os.killpg(int(info["pid"]), signal.SIGKILL)
 
 
+def _remove_cgroups(home: Path) -> None:
+    """Do what the next agent of this home would: remove its instance cgroups (the home is
+    a temp folder no agent will use again, and memory cgroups are a finite resource)."""
+    from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
+
+    cgroups = CgroupManager(root_name_for_home(str(home)))
+    if cgroups.available()[0]:
+        cgroups.cleanup_stale()
+
+
 @contextlib.contextmanager
 def traced_agent(*, trace: bool = True, start_timeout: float = 15.0) -> Iterator[AgentProc]:
     """Start ``benchmarks._pkagent`` in a fresh home; kill it and its containers after."""
@@ -204,6 +214,7 @@ def traced_agent(*, trace: bool = True, start_timeout: float = 15.0) -> Iterator
             proc.kill()
         proc.wait()
         _kill_containers(home)
+        _remove_cgroups(home)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -91,6 +91,26 @@ class PK:
             return None
 
 
+def reap_home(home: Path) -> None:
+    """What the next agent of `home` would do, for a test home no agent will use again:
+    kill the containers a dead or stuck agent left (containers.json) and remove its
+    cgroups. Without this a failed `down` leaks processes and memory cgroups across runs."""
+    try:
+        live = json.loads((home / "containers.json").read_text())
+    except (FileNotFoundError, ValueError):
+        live = {}
+    for info in live.values():
+        try:
+            os.killpg(int(info["pid"]), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
+
+    cgroups = CgroupManager(root_name_for_home(str(home)))
+    if os.geteuid() == 0 and cgroups.available()[0]:
+        cgroups.cleanup_stale()
+
+
 @pytest.fixture
 def pk(tmp_path: Path) -> Iterator[PK]:
     home = tmp_path / "home"
@@ -104,6 +124,7 @@ def pk(tmp_path: Path) -> Iterator[PK]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    reap_home(home)
 
 
 def container_status(pod: dict[str, Any], name: str | None = None) -> dict[str, Any]:

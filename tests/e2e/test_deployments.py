@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from .conftest import reap_home
+
 pytestmark = pytest.mark.e2e
 
 Obj = dict[str, Any]
@@ -113,6 +115,7 @@ def cli() -> Iterator[Cli]:
         yield c
     finally:
         c.run("down", timeout=60, check=False)
+        reap_home(home)
         shutil.rmtree(home, ignore_errors=True)
 
 

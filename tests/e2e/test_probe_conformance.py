@@ -25,7 +25,7 @@ import pytest
 
 from tests.scenarios import SCENARIOS, Env, Scenario
 
-from .conftest import PK
+from .conftest import PK, reap_home
 from .podyaml import manifest
 
 # One agent runs every case at once; #7's five restarts need the real back-off (~2.5 min).
@@ -177,6 +177,7 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         yield observed
     finally:
         pk.run("down", timeout=120, check=False)
+        reap_home(pk.home)
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[f"case-{s.id}" for s in SCENARIOS])

@@ -160,3 +160,34 @@ async def test_remove_kills_leftovers_and_cleanup_stale() -> None:
                 p.kill()
                 p.wait()
         _cleanup(mgr)
+
+
+def test_sweep_abandoned_removes_only_empty_cgroups_of_other_homes() -> None:
+    """A temp home's dead agent must not leak cgroups forever (the memcg cap is 65,535)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create cgroups")
+    from podkeeper.runtime.cgroups import CgroupManager
+
+    mine = CgroupManager("podkeeper-sweepme0")
+    other = CgroupManager("podkeeper-sweepoth")
+    if not mine.available()[0] or not other.available()[0]:
+        pytest.skip("cgroups unavailable here")
+    empty = other.create("pod-a", "inst-empty")
+    busy = other.create("pod-b", "inst-busy")
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        busy.add(proc.pid)
+        own = mine.create("pod-c", "inst-mine")
+        mine.sweep_abandoned(min_age=0)
+        assert not any(os.path.isdir(d) for d in empty.dirs.values())
+        assert all(os.path.isdir(d) for d in busy.dirs.values())  # something runs there
+        assert all(os.path.isdir(d) for d in own.dirs.values())  # our own home is not swept
+    finally:
+        proc.kill()
+        proc.wait()
+        busy.remove_sync()
+        own.remove_sync()
+        for m in (mine, other):
+            m.cleanup_stale()
+        mine.sweep_abandoned(min_age=0)
+        other.sweep_abandoned(min_age=0)

@@ -155,6 +155,9 @@ class Agent:
         ok, why = cgroups.available()
         if ok:
             cgroups.cleanup_stale()
+            swept = cgroups.sweep_abandoned()
+            if swept:
+                log.info("removed %d empty cgroups abandoned by other homes' dead agents", swept)
         else:
             self.cgroup_warning = why
             cgroups = None

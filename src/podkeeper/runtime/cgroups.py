@@ -455,6 +455,38 @@ class CgroupManager:
                     found.setdefault(rel, {})[ctrl] = inst.path
         return [InstanceCgroup(self.layout, rel, dirs) for rel, dirs in sorted(found.items())]
 
+    def sweep_abandoned(self, min_age: float = 60.0) -> int:
+        """Remove empty podkeeper cgroups of *other* homes, older than `min_age` seconds.
+
+        An agent that dies abruptly leaves its instance cgroups until the next agent of the
+        same home cleans up; a home that is never used again (a test's or benchmark's temp
+        folder) would leak them forever, and the kernel caps memory cgroups at 65,535 (then
+        mkdir fails with EBUSY, seen here). A live agent's cgroups are never empty for long:
+        an instance's is removed as soon as it ends. Returns how many folders went."""
+        removed = 0
+        now = time.time()
+        for base in self._bases().values():
+            try:
+                roots = [
+                    e.path
+                    for e in os.scandir(base)
+                    if e.is_dir() and e.name.startswith("podkeeper-") and e.name != self.root_name
+                ]
+            except OSError:
+                continue
+            for root in roots:
+                for dirpath, _dirs, _files in os.walk(root, topdown=False):
+                    try:
+                        if now - os.stat(dirpath).st_mtime < min_age:
+                            continue
+                        if _read(os.path.join(dirpath, "cgroup.procs")):
+                            continue  # something still runs there
+                        os.rmdir(dirpath)
+                        removed += 1
+                    except OSError:
+                        continue
+        return removed
+
     def cleanup_stale(self, keep: frozenset[str] = frozenset(), timeout: float = 2.0) -> int:
         """Kill and remove every instance cgroup under `root_name` whose instance id is
         not in `keep`, then the emptied pod directories. Returns how many were removed.
