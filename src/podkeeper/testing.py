@@ -214,3 +214,23 @@ class PodHarness:
 
     def started(self, container: str) -> bool:
         return self.machine.started(self.record(container))
+
+
+def cgroup_skip_reason(probe_name: str = "podkeeper-probe") -> str:
+    """Why tests that need per-container cgroups cannot run here, or "" when they can.
+
+    Creates (and removes) a throw-away root cgroup to find out, as the agent does."""
+    import os
+
+    from podkeeper.runtime.cgroups import CgroupManager
+
+    if os.geteuid() != 0:
+        return "needs root: the agent creates a cgroup per container instance"
+    mgr = CgroupManager(root_name=f"{probe_name}-{os.getpid()}")
+    ok, why = mgr.available()
+    for base in mgr._bases().values():
+        try:
+            os.rmdir(os.path.join(base, mgr.root_name))
+        except OSError:
+            pass
+    return "" if ok else f"cgroups unavailable here: {why}"

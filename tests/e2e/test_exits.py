@@ -17,25 +17,11 @@ from typing import Any
 
 import pytest
 
+from podkeeper.testing import cgroup_skip_reason
+
 from .conftest import PK, container_status, pod_manifest
 
 MI = 1 << 20
-
-
-def cgroup_skip_reason() -> str:
-    """Why these tests cannot run here, or "" when they can (root and cgroups)."""
-    if os.geteuid() != 0:
-        return "needs root: the agent creates a cgroup per container instance"
-    from podkeeper.runtime.cgroups import CgroupManager
-
-    mgr = CgroupManager(root_name=f"podkeeper-e2e-probe-{os.getpid()}")
-    ok, why = mgr.available()
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
-    return "" if ok else f"cgroups unavailable here: {why}"
 
 
 SKIP = cgroup_skip_reason()

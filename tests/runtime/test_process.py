@@ -23,6 +23,7 @@ from podkeeper.runtime.process import (
     preflight,
     read_termination_message,
 )
+from podkeeper.testing import cgroup_skip_reason
 
 PY = sys.executable
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
@@ -35,19 +36,7 @@ def _cgroup_manager() -> CgroupManager | None:
     return mgr if mgr.available()[0] else None
 
 
-def _skip_reason() -> str:
-    if os.geteuid() != 0:
-        return "needs root to create cgroups"
-    ok, why = CgroupManager(root_name="podkeeper-probe").available()
-    for base in CgroupManager(root_name="podkeeper-probe")._bases().values():
-        try:
-            os.rmdir(os.path.join(base, "podkeeper-probe"))
-        except OSError:
-            pass
-    return "" if ok else f"cgroups unavailable: {why}"
-
-
-_ROOT_SKIP = _skip_reason()
+_ROOT_SKIP = cgroup_skip_reason()
 needs_cgroups = pytest.mark.skipif(bool(_ROOT_SKIP), reason=_ROOT_SKIP or "n/a")
 
 

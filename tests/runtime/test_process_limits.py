@@ -17,25 +17,13 @@ from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.interface import ExitInfo, StartRequest
 from podkeeper.runtime.logs import container_log_path
 from podkeeper.runtime.process import ProcessRuntime
+from podkeeper.testing import cgroup_skip_reason
 
 PY = sys.executable
 MI = 1 << 20
 
 
-def _skip_reason() -> str:
-    if os.geteuid() != 0:
-        return "needs root to create cgroups"
-    mgr = CgroupManager(root_name=f"podkeeper-probe-{os.getpid()}")
-    ok, why = mgr.available()
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
-    return "" if ok else f"cgroups unavailable: {why}"
-
-
-_SKIP = _skip_reason()
+_SKIP = cgroup_skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(bool(_SKIP), reason=_SKIP or "n/a")]
 
 
