@@ -228,9 +228,5 @@ def cgroup_skip_reason(probe_name: str = "podkeeper-probe") -> str:
         return "needs root: the agent creates a cgroup per container instance"
     mgr = CgroupManager(root_name=f"{probe_name}-{os.getpid()}")
     ok, why = mgr.available()
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
+    mgr.remove_root()
     return "" if ok else f"cgroups unavailable here: {why}"

@@ -81,11 +81,7 @@ def _manager() -> CgroupManager:
 
 def _cleanup(mgr: CgroupManager) -> None:
     mgr.cleanup_stale()
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
+    mgr.remove_root()
 
 
 def test_not_root_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

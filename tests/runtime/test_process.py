@@ -53,11 +53,7 @@ async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if mgr is not None:
         assert mgr.instances() == [], "instance cgroups left behind"
         mgr.cleanup_stale()
-        for base in mgr._bases().values():
-            try:
-                os.rmdir(os.path.join(base, mgr.root_name))
-            except OSError:
-                pass
+        mgr.remove_root()
 
 
 @pytest.fixture
@@ -70,11 +66,7 @@ async def cg_runtime(tmp_path: Path) -> AsyncIterator[ProcessRuntime]:
     yield rt
     await asyncio.wait_for(rt.shutdown(), 10)
     assert mgr.instances() == [], "instance cgroups left behind"
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
+    mgr.remove_root()
 
 
 _counter = 0

@@ -34,11 +34,7 @@ async def rt(tmp_path: Path) -> AsyncIterator[ProcessRuntime]:
     yield runtime
     await asyncio.wait_for(runtime.shutdown(), 10)
     assert mgr.instances() == [], "instance cgroups left behind"
-    for base in mgr._bases().values():
-        try:
-            os.rmdir(os.path.join(base, mgr.root_name))
-        except OSError:
-            pass
+    mgr.remove_root()
 
 
 def req(rt: ProcessRuntime, code: str, resources: Resources) -> StartRequest:

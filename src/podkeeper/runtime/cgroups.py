@@ -455,6 +455,14 @@ class CgroupManager:
                     found.setdefault(rel, {})[ctrl] = inst.path
         return [InstanceCgroup(self.layout, rel, dirs) for rel, dirs in sorted(found.items())]
 
+    def remove_root(self) -> None:
+        """Remove this manager's (empty) root folders; what is still in use stays."""
+        for base in self._bases().values():
+            try:
+                os.rmdir(os.path.join(base, self.root_name))
+            except OSError:
+                pass
+
     def sweep_abandoned(self, min_age: float = 60.0) -> int:
         """Remove empty podkeeper cgroups of *other* homes, older than `min_age` seconds.
 
