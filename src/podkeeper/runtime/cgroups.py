@@ -485,7 +485,8 @@ class CgroupManager:
             for root in roots:
                 for dirpath, _dirs, _files in os.walk(root, topdown=False):
                     try:
-                        if now - os.stat(dirpath).st_mtime < min_age:
+                        # (min_age 0 skips the check: cgroupfs stamps with a coarse clock)
+                        if min_age > 0 and now - os.stat(dirpath).st_mtime < min_age:
                             continue
                         if _read(os.path.join(dirpath, "cgroup.procs")):
                             continue  # something still runs there

@@ -13,14 +13,14 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
 from podkeeper.core.envexpand import EnvError, command_argv, container_env
 from podkeeper.core.pod import PodMachine
-from podkeeper.core.result import Result
+from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
 from podkeeper.core.termination import grace_after_pre_stop
@@ -31,7 +31,7 @@ from podkeeper.runtime.interface import (
     StartError,
     StartRequest,
 )
-from podkeeper.runtime.probing import run_target
+from podkeeper.runtime.probing import run_target, start_target
 
 if TYPE_CHECKING:
     from podkeeper.runtime.agent import Agent
@@ -152,8 +152,11 @@ class PodWorker:
                 ticks = self._due_ticks(now) if PodWorker.probe_trace is not None else None
                 actions = self.machine.poll(now)
                 self._publish()
+                finished_inline = False
                 for action in actions:
-                    self._perform(action, ticks)
+                    finished_inline |= self._perform(action, ticks)
+                if finished_inline:
+                    continue  # a probe result is in: let the core act on it in this pass
                 if self.machine.finished and not self._busy():
                     break
                 wake = self.machine.next_wakeup()
@@ -219,18 +222,20 @@ class PodWorker:
 
     def _perform(
         self, action: Action, ticks: dict[tuple[str, ProbeType], float] | None = None
-    ) -> None:
+    ) -> bool:
+        """Carry out `action`; True when it was a probe that finished at once."""
         if isinstance(action, StartContainer):
             self._spawn(self._start(action), f"start {action.container}")
         elif isinstance(action, RunProbe):
             scheduled = None
             if ticks is not None and action.attempt == 1:
                 scheduled = ticks.get((action.container, action.probe_type))
-            self._spawn(self._probe(action, scheduled), f"probe {action.container}")
+            return self._probe(action, scheduled)
         elif isinstance(action, KillContainer):
             self._spawn(self._kill(action), f"kill {action.container}")
         elif isinstance(action, PodFinished):
             pass  # the loop ends once the last task is done
+        return False
 
     # --------------------------------------------------------------- actions
 
@@ -328,26 +333,42 @@ class PodWorker:
         self.instances.pop(instance_id, None)
         self.wake()
 
-    async def _probe(self, a: RunProbe, scheduled: float | None = None) -> None:
+    def _probe(self, a: RunProbe, scheduled: float | None = None) -> bool:
+        """Start probe `a`; True when its result is already in the core.
+
+        A probe that needs no waiting (a tcpSocket connect the kernel completed
+        inside connect(), see `start_target`) is finished here, without a task:
+        the task, its wake-up and a second loop pass were most of such a
+        probe's CPU. Every other probe gets a task."""
         if PodWorker.probe_trace is not None:
             PodWorker.probe_trace(self, a, scheduled, self.agent.now())
         inst = self.instances.get(a.instance_id)
-        env = inst.env if inst else None
-        cwd = inst.cwd if inst else None
         started = time.monotonic()
-        outcome = await run_target(
+        step = start_target(
             a.target,
             float(a.timeout_seconds),
-            env=env,
-            cwd=cwd or None,
+            env=inst.env if inst else None,
+            cwd=(inst.cwd or None) if inst else None,
             cgroup_procs=getattr(inst.handle, "cgroup_procs", None) if inst else None,
             enter=getattr(inst.handle, "enter", None) if inst else None,
         )
+        if isinstance(step, ProbeOutcome):
+            self._probe_done(a, step, started)
+            return True
+        self._spawn(self._probe_wait(a, step, started), f"probe {a.container}")
+        return False
+
+    async def _probe_wait(
+        self, a: RunProbe, step: Coroutine[Any, Any, ProbeOutcome], started: float
+    ) -> None:
+        self._probe_done(a, await step, started)
+        self.wake()
+
+    def _probe_done(self, a: RunProbe, outcome: ProbeOutcome, started: float) -> None:
         self.agent.observe_probe(self, a, outcome, time.monotonic() - started)
         self.machine.probe_finished(
             a.container, a.instance_id, a.probe_type, outcome, self.agent.now()
         )
-        self.wake()
 
     async def _kill(self, a: KillContainer) -> None:
         inst = self.instances.get(a.instance_id)

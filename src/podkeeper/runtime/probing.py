@@ -9,7 +9,8 @@ would call a Failure (`pkg/kubelet/lifecycle/handlers.go`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any
 
 from podkeeper import KUBE_MINOR
 from podkeeper.core.actions import (
@@ -24,6 +25,27 @@ from podkeeper.core.actions import (
 from podkeeper.core.result import ProbeOutcome, Result
 
 USER_AGENT = f"kube-probe/{KUBE_MINOR}"
+
+
+def start_target(
+    target: Target,
+    timeout: float,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    cgroup_procs: str | None = None,
+    enter: Sequence[str] | None = None,
+) -> ProbeOutcome | Coroutine[Any, Any, ProbeOutcome]:
+    """Start one probe execution: its outcome when it needed no waiting, else a
+    coroutine to await for it (same arguments as `run_target`).
+
+    Only a tcpSocket probe to an IP literal can finish at once (see
+    `tcp_probe_start`); every other handler waits on its peer or child."""
+    if isinstance(target, TCPTarget):
+        from podkeeper.runtime.checkers.tcp import tcp_probe_start
+
+        return tcp_probe_start(target.host, target.port, timeout)
+    return run_target(target, timeout, env=env, cwd=cwd, cgroup_procs=cgroup_procs, enter=enter)
 
 
 async def run_target(

@@ -12,6 +12,7 @@ import errno
 import functools
 import os
 import socket
+from typing import NamedTuple
 
 from podkeeper.runtime.checkers._go import go_errno, join_host_port
 
@@ -42,14 +43,8 @@ def numeric_host(host: str) -> tuple[int, str, int] | None:
 
 
 async def _resolve(host: str, port: int) -> list[tuple[int, _SockAddr]]:
-    numeric = numeric_host(host)
-    if numeric is not None:
-        family, address, scope = numeric
-        if family == socket.AF_INET6:
-            return [(family, (address, port, 0, scope))]
-        return [(family, (address, port))]
     # A name: the loop resolves it in its default executor (getaddrinfo blocks).
-    # Probes normally target IP literals (the pod IP), which never get here.
+    # Probes normally target IP literals (the pod IP), which `dial_start` handles.
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -100,39 +95,67 @@ async def _connect_wait(loop: asyncio.AbstractEventLoop, sock: socket.socket) ->
         raise OSError(code, os.strerror(code))
 
 
+class Dialing(NamedTuple):
+    sock: socket.socket
+    connected: bool  # False: the handshake is under way, finish it with `dial_wait`
+    address: str  # host:port as Go's errors print it
+
+
+def dial_start(host: str, port: int) -> Dialing | None:
+    """Start dialing an IP literal without waiting.
+
+    None when `host` is a name (it must be resolved first, see `dial`).
+    Raises `DialError` when the kernel refused at once. An unconnected
+    socket is finished with `dial_wait`."""
+    numeric = numeric_host(host)
+    if numeric is None:
+        return None
+    family, address, scope = numeric
+    sockaddr: _SockAddr = (
+        (address, port, 0, scope) if family == socket.AF_INET6 else (address, port)
+    )
+    text = join_host_port(address, port)
+    sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    try:
+        return Dialing(sock, _connect_started(sock, sockaddr), text)
+    except OSError as err:
+        sock.close()
+        raise DialError(f"dial tcp {text}: connect: {go_errno(err)}") from None
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def dial_wait(dialing: Dialing, deadline: float) -> socket.socket:
+    """Finish a connect `dial_start` left under way, before the loop time `deadline`.
+
+    Closes the socket and raises `DialError` when it fails."""
+    sock, _, address = dialing
+    try:
+        async with asyncio.timeout_at(deadline):
+            await _connect_wait(asyncio.get_running_loop(), sock)
+        return sock
+    except TimeoutError:
+        sock.close()
+        raise DialError(f"dial tcp {address}: i/o timeout", timeout=True) from None
+    except OSError as err:
+        sock.close()
+        raise DialError(f"dial tcp {address}: connect: {go_errno(err)}") from None
+    except BaseException:
+        sock.close()
+        raise
+
+
 async def dial(host: str, port: int, deadline: float) -> socket.socket:
     """Connect to `host:port` before the loop time `deadline`; a connected non-blocking socket.
 
     Raises `DialError` with Go's text. Addresses are tried in order, the first
     error is reported (as Go's dialer does)."""
-    loop = asyncio.get_running_loop()
-    numeric = numeric_host(host)
-    if numeric is not None:
+    dialing = dial_start(host, port)
+    if dialing is not None:
         # The common case (a pod IP): one address, and usually no wait at all.
-        family, address, scope = numeric
-        sockaddr: _SockAddr = (
-            (address, port, 0, scope) if family == socket.AF_INET6 else (address, port)
-        )
-        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-        try:
-            if _connect_started(sock, sockaddr):
-                return sock
-            async with asyncio.timeout_at(deadline):
-                await _connect_wait(loop, sock)
-            return sock
-        except TimeoutError:
-            sock.close()
-            raise DialError(
-                f"dial tcp {join_host_port(address, port)}: i/o timeout", timeout=True
-            ) from None
-        except OSError as err:
-            sock.close()
-            raise DialError(
-                f"dial tcp {join_host_port(address, port)}: connect: {go_errno(err)}"
-            ) from None
-        except BaseException:
-            sock.close()
-            raise
+        return dialing.sock if dialing.connected else await dial_wait(dialing, deadline)
+    loop = asyncio.get_running_loop()
     address = join_host_port(host, port)
     try:
         async with asyncio.timeout_at(deadline):
