@@ -23,6 +23,10 @@ other benchmarks name):
 - ``timers``: N periodic timers on one asyncio loop (``call_at`` callbacks
   and, separately, one sleeping task per timer): lateness p50/p99/max in ms
   and the loop's CPU % of one core.
+- ``grpc``: ``grpc.health.v1.Health/Check`` on a new channel (so a new
+  connection) per call, as the kubelet dials anew for every grpc probe, against
+  a grpcio health server answering SERVING, calls/s, via grpcio's blocking API
+  and ``grpc.aio``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ TRUE = "/bin/true"
 HOST = "127.0.0.1"
 MAX_SPAWNS = 200_000
 MAX_CONNECTIONS = 500_000
+MAX_GRPC_CALLS = 100_000  # ~1k calls/s here: far above what any budget allows
 # The timers benchmark: N timers, each firing once per period.
 TIMERS_FULL = (1000, 1.0)
 TIMERS_QUICK = (250, 0.25)
@@ -492,6 +497,185 @@ def run_http(budget_s: float, quick: bool) -> list[Row]:
     return _rates("http", "req/s", variants, budget_s - 0.1, reference=_REFERENCE)
 
 
+# --------------------------------------------------------------------------- grpc
+
+GRPC_CHECK = "/grpc.health.v1.Health/Check"
+# A new connection per channel: without a local subchannel pool, channels to one target
+# may share a connection (podkeeper's grpc checker sets the same option).
+GRPC_OPTIONS = (
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.enable_retries", 0),
+    ("grpc.enable_http_proxy", 0),
+)
+
+
+def serve_grpc(hard_deadline_s: float) -> None:
+    """The gRPC server process: grpc.health.v1 answering SERVING for the service "" on
+    127.0.0.1:0; prints the port on stdout, then serves until SIGTERM or its own alarm."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    # Default SIGALRM action: the process ends even if the parent was killed.
+    signal.alarm(math.ceil(hard_deadline_s))
+    servicer = health.HealthServicer()
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    # Threads: the agent probes many pods at once; one client at a time needs one.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port(f"{HOST}:0")
+    server.start()
+    print(port, flush=True)
+    server.wait_for_termination()
+
+
+@contextmanager
+def grpc_server(hard_deadline_s: float, start_timeout_s: float = 15.0) -> Iterator[int]:
+    """Start a gRPC health server (``serve_grpc``) in a new process; yield its port.
+
+    Fork and exec, not a bare fork like ``forked_server``: gRPC's core does not
+    survive a fork once the parent has made a channel (its threads and polling
+    state are not copied), and the raw client has by the second slice. Starting
+    takes ~0.1 s. Reusable by podkeeper benchmarks as a grpc probe target.
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    code = "import sys; from benchmarks.raw import serve_grpc; serve_grpc(float(sys.argv[1]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, repr(hard_deadline_s)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        line = b""
+        end = time.monotonic() + start_timeout_s
+        while not line.endswith(b"\n"):
+            if proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"the gRPC server did not start (exit {proc.returncode})")
+            try:
+                line += os.read(proc.stdout.fileno(), 64)
+            except BlockingIOError:
+                time.sleep(0.005)
+        yield int(line)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _tcp_active_opens() -> int | None:
+    """The kernel's count of TCP connects (all processes): checks a new connection per call."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [line.split() for line in f if line.startswith("Tcp:")]
+        return int(rows[1][rows[0].index("ActiveOpens")])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _check_new_connections(variant: str, opens0: int | None, calls: int) -> None:
+    opens1 = _tcp_active_opens()
+    if opens0 is not None and opens1 is not None and opens1 - opens0 < calls:
+        _note(f"  grpc/{variant}: {calls} calls but {opens1 - opens0} connects: channels shared")
+
+
+def grpc_sync(port: int, deadline: float, max_count: int = MAX_GRPC_CALLS) -> Rate:
+    """grpcio's blocking API: a new channel, one Check, check SERVING, close the channel."""
+    import grpc
+    from grpc_health.v1 import health_pb2
+
+    target, req = f"ipv4:{HOST}:{port}", health_pb2.HealthCheckRequest().SerializeToString()
+    parse, serving = (
+        health_pb2.HealthCheckResponse.FromString,
+        health_pb2.HealthCheckResponse.SERVING,
+    )
+    new, clock = grpc.insecure_channel, time.monotonic
+    opens0 = _tcp_active_opens()
+    n, errors, t0 = 0, 0, clock()
+    while n < max_count:
+        channel = new(target, options=GRPC_OPTIONS)
+        try:
+            resp = channel.unary_unary(GRPC_CHECK, response_deserializer=parse)(req, timeout=1.0)
+        except grpc.RpcError:
+            errors += 1
+            break
+        finally:
+            channel.close()
+        if resp.status != serving:
+            errors += 1
+            break
+        n += 1
+        if clock() >= deadline:
+            break
+    rate = Rate(n, clock() - t0, errors)
+    _check_new_connections("sync", opens0, n)
+    return rate
+
+
+def grpc_asyncio(port: int, deadline: float, max_count: int = MAX_GRPC_CALLS) -> Rate:
+    """``grpc.aio``: a new channel, await one Check, check SERVING, await the channel's close."""
+    import grpc
+    from grpc_health.v1 import health_pb2
+
+    async def main() -> Rate:
+        target, req = f"ipv4:{HOST}:{port}", health_pb2.HealthCheckRequest().SerializeToString()
+        parse = health_pb2.HealthCheckResponse.FromString
+        serving = health_pb2.HealthCheckResponse.SERVING
+        new, clock = grpc.aio.insecure_channel, time.monotonic
+        opens0 = _tcp_active_opens()
+        n, errors, t0 = 0, 0, clock()
+        while n < max_count:
+            channel = new(target, options=GRPC_OPTIONS)
+            try:
+                call = channel.unary_unary(GRPC_CHECK, response_deserializer=parse)
+                resp = await call(req, timeout=1.0)
+            except grpc.RpcError:
+                errors += 1
+                break
+            finally:
+                await channel.close()
+            if resp.status != serving:
+                errors += 1
+                break
+            n += 1
+            if clock() >= deadline:
+                break
+        rate = Rate(n, clock() - t0, errors)
+        _check_new_connections("asyncio", opens0, n)
+        return rate
+
+    return asyncio.run(main())
+
+
+def _grpc_served(client: Callable[[int, float], Rate], budget_s: float) -> Callable[[float], Rate]:
+    """A variant against its own fresh server (fresh port: see ``_served``)."""
+
+    def run(deadline: float) -> Rate:
+        with grpc_server(budget_s * 1.5 + 5) as port:
+            return client(port, deadline)
+
+    return run
+
+
+def run_grpc(budget_s: float, quick: bool) -> list[Row]:
+    variants: list[tuple[str, Callable[[float], Rate]]] = [
+        ("sync", _grpc_served(grpc_sync, budget_s)),
+        ("asyncio", _grpc_served(grpc_asyncio, budget_s)),
+    ]
+    # Slices of at least 1 s: starting the server process takes ~0.1 s of each.
+    return _rates("grpc", "call/s", variants, budget_s - 0.1, min_slice_s=1.0)
+
+
 # --------------------------------------------------------------------------- timers
 
 
@@ -675,6 +859,7 @@ GROUPS: dict[str, Callable[[float, bool], list[Row]]] = {
     "tcp": run_tcp,
     "http": run_http,
     "timers": run_timers,
+    "grpc": run_grpc,
 }
 
 
@@ -721,11 +906,12 @@ def _register(group: str, quick_budget_s: float, full_budget_s: float) -> None:
     benchmark(f"raw.{group}", quick_budget_s, full_budget_s, kind="raw")(run)
 
 
-# Budgets (seconds): quick ~14 s in all, full ~100 s in all.
+# Budgets (seconds): quick ~17 s in all, full ~115 s in all.
 _register("spawn", 4.0, 30.0)
 _register("tcp", 3.0, 20.0)
 _register("http", 3.0, 20.0)
 _register("timers", 4.0, 30.0)
+_register("grpc", 3.0, 15.0)
 
 if __name__ == "__main__":
     sys.exit(main())

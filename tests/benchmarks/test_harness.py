@@ -45,6 +45,24 @@ def test_quick_run_of_one_raw_benchmark_writes_the_json_rows(tmp_path: Path) -> 
     assert all(name.startswith("raw.spawn") for name in names)  # --only kept the others out
 
 
+def test_raw_grpc_reaches_its_own_server_process(tmp_path: Path) -> None:
+    # The one raw group whose server is a separate process (fork+exec, for grpc's sake):
+    # both clients must have completed calls against it, whatever the rate.
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [*BENCH, "--quick", "--only", "raw.grpc", "--budget", "0.3", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    values = {row["name"]: row["value"] for row in json.loads(out.read_text())}
+    assert values.keys() == {"raw.grpc", "raw.grpc.sync", "raw.grpc.asyncio"}
+    assert all(v > 0 for v in values.values())
+    assert "error(s) ended a slice early" not in proc.stderr
+
+
 def test_unknown_benchmark_name_is_a_usage_error() -> None:
     proc = subprocess.run(
         [*BENCH, "--only", "no.such.bench"],
