@@ -13,6 +13,16 @@ from the agent's own clock:
   readiness probe started, readiness Failure -> pod no longer Ready (after the
   controllers saw the change, so Service endpoints are updated too).
 
+More reactions, in the stats' ``extra_reactions`` (kept out of ``reactions``,
+whose keys ``bench_podkeeper`` waits on all of):
+
+- ``backoff_restart_lateness``: the second restart (third instance started)
+  minus the second instance's exit (the runtime's reap time) plus the
+  back-off then in force (``core.backoff.INITIAL_SECONDS``: the first restart
+  is immediate and starts the back-off at 10 s, the second waits it out);
+- ``readiness_to_endpoint_removed``: readiness Failure -> the pod's address
+  gone from the backends of its Service's load balancer (``PortProxy.set_backends``).
+
 ``SIGUSR1`` starts a measurement window (clears the lateness samples);
 ``SIGUSR2`` writes ``HOME/bench-stats.json`` (atomically). The parent reads
 CPU and RSS from ``/proc/<pid>`` of this process itself.
@@ -53,8 +63,10 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> int:
+    from podkeeper.core.backoff import INITIAL_SECONDS
     from podkeeper.core.result import Result
     from podkeeper.core.spec import ProbeType
+    from podkeeper.lb.proxy import PortProxy
     from podkeeper.runtime import agent as agent_mod
     from podkeeper.runtime.interface import HostSandboxes
     from podkeeper.runtime.podworker import PodWorker
@@ -75,6 +87,13 @@ def main(argv: list[str]) -> int:
         "startup_to_readiness": [],
         "readiness_to_unready": [],
     }
+    extra_reactions: dict[str, list[float]] = {
+        "backoff_restart_lateness": [],
+        "readiness_to_endpoint_removed": [],
+    }
+    # (namespace, pod) -> its first readiness Failure not yet followed by its address
+    # leaving a load balancer (or by Ready again).
+    endpoint_fail: dict[tuple[str, str], float] = {}
     live_fail: dict[tuple[str, str], float] = {}
     ready_fail: dict[str, float] = {}
     startup_ok: dict[tuple[str, str], float] = {}
@@ -115,6 +134,9 @@ def main(argv: list[str]) -> int:
                 t = exits.pop(key, None)
                 if n == 2 and t is not None:
                     reactions["exit_to_restart"].append(now - t)
+                if n == 3 and t is not None:
+                    # The second restart is the first one backed off, by INITIAL_SECONDS.
+                    extra_reactions["backoff_restart_lateness"].append(now - (t + INITIAL_SECONDS))
                 wait = inst.wait
 
                 async def traced_wait() -> Any:
@@ -149,6 +171,7 @@ def main(argv: list[str]) -> int:
             elif a.probe_type is ProbeType.READINESS:
                 if outcome.result is Result.FAILURE:
                     ready_fail.setdefault(worker.name, now)
+                    endpoint_fail.setdefault((worker.namespace, worker.name), now)
             elif outcome.result is Result.SUCCESS:
                 startup_ok[key] = now
 
@@ -162,10 +185,34 @@ def main(argv: list[str]) -> int:
                     reactions["readiness_to_unready"].append(time.monotonic() - t)
             elif ready:
                 ready_fail.pop(name, None)
+                endpoint_fail.pop((worker.namespace, name), None)
             was_ready[name] = ready
+
+    def pods_behind(backends: set[tuple[str, int]]) -> set[tuple[str, str]]:
+        """(namespace, pod) of the Service endpoints with one of these (ip, port) backends."""
+        out = set()
+        for c in agent.controllers:
+            for entries in getattr(c, "entries", {}).values():
+                for e in entries.values():
+                    if any((e.ip, p.port) in backends for p in e.ports):
+                        out.add((e.namespace, e.pod_name))
+        return out
+
+    set_backends = PortProxy.set_backends
+
+    def traced_set_backends(self: Any, backends: Any) -> None:
+        removed = set(self.backends) - set(backends)
+        set_backends(self, backends)
+        if removed and endpoint_fail:
+            now = time.monotonic()
+            for key in pods_behind(removed):
+                t = endpoint_fail.pop(key, None)
+                if t is not None:
+                    extra_reactions["readiness_to_endpoint_removed"].append(now - t)
 
     if trace:
         PodWorker.probe_trace = on_probe_start
+        PortProxy.set_backends = traced_set_backends  # type: ignore[method-assign]
 
     gc_pauses: list[float] = []
     gc_started = [0.0]
@@ -193,6 +240,7 @@ def main(argv: list[str]) -> int:
             "probes_started": probes_started[0],
             "lateness": summary(lateness),
             "reactions": {k: summary(v) for k, v in reactions.items()},
+            "extra_reactions": {k: summary(v) for k, v in extra_reactions.items()},
             "pods": len(agent.pods),
             "gc2_pauses": summary(gc_pauses),
             "failures": failures[0],
