@@ -1,9 +1,10 @@
-"""One asyncio task per pod that carries out what the pod's core machine decides.
+"""One worker per pod that carries out what the pod's core machine decides.
 
-The loop is the kubelet's pod worker without its latency: inputs (a process
-exited, a probe returned) go straight into the `PodMachine`, the task wakes,
-`poll`s, and performs the actions at once; between inputs it sleeps until
-`next_wakeup()`. Nothing here decides anything the kubelet decides.
+The worker is the kubelet's pod worker without its latency: inputs (a process
+exited, a probe returned) go straight into the `PodMachine`, a pass is
+scheduled at once (`wake`), it `poll`s and performs the actions; between
+inputs one timer waits for `next_wakeup()`. A task per pod only creates the
+sandbox and waits for the end. Nothing here decides anything the kubelet decides.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ class PodWorker:
     instances: dict[str, InstanceRuntime] = field(default_factory=dict)
     last_probe_output: dict[str, str] = field(default_factory=dict)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _loop: asyncio.AbstractEventLoop = field(init=False)
+    _ended: asyncio.Future[None] | None = None  # set by the pass that sees the pod finished
+    _pass_soon: bool = False
+    _timer: asyncio.TimerHandle | None = None
+    _timer_when: float = 0.0
     _task: asyncio.Task[None] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _snapshot: Obj | None = None
@@ -101,7 +106,11 @@ class PodWorker:
         self._task = asyncio.create_task(self._run(), name=f"pod {self.name}")
 
     def wake(self) -> None:
-        self._wake.set()
+        """Run a pass soon: one per loop iteration however many inputs arrive."""
+        if self._pass_soon or self._ended is None or self._ended.done():
+            return  # before the sandbox exists the first pass is still to come
+        self._pass_soon = True
+        self._loop.call_soon(self._pass)
 
     def delete(self, grace: int | None) -> None:
         self.machine.delete(self.agent.now(), grace)
@@ -140,14 +149,37 @@ class PodWorker:
     # ------------------------------------------------------------------ loop
 
     async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         try:
             # RunPodSandbox comes before any container: the pod IP is known only then.
             self.sandbox = await self.agent.sandboxes.create(
                 self.pod.metadata.uid, self.name, self.pod.spec.host_network
             )
             self.machine.pod_ip = self.sandbox.ip
+            self._ended = self._loop.create_future()
+            self._pass()
+            await self._ended
+        except Exception:
+            log.exception("pod worker %s crashed", self.name)
+            raise
+        finally:
+            self._arm(None)
+            if self.sandbox is not None:
+                await self.agent.sandboxes.destroy(self.sandbox)
+            self._publish()
+            self.finished.set()
+
+    def _pass(self) -> None:
+        """One pass of the worker: feed the clock to the core, carry out its actions, and
+        arm one timer for its next wake-up. Runs as a plain loop callback (from `wake` or
+        the timer): a task per pod woken through an Event cost a task step and an Event
+        round trip on every probe."""
+        self._pass_soon = False
+        ended = self._ended
+        if ended is None or ended.done():
+            return
+        try:
             while True:
-                self._wake.clear()
                 now = self.agent.now()
                 ticks = self._due_ticks(now) if PodWorker.probe_trace is not None else None
                 actions = self.machine.poll(now)
@@ -155,31 +187,33 @@ class PodWorker:
                 finished_inline = False
                 for action in actions:
                     finished_inline |= self._perform(action, ticks)
-                if finished_inline:
-                    continue  # a probe result is in: let the core act on it in this pass
-                if self.machine.finished and not self._busy():
-                    break
-                wake = self.machine.next_wakeup()
-                timeout = None if wake is None else max(0.0, wake - self.agent.now())
-                if actions and timeout is not None:
-                    timeout = 0.0 if self.machine.next_wakeup() == float("-inf") else timeout
-                # A timer that sets the wake event: asyncio.wait_for made a task per pass.
-                timer = None
-                if timeout is not None:
-                    timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
-                try:
-                    await self._wake.wait()
-                finally:
-                    if timer is not None:
-                        timer.cancel()
-        except Exception:
-            log.exception("pod worker %s crashed", self.name)
-            raise
-        finally:
-            if self.sandbox is not None:
-                await self.agent.sandboxes.destroy(self.sandbox)
-            self._publish()
-            self.finished.set()
+                if not finished_inline:
+                    break  # else a probe result is in: let the core act on it in this pass
+            if self.machine.finished and not self._busy():
+                self._arm(None)
+                ended.set_result(None)
+                return
+            self._arm(self.machine.next_wakeup())
+        except Exception as err:
+            self._arm(None)
+            ended.set_exception(err)  # _run logs and raises it
+
+    def _arm(self, when: float | None) -> None:
+        """Have the timer fire at clock time `when` (None: no timer); an unchanged
+        wake-up keeps its timer (most passes end on the same next probe tick)."""
+        if when is not None and self._timer is not None and self._timer_when == when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if when is not None:
+            delay = max(0.0, when - self.agent.now())
+            self._timer = self._loop.call_later(delay, self._on_timer)
+            self._timer_when = when
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._pass()
 
     def _busy(self) -> bool:
         return any(not t.done() for t in self._tasks)
