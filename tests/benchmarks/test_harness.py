@@ -58,7 +58,7 @@ def test_raw_grpc_reaches_its_own_server_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     values = {row["name"]: row["value"] for row in json.loads(out.read_text())}
-    assert values.keys() == {"raw.grpc", "raw.grpc.sync", "raw.grpc.asyncio"}
+    assert values.keys() == {"raw.grpc", "raw.grpc.sync", "raw.grpc.asyncio", "raw.grpc.concurrent"}
     assert all(v > 0 for v in values.values())
     assert "error(s) ended a slice early" not in proc.stderr
 
