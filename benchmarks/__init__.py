@@ -138,12 +138,12 @@ class Benchmark:
 
     name: str
     fn: BenchmarkFn
-    quick_budget_s: float
+    quick_budget_s: float | None  # None: full runs only (see `benchmark`)
     full_budget_s: float
     kind: Literal["raw", "podkeeper"] = "podkeeper"
     requires: tuple[str, ...] = ()
 
-    def budget(self, quick: bool) -> float:
+    def budget(self, quick: bool) -> float | None:
         return self.quick_budget_s if quick else self.full_budget_s
 
 
@@ -152,7 +152,7 @@ REGISTRY: dict[str, Benchmark] = {}
 
 def benchmark(
     name: str,
-    quick_budget_s: float,
+    quick_budget_s: float | None,
     full_budget_s: float,
     *,
     kind: Literal["raw", "podkeeper"] = "podkeeper",
@@ -164,8 +164,11 @@ def benchmark(
     this one uses as limits; ``--only`` pulls them in. The budget is a
     contract: the function must stop measuring by ``ctx.deadline``; the
     harness interrupts it (``BudgetExceeded``) after a grace period.
+    ``quick_budget_s=None`` leaves the benchmark out of ``--quick``: for one
+    whose wait is fixed by what it measures (a 10 s back-off) and would not
+    fit the quick run's minute.
     """
-    if quick_budget_s <= 0 or full_budget_s <= 0:
+    if (quick_budget_s is not None and quick_budget_s <= 0) or full_budget_s <= 0:
         raise ValueError("budgets must be positive")
 
     def register(fn: BenchmarkFn) -> BenchmarkFn:

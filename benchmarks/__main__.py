@@ -121,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     errors = discover()
     if args.list:
         for b in select(None):
-            print(
-                f"{b.name:32} {b.kind:9} quick {b.quick_budget_s:g} s, full {b.full_budget_s:g} s"
-            )
+            quick = "-" if b.quick_budget_s is None else f"{b.quick_budget_s:g} s"
+            print(f"{b.name:32} {b.kind:9} quick {quick}, full {b.full_budget_s:g} s")
         return 0
     selected = select(args.only)
 
@@ -136,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     for b in selected:
         budget = args.budget if args.budget is not None else b.budget(args.quick)
+        if budget is None:
+            print(f"{b.name}: full runs only, skipped", file=sys.stderr, flush=True)
+            continue
         ctx = BenchContext(b.name, args.quick, budget, limits=MappingProxyType(limits))
         print(f"{b.name}: running (budget {budget:g} s)", file=sys.stderr, flush=True)
         t0 = time.monotonic()
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(f"{b.name}: {exc!r}")
             continue
         took = time.monotonic() - t0
+        print(f"{b.name}: took {took:.1f} s", file=sys.stderr, flush=True)
         if took > budget * 1.25 + 2:
             errors.append(f"{b.name}: took {took:.1f} s, budget {budget:g} s")
         for m in ms:

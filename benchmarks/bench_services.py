@@ -12,10 +12,11 @@ percentiles, and their difference (added by the Service).
 Zero downtime: 8 clients at a steady total rate (4 with a new connection per request, 4
 keep-alive) during (a) a rolling update of the Deployment (apply a changed template, until
 `rollout status` succeeds and the old pods are gone), (b) `delete pod` of one pod (until a
-replacement is Ready and in the endpoints), (c) one pod unready for 5 s (its app creates the
-file its exec readiness probe checks). Every request's outcome is recorded. A keep-alive
-client retries once when a reused connection is closed before any response byte (RFC 9112
-§9.3.1; Go's Transport and urllib3 do the same); that retry is counted apart
+replacement is Ready and in the endpoints), (c) one pod unready for 5 s (quick: 2.5 s;
+its app creates the file its exec readiness probe checks). Every request's outcome is
+recorded. A keep-alive client retries once when a reused connection is closed before any
+response byte (RFC 9112 §9.3.1; Go's Transport and urllib3 do the same); that retry is
+counted apart
 (`retried_idle`), not as a failure. Bounded: at most 30 s and rate x 30 s requests per case.
 """
 
@@ -432,7 +433,7 @@ def _scenarios(agent: Agent, unready_s: float) -> list[tuple[str, Any, float]]:
     ]
 
 
-@benchmark("services.agent", quick_budget_s=25, full_budget_s=120)
+@benchmark("services.agent", quick_budget_s=22, full_budget_s=120)
 def services_through_agent(ctx: BenchContext) -> list[Measurement]:
     """Both data paths through a real agent: proxy throughput and added latency against a
     direct connection to one pod, then the three zero-downtime cases under steady load."""
@@ -476,7 +477,8 @@ def services_through_agent(ctx: BenchContext) -> list[Measurement]:
                     better="lower",
                 ),
             ]
-            for case, action, tail in _scenarios(agent, 5.0):
+            # The unready case must outlast a few readiness periods (1 s) to show a gap.
+            for case, action, tail in _scenarios(agent, 2.5 if ctx.quick else 5.0):
                 outcomes, took = asyncio.run(_under_load(agent.port, rate, action, tail, 30.0))
                 name = f"{p}.{case}"
                 total = outcomes.ok + len(outcomes.failed)

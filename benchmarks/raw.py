@@ -1065,10 +1065,10 @@ def _register(group: str, quick_budget_s: float, full_budget_s: float) -> None:
 
 
 # Budgets (seconds): quick ~17 s in all, full ~115 s in all.
-_register("spawn", 4.0, 30.0)
+_register("spawn", 3.0, 30.0)
 _register("tcp", 3.0, 20.0)
 _register("http", 3.0, 20.0)
-_register("timers", 4.0, 30.0)
+_register("timers", 3.0, 30.0)
 _register("grpc", 3.0, 15.0)
 
 if __name__ == "__main__":
