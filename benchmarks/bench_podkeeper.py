@@ -482,7 +482,15 @@ def probe_reaction(ctx: BenchContext) -> list[Measurement]:
             # One group of three pods at a time, spread out: each reaction is measured
             # alone, not behind a burst of simultaneous crashes (that is the scale run).
             agent.apply_spread(objs, 1.2 if ctx.quick else 12.0, batches=n)
-            _wait_ready(agent, n, ctx.deadline - 1.5)  # the start* pods
+            # The start* pods must all be Ready before their readiness fails, or a pod
+            # that never was Ready gives no sample; the agent's ready count alone also
+            # counts the live* and exit* pods, so the API says which ones.
+            _wait_ready(agent, n, ctx.deadline - 1.5)
+            agent.wait_pods(
+                lambda p: p["metadata"]["name"].startswith("start") and is_ready(p),
+                n,
+                ctx.deadline - 1.5,
+            )
             flag.touch()
             end = ctx.deadline - 0.2
             while time.monotonic() < end:
