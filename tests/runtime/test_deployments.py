@@ -3,6 +3,7 @@ maxSurge/maxUnavailable at every moment, Recreate, scale, undo, status and condi
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -478,3 +479,17 @@ async def test_restart_adopts_pods_through_the_store(host: FakeHost) -> None:
     d = second.get("Deployment", "default", "web")
     assert d is not None and d["status"]["availableReplicas"] == 2
     await second.stop()
+
+
+async def test_a_stopped_controller_replaces_nothing(host: FakeHost) -> None:
+    """The agent's drain stops controllers, then deletes every pod: a controller that still
+    reconciled would create replacements nobody drains (their containers outlived `down`)."""
+    await _up(host, deployment(replicas=3))
+    created = host.created
+    await host.controller.stop()
+    for p in host.alive():
+        host.user_delete(p["metadata"]["name"])  # pod_changed + flush, as during a drain
+    host.finish_terminations()
+    await asyncio.sleep(0.01)  # a reconcile scheduled on the loop would run here
+    assert host.created == created
+    assert host.alive() == []

@@ -356,6 +356,11 @@ class Agent:
     def _create_pod(self, obj: Obj, restored: bool = False) -> PodWorker:
         from podkeeper.manifest import pod_from_object
 
+        if self._stopping.is_set():
+            # A pod created during the drain would never be drained: its containers
+            # would outlive the agent.
+            raise ApplyError(["the agent is shutting down: no new pods"])
+
         meta = obj["metadata"]
         meta.setdefault("namespace", "default")
         meta.setdefault("uid", str(uuid.uuid4()))

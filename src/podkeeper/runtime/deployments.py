@@ -178,6 +178,7 @@ class DeploymentController:
         self._handle: asyncio.Handle | None = None
         self._timers: dict[tuple[str, Key], asyncio.TimerHandle] = {}
         self._flushing = False
+        self._stopped = False
 
     # ------------------------------------------------------------- lifecycle
 
@@ -202,6 +203,10 @@ class DeploymentController:
         loop.call_later(RESTORE_GRACE, self._settle_restored)
 
     async def stop(self) -> None:
+        # Stopped for good: the agent's drain deletes every pod next, and a controller
+        # that still reconciled would replace them with pods nobody drains (seen: their
+        # containers outlived the agent).
+        self._stopped = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
@@ -386,7 +391,7 @@ class DeploymentController:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._handle is not None or self._flushing:
+        if self._handle is not None or self._flushing or self._stopped:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -396,7 +401,7 @@ class DeploymentController:
 
     def _arm(self, kind: str, key: Key, at: float | None) -> None:
         """Wake `kind`/`key` at monotonic time `at` (earliest wins)."""
-        if at is None:
+        if at is None or self._stopped:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -427,7 +432,7 @@ class DeploymentController:
     def flush(self) -> None:
         """Sync every dirty ReplicaSet and Deployment until nothing changes any more."""
         self._handle = None
-        if self._flushing:
+        if self._flushing or self._stopped:
             return
         self._flushing = True
         try:
