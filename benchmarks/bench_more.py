@@ -27,6 +27,7 @@ from benchmarks.bench_podkeeper import (
     pod,
     probe,
     socket_closed_port,
+    throughput_rows,
     traced_agent,
 )
 from benchmarks.raw import grpc_server
@@ -106,25 +107,7 @@ def probe_grpc(ctx: BenchContext) -> list[Measurement]:
         # 1,400: the knee was between 1,200 and 1,600 on the first runs here.
         levels = [200, 400, 800, 1200, 1400, 1600, 2000, 2400, 3000]
         best = _grpc_throughput(levels, 3.0, ctx.deadline, quick=False)
-    out = [
-        Measurement("probe.grpc.rate", best["rate"], "probe/s", "raw.grpc", "ratio >= 0.7"),
-        Measurement(
-            "probe.grpc.p99_lateness",
-            best["p99"],
-            "ms",
-            "raw.timers.p99",
-            "< 50 ms",
-            better="lower",
-        ),
-    ]
-    if not ctx.quick:
-        cpu = best["cpu"]
-        capacity = best["rate"] / (cpu / 100) if cpu == cpu and cpu > 0 else float("nan")
-        out += [
-            Measurement("probe.grpc.agent_cpu", cpu, "% core", better="lower"),
-            Measurement("probe.grpc.capacity", capacity, "probe/s", "raw.grpc", "ratio >= 0.7"),
-        ]
-    return out
+    return throughput_rows("grpc", best, "raw.grpc", with_cpu=not ctx.quick)
 
 
 # ------------------------------------------------- 2. the first backed-off restart
