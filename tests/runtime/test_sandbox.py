@@ -210,6 +210,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await mgr.cleanup_stale(frozenset())
     if cg is not None:
         cg.cleanup_stale()
+        cg.remove_root()  # the root is this fixture's own: leave nothing in cgroupfs
 
 
 def _uid() -> str:
