@@ -464,17 +464,34 @@ def tcp_asyncio_concurrent(port: int, deadline: float, max_count: int = MAX_CONN
     return _concurrently(lambda: _tcp_connect_aio(addr), deadline, max_count)
 
 
-def run_tcp(budget_s: float, quick: bool) -> list[Row]:
-    variants: list[tuple[str, Callable[[float], Rate]]] = [
-        ("blocking", _served("tcp", tcp_blocking, budget_s)),
-        ("asyncio_sock", _served("tcp", tcp_asyncio_sock, budget_s)),
-        ("asyncio_streams", _served("tcp", tcp_asyncio_streams, budget_s)),
-        ("concurrent", _served("tcp", tcp_asyncio_concurrent, budget_s)),
-        ("blocking_split", _served("tcp", tcp_blocking, budget_s, pinned="split")),
-        ("blocking_shared", _served("tcp", tcp_blocking, budget_s, pinned="shared")),
+Client = Callable[[int, float], Rate]
+
+
+def _socket_variants(
+    kind: Literal["tcp", "http"],
+    blocking: Client,
+    asyncio_sock: Client,
+    asyncio_streams: Client,
+    concurrent: Client,
+    *,
+    budget_s: float,
+) -> list[tuple[str, Callable[[float], Rate]]]:
+    """The same seven variants for tcp and http, each against its own fresh server."""
+    return [
+        ("blocking", _served(kind, blocking, budget_s)),
+        ("asyncio_sock", _served(kind, asyncio_sock, budget_s)),
+        ("asyncio_streams", _served(kind, asyncio_streams, budget_s)),
+        ("concurrent", _served(kind, concurrent, budget_s)),
+        ("blocking_split", _served(kind, blocking, budget_s, pinned="split")),
+        ("blocking_shared", _served(kind, blocking, budget_s, pinned="shared")),
         # Reference only: the server is the bottleneck here (see forked_server).
-        ("blocking_vs_asyncio_server", _served("tcp", tcp_blocking, budget_s, "asyncio")),
+        ("blocking_vs_asyncio_server", _served(kind, blocking, budget_s, "asyncio")),
     ]
+
+
+def run_tcp(budget_s: float, quick: bool) -> list[Row]:
+    clients = (tcp_blocking, tcp_asyncio_sock, tcp_asyncio_streams, tcp_asyncio_concurrent)
+    variants = _socket_variants("tcp", *clients, budget_s=budget_s)
     return _rates("tcp", "conn/s", variants, budget_s - 0.1, reference=_REFERENCE)
 
 
@@ -573,16 +590,8 @@ def http_asyncio_concurrent(port: int, deadline: float, max_count: int = MAX_CON
 
 
 def run_http(budget_s: float, quick: bool) -> list[Row]:
-    variants: list[tuple[str, Callable[[float], Rate]]] = [
-        ("blocking", _served("http", http_blocking, budget_s)),
-        ("asyncio_sock", _served("http", http_asyncio_sock, budget_s)),
-        ("asyncio_streams", _served("http", http_asyncio_streams, budget_s)),
-        ("concurrent", _served("http", http_asyncio_concurrent, budget_s)),
-        ("blocking_split", _served("http", http_blocking, budget_s, pinned="split")),
-        ("blocking_shared", _served("http", http_blocking, budget_s, pinned="shared")),
-        # Reference only: the server is the bottleneck here (see forked_server).
-        ("blocking_vs_asyncio_server", _served("http", http_blocking, budget_s, "asyncio")),
-    ]
+    clients = (http_blocking, http_asyncio_sock, http_asyncio_streams, http_asyncio_concurrent)
+    variants = _socket_variants("http", *clients, budget_s=budget_s)
     return _rates("http", "req/s", variants, budget_s - 0.1, reference=_REFERENCE)
 
 
