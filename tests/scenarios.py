@@ -591,8 +591,10 @@ REGULAR: list[Scenario] = [
     Scenario(
         "20",
         "should *not* be restarted with a GRPC liveness probe",
-        _grpc(lambda e: e.grpc, 2),
-        Expect(within=10, restarts=0),
+        _grpc(lambda e: e.grpc, 5),
+        Expect(within=12, restarts=0),
+        "initialDelay 10 -> 5: the Python gRPC server needs 1-3 s to import grpcio and listen"
+        " on a busy 2-core machine, and failureThreshold is 1 (issue 13 item 17)",
     ),
     Scenario(
         "21",

@@ -1,4 +1,5 @@
-"""Fakes for tests of podkeeper and of code built on it: a fake clock and a pod harness.
+"""Fakes for tests of podkeeper and of code built on it: a fake clock, a pod harness, and
+(from runtime/) `FakeContainerRuntime` with the contract every runtime keeps.
 
 `FakeClock` is the clock the agent would read, moved by hand (trio's
 MockClock idea, without the autojump). `PodHarness` drives a
@@ -24,8 +25,16 @@ from podkeeper.core.events import Event
 from podkeeper.core.pod import ContainerRecord, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ObjectMeta, Pod, PodSpec, ProbeType
+from podkeeper.runtime.contract import check_container_runtime
+from podkeeper.runtime.fake import FakeContainerRuntime
 
-__all__ = ["FakeClock", "PodHarness", "make_pod"]
+__all__ = [
+    "FakeClock",
+    "FakeContainerRuntime",
+    "PodHarness",
+    "check_container_runtime",
+    "make_pod",
+]
 
 
 def make_pod(

@@ -17,12 +17,7 @@ from podkeeper.core.spec import Resources
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.interface import ExitInfo, StartError, StartRequest
 from podkeeper.runtime.logs import container_log_path
-from podkeeper.runtime.process import (
-    ProcessInstance,
-    ProcessRuntime,
-    preflight,
-    read_termination_message,
-)
+from podkeeper.runtime.process import ProcessInstance, ProcessRuntime, preflight
 from podkeeper.testing import cgroup_skip_reason
 
 PY = sys.executable
@@ -249,15 +244,6 @@ async def test_working_dir_and_log_streams(runtime: ProcessRuntime, tmp_path: Pa
     info = await run(runtime, r)
     assert info.exit_code == 0
     assert _read(r.log_path) == f"{tmp_path}\nto-stderr\nto-stdout\nstdin-eof=1\n"
-
-
-async def test_termination_message(tmp_path: Path) -> None:
-    p = tmp_path / "msg"
-    assert read_termination_message("") is None
-    assert read_termination_message(str(p)) is None
-    p.write_bytes(b"a" * 5000 + b"END")
-    msg = read_termination_message(str(p))
-    assert msg is not None and len(msg) == 4096 and msg.endswith("END")
 
 
 def test_preflight_resolves_in_container_path(tmp_path: Path) -> None:

@@ -399,6 +399,22 @@ class Agent:
                     now,
                 ),
             )
+        if self.runtime.name == "process":
+            for c in pod.all_containers():
+                if c.security_context and c.security_context.read_only_root_filesystem:
+                    # issue 13: honoured where the runtime has a root filesystem (CRI).
+                    self.record_event(
+                        worker,
+                        Event(
+                            "Warning",
+                            "ReadOnlyRootFilesystemNotEnforced",
+                            f"container {c.name!r}: the process runtime runs host binaries on"
+                            " the host's filesystem, which it cannot make read-only; use an"
+                            " image runtime (--runtime containerd) for readOnlyRootFilesystem",
+                            None,
+                            now,
+                        ),
+                    )
         worker.start()
         asyncio.get_running_loop().create_task(self._reap_pod(worker))
         if restored:
@@ -569,9 +585,11 @@ class Agent:
         self.store.add_termination(start_error_record(worker, a, message))
 
     def termination_message(
-        self, container: Container, info: ExitInfo, inst: InstanceRuntime
+        self, worker: PodWorker, container: Container, info: ExitInfo, inst: InstanceRuntime
     ) -> str:
-        return termination_message(container, info, inst.log_path)
+        return termination_message(
+            container, info, inst.log_path, inst.message_file, len(worker.pod.all_containers())
+        )
 
     def record_termination(
         self,

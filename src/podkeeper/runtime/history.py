@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
-# Host processes share one filesystem, so the shared default /dev/termination-log is
-# not read; a pod-specific terminationMessagePath is (the pod worker truncates it).
-DEFAULT_TERMINATION_PATH = "/dev/termination-log"
+# `pkg/kubelet/container/runtime.go`: the status manager cuts every message to an even
+# share of this (`pkg/kubelet/status/status_manager.go` `normalizeStatus`).
+MAX_POD_TERMINATION_MESSAGE_BYTES = 12 * 1024
 LAST_LOG_LINES = 50
 
 
@@ -109,21 +109,23 @@ def start_error_record(worker: PodWorker, a: StartContainer, message: str) -> Ob
     }
 
 
-def termination_message(container: Container, info: ExitInfo, log_path: str) -> str:
-    """The status message: the termination-message file, or with FallbackToLogsOnError and
-    a failure, the log tail (`kuberuntime_container.go getTerminationMessage`)."""
-    from podkeeper.runtime.process import read_termination_message
+def termination_message(
+    container: Container, info: ExitInfo, log_path: str, message_file: str, containers: int
+) -> str:
+    """The status message: the agent-owned termination-message file, or with
+    FallbackToLogsOnError and a failure, the log tail (`kuberuntime_container.go`
+    `getTerminationMessage`), cut to 12 KiB shared evenly by the pod's `containers`."""
+    from podkeeper.runtime.message import read_termination_message
 
-    text = ""
-    if container.termination_message_path not in ("", DEFAULT_TERMINATION_PATH):
-        text = read_termination_message(container.termination_message_path) or ""
+    text = read_termination_message(message_file) or ""
     if (
         not text
         and container.termination_message_policy == "FallbackToLogsOnError"
         and info.exit_code != 0
     ):
         text = fallback_message(log_path)
-    return text
+    share = MAX_POD_TERMINATION_MESSAGE_BYTES // max(containers, 1)
+    return text.encode()[:share].decode("utf-8", errors="ignore")
 
 
 def termination_record(

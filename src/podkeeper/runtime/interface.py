@@ -162,6 +162,8 @@ class SandboxInfo:
     pid_namespace: bool = False  # each container's first process is PID 1
     private_tmp: bool = False  # a mount namespace with its own /tmp
     sandbox_id: str = ""  # the CRI PodSandbox id (empty for the process runtime)
+    # Host folders a container must not see (other pods' namespaces, agent homes).
+    hidden_paths: tuple[str, ...] = ()
 
 
 class SandboxManager(Protocol):

@@ -35,6 +35,7 @@ from podkeeper.runtime.interface import (
     StartError,
     StartRequest,
 )
+from podkeeper.runtime.message import make_message_file
 from podkeeper.runtime.probing import CommandRunner, run_target, start_target
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class InstanceRuntime:
     kill: KillContext | None = None
     waiter: asyncio.Task[None] | None = None
     runner: CommandRunner | None = None  # exec_sync bound to this instance
+    message_file: str = ""  # the agent-owned termination-message file
 
 
 @dataclass
@@ -297,7 +299,17 @@ class PodWorker:
             return
         full_env = agent.base_env(self) | env
         log_path = agent.instance_log_path(self, a.container, a.restart_count)
-        _truncate(container.termination_message_path)
+        security = effective_security(self.pod.spec, container)
+        message_file = ""
+        if container.termination_message_path:
+            # The kubelet's per-instance file, mounted at terminationMessagePath in the
+            # container; the user's path on the host is never opened (issue 13 item 1).
+            message_file = os.path.splitext(log_path)[0] + ".termination-log"
+            try:
+                make_message_file(message_file, security.run_as_user, security.run_as_group)
+            except OSError as e:
+                log.warning("termination-message file %s: %s", message_file, e)
+                message_file = ""
         request = StartRequest(
             pod_name=self.name,
             namespace=self.namespace,
@@ -314,7 +326,8 @@ class PodWorker:
             image=container.image,
             command=tuple(expand(c, env) for c in container.command),
             args=tuple(expand(c, env) for c in container.args),
-            security=effective_security(self.pod.spec, container),
+            security=security,
+            termination_message_file=message_file,
             pod_key=self.pod.key,
         )
         try:
@@ -329,6 +342,7 @@ class PodWorker:
         inst = InstanceRuntime(
             a.container, handle, a.restart_count, log_path, full_env, container.working_dir
         )
+        inst.message_file = message_file
         inst.runner = functools.partial(agent.runtime.exec_sync, handle)
         self.instances[a.instance_id] = inst
         agent.record_instance(self, a, handle, log_path)
@@ -356,7 +370,7 @@ class PodWorker:
         reason = (
             "OOMKilled" if info.oom_killed else ("Completed" if info.exit_code == 0 else "Error")
         )
-        message = agent.termination_message(container, info, inst)
+        message = agent.termination_message(self, container, info, inst)
         self.machine.container_exited(
             inst.container, instance_id, info.exit_code, agent.now(), reason, message
         )
@@ -448,13 +462,3 @@ def env_base() -> dict[str, str]:
     base = {k: os.environ[k] for k in keep if k in os.environ}
     base.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return base
-
-
-def _truncate(path: str) -> None:
-    """Start each instance with an empty termination-message file, as the kubelet mounts one."""
-    if path and path != "/dev/termination-log" and os.path.isdir(os.path.dirname(path) or "/"):
-        try:
-            with open(path, "w"):
-                pass
-        except OSError:
-            pass

@@ -67,14 +67,12 @@ from podkeeper.runtime.interface import (
     StartError,
     StartRequest,
 )
-from podkeeper.runtime.logs import open_log, read_tail_bytes
+from podkeeper.runtime.logs import open_log
 from podkeeper.runtime.privileges import check_security, privilege_prefix
 from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
 log = logging.getLogger(__name__)
 
-# `pkg/kubelet/container/runtime.go` MaxContainerTerminationMessageLength.
-MAX_TERMINATION_MESSAGE_BYTES = 4096
 # systemd's EXIT_CGROUP: the wrapper could not join the instance's cgroup.
 EXIT_CGROUP = 219
 # Time to let a kernel OOM kill's counter catch up with the victim's exit.
@@ -137,21 +135,6 @@ def preflight(argv: tuple[str, ...], env: dict[str, str], working_dir: str) -> s
         if _find_executable(candidate) is None:
             return candidate
     raise StartError(_oci_error(f'exec: "{name}": executable file not found in $PATH'))
-
-
-def read_termination_message(path: str) -> str | None:
-    """The last 4096 bytes of a termination message file, or None when unset or missing.
-
-    As kubelet `getTerminationMessage` (`tail.ReadAtMost(path, 4096)`)."""
-    if not path:
-        return None
-    try:
-        data = read_tail_bytes(path, MAX_TERMINATION_MESSAGE_BYTES)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        return f"Error on reading termination log {path}: {e}"
-    return data.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -508,7 +491,12 @@ class ProcessRuntime:
         log_fd: int,
     ) -> subprocess.Popen[bytes]:
         cwd = request.working_dir or None
-        sandbox = [] if request.sandbox is None else container_prefix(request.sandbox)
+        message = None
+        if request.termination_message_file and request.termination_message_path:
+            message = (request.termination_message_file, request.termination_message_path)
+        sandbox = (
+            [] if request.sandbox is None else container_prefix(request.sandbox, message=message)
+        )
         if cgroup is None and not sandbox and not privilege_prefix(request.security):
             return subprocess.Popen(
                 list(request.argv),

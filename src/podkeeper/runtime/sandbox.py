@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from podkeeper.runtime.interface import SandboxInfo
+from podkeeper.runtime.mounts import hide_step, message_step, open_message_step
 
 T = TypeVar("T")
 
@@ -295,7 +296,10 @@ PRIVATE_TMP = (
 
 
 def container_prefix(
-    sandbox: SandboxInfo, unshare: str = "unshare", nsenter: str = "nsenter"
+    sandbox: SandboxInfo,
+    unshare: str = "unshare",
+    nsenter: str = "nsenter",
+    message: tuple[str, str] | None = None,
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
@@ -311,7 +315,11 @@ def container_prefix(
     clean up), and a restarted container starts from the host's /tmp again, as
     a new writable layer would; like an emptyDir with medium Memory it counts
     towards the memory limit. The caller appends the container's
-    own argv (e.g. `env -i -- ...`)."""
+    own argv (e.g. `env -i -- ...`).
+
+    `message` (agent-owned file, `terminationMessagePath`) and
+    `sandbox.hidden_paths` add the steps of runtime/mounts.py, which need the
+    mount namespace: without one (no pid namespace nor private /tmp) neither applies."""
     prefix: list[str] = []
     if sandbox.netns_path:
         prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
@@ -331,6 +339,12 @@ def container_prefix(
         hosts = hosts_path(sandbox.netns_path)
         if os.path.isfile(hosts):
             steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
+    if "--mount" in flags:
+        if message is not None:
+            steps.insert(0, open_message_step(message[0]))
+            steps.append(message_step(message[1]))
+        if sandbox.hidden_paths:
+            steps.append(hide_step(sandbox.hidden_paths))
     if flags:
         prefix += [unshare, *flags, "--"]
     if steps:
@@ -580,15 +594,20 @@ class NamespaceSandboxes:
         Kubernetes) but still get per-container PID and mount namespaces. If the
         network cannot be made the pod falls back to the host network with an
         error logged, rather than never starting."""
+        hidden = await asyncio.to_thread(self.hidden_paths)
         if host_network:
-            return SandboxInfo(pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True)
+            return SandboxInfo(
+                pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
+            )
         t0 = time.perf_counter()
         async with self._lock:
             try:
                 live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name)
             except (SandboxError, OSError) as e:
                 log.error("pod %s: sandbox network not created, using the host's: %s", pod_name, e)
-                return SandboxInfo(pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True)
+                return SandboxInfo(
+                    pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
+                )
         self.timings["create"] = time.perf_counter() - t0
         return SandboxInfo(
             pod_uid,
@@ -597,7 +616,30 @@ class NamespaceSandboxes:
             hostname=pod_hostname(pod_name),
             pid_namespace=True,
             private_tmp=True,
+            hidden_paths=hidden,
         )
+
+    def hidden_paths(self) -> tuple[str, ...]:
+        """What a pod's containers must not see (issue 13 item 3): every network
+        namespace under /run/netns (this agent's other pods' and other agents'), this
+        home, and the homes of the other agents this host's bridges name (their alias)."""
+        homes = [str(self.home)]
+        try:
+            out = subprocess.run(
+                [self._ip, "-j", "link", "show", "type", "bridge"],
+                capture_output=True,
+                text=True,
+                timeout=_IP_TIMEOUT,
+                check=False,
+            ).stdout
+            bridges = json.loads(out or "[]")
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            bridges = []
+        for br in bridges:
+            alias = br.get("ifalias")
+            if _BRIDGE_NAME.match(str(br.get("ifname", ""))) and isinstance(alias, str):
+                homes.append(alias)
+        return (NETNS_DIR, *dict.fromkeys(h for h in homes if os.path.isabs(h)))
 
     def _create_sync(self, pod_uid: str, pod_name: str) -> _Live:
         if pod_uid in self._live:  # a worker restarted for the same pod: same sandbox
