@@ -122,8 +122,8 @@ def main(argv: list[str]) -> int:
                 reactions["startup_to_readiness"].append(started - t)
 
     class TracedAgent(agent_mod.Agent):
-        def _make_runtime(self) -> Any:
-            rt: Any = super()._make_runtime()
+        def _make_runtime(self, keep: frozenset[str]) -> Any:
+            rt: Any = super()._make_runtime(keep)
             start, stop = rt.start, rt.stop
 
             async def traced_start(request: Any) -> Any:

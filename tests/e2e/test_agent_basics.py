@@ -121,7 +121,17 @@ def test_probe_with_missing_binary_is_a_failure_not_a_crash(pk: PK) -> None:
     assert 'pod="probe127"' in text
 
 
-def test_history_survives_agent_restart_and_orphans_are_killed(pk: PK) -> None:
+def _sleeper_pids() -> list[int]:
+    return [
+        int(p)
+        for p in os.listdir("/proc")
+        if p.isdigit()
+        and _cmdline(int(p)).endswith("time.sleep(600)")
+        and _environ_has(int(p), "HOSTNAME=sleeper")
+    ]
+
+
+def _crash_and_restart_agent(pk: PK) -> list[int]:
     pk.up(
         pod_manifest(
             "crashy",
@@ -130,30 +140,43 @@ def test_history_survives_agent_restart_and_orphans_are_killed(pk: PK) -> None:
         pod_manifest("sleeper", [{"name": "s", "image": "x", "command": SLEEP}]),
     )
     pk.wait_for("a restart", lambda: container_status(pk.pod("crashy"))["restartCount"] >= 1, 20)
-    sleeper_pid = pk.wait_for(
+    pk.wait_for(
         "sleeper running",
         lambda: container_status(pk.pod("sleeper"))["state"].get("running") is not None,
         10,
     )
-    assert sleeper_pid
     # Find the container process of `sleeper` (a python sleeping 600 s in our home's logs).
-    pids = [
-        int(p)
-        for p in os.listdir("/proc")
-        if p.isdigit()
-        and _cmdline(int(p)).endswith("time.sleep(600)")
-        and _environ_has(int(p), "HOSTNAME=sleeper")
-    ]
-    assert pids, "sleeper container process not found"
+    pids = pk.wait_for("sleeper process", _sleeper_pids, 10)
     agent = pk.agent_pid()
     assert agent is not None
     os.kill(agent, signal.SIGKILL)
-    time.sleep(0.3)
-    # A new agent (started by any command that needs it) kills what the crashed one left.
+    pk.wait_for("the agent to die", lambda: not os.path.exists(f"/proc/{agent}/status"), 10)
+    # A new agent, started by any command that needs it.
     pk.up(pod_manifest("after", [{"name": "a", "image": "x", "command": SLEEP}]))
-    pk.wait_for("orphan gone", lambda: all(not _alive(p) for p in pids), 10)
     res = pk.run("explain", "pod", "crashy", "--all")
     assert "exit code 3" in res.out.lower() or "Exit code: 3" in res.out
+    return list(pids)
+
+
+def test_agent_restart_keeps_running_containers(pk: PK) -> None:
+    """issue 13 item 6: containers run under their monitor, not as the agent's children,
+    so a SIGKILLed agent's successor takes them over: same process, same restart count."""
+    pids = _crash_and_restart_agent(pk)
+    st = container_status(pk.pod("sleeper"))
+    assert st["restartCount"] == 0 and st["state"].get("running"), st
+    assert all(_alive(p) for p in pids) and _sleeper_pids() == pids
+    assert not any(e["reason"] == "OrphanKilled" for e in pk.events())
+    # It is still supervised: deleting it stops that very process.
+    pk.run("delete", "pod", "sleeper", "--grace-period", "1", timeout=60)
+    pk.wait_for("adopted container gone", lambda: all(not _alive(p) for p in pids), 15)
+
+
+def test_orphans_without_a_monitor_are_killed(pk: PK, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the monitor (no C compiler, or PODKEEPER_MONITOR=off) containers are the
+    agent's children; the next agent kills what a crashed one left, and says so."""
+    monkeypatch.setenv("PODKEEPER_MONITOR", "off")
+    pids = _crash_and_restart_agent(pk)
+    pk.wait_for("orphan gone", lambda: all(not _alive(p) for p in pids), 10)
     assert any(e["reason"] == "OrphanKilled" for e in pk.events())
 
 
@@ -208,3 +231,21 @@ def test_reapply_unchanged_and_immutable_pod_spec(pk: PK) -> None:
     # Every event has its own name, as client-go names them.
     names = [e["metadata"]["name"] for e in pk.events("same")]
     assert len(names) == len(set(names))
+
+
+def test_down_after_a_crash_drains_what_the_dead_agent_left(pk: PK) -> None:
+    """issue 13 item 7: `down` with no agent but containers left by a SIGKILLed one starts
+    an agent to take them over and drains them, instead of "no agent running"."""
+    pk.up(pod_manifest("sleeper", [{"name": "s", "image": "x", "command": SLEEP}]))
+    pids = pk.wait_for("sleeper process", _sleeper_pids, 15)
+    agent = pk.agent_pid()
+    assert agent is not None
+    os.kill(agent, signal.SIGKILL)
+    pk.wait_for("the agent to die", lambda: not os.path.exists(f"/proc/{agent}/status"), 10)
+    assert all(_alive(p) for p in pids)
+    res = pk.run("down", timeout=90)
+    assert "no agent running; starting one to drain" in res.err and "1 container(s)" in res.err
+    assert "agent stopped" in res.out
+    pk.wait_for("container gone", lambda: all(not _alive(p) for p in pids), 15)
+    assert not (pk.home / "containers.json").exists()
+    assert pk.run("down").out.startswith("no agent running")

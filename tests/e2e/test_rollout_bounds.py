@@ -85,7 +85,11 @@ Sample = tuple[float, int, int, frozenset[str]]  # (time, live, ready, live vers
 
 
 class Poller:
-    """Threads that run `get pods -o json` back to back and record every sample."""
+    """Threads that list pods back to back over the agent's API and record every sample.
+
+    The API client runs in this process: a `podkeeper get pods` subprocess per sample
+    took 0.3-1 s on a busy 2-core machine, too few samples to see a rollout's steps
+    (issue 13 item 17). The rollout itself still goes through the real CLI."""
 
     def __init__(self, pk: PK, threads: int = 2) -> None:
         self.pk = pk
@@ -95,19 +99,20 @@ class Poller:
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _run(self) -> None:
+        from podkeeper.api.client import Client
+
+        client = Client(str(self.pk.home / "agent.sock"), timeout=10.0)
         while not self._stop.is_set():
-            res = self.pk.run("get", "pods", "-o", "json", check=False, timeout=10)
-            if res.code != 0:
-                self.errors.append(res.err)
+            try:
+                items = client.list_objects("Pod", None)
+            except Exception as e:
+                self.errors.append(repr(e))
                 continue
-            pods = [
-                p
-                for p in json.loads(res.out)["items"]
-                if not p["metadata"].get("deletionTimestamp")
-            ]
+            pods = [p for p in items if not p["metadata"].get("deletionTimestamp")]
             versions = frozenset(p["spec"]["containers"][0]["env"][0]["value"] for p in pods)
             ready = sum(1 for p in pods if is_ready(p))
             self.samples.append((time.monotonic(), len(pods), ready, versions))
+            time.sleep(0.02)
 
     def __enter__(self) -> Poller:
         for t in self._threads:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -26,7 +27,7 @@ from benchmarks.bench_services import POD_APP, READINESS
 from podkeeper.lb import nft
 from podkeeper.runtime import sandbox as sb
 
-from .conftest import PK, is_ready
+from .conftest import PK, container_status, is_ready
 
 _WHY = sb.unavailable_reason()
 pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "n/a")
@@ -132,6 +133,8 @@ def request(port: int, sock: socket.socket | None = None) -> str:
                 raise ConnectionResetError("closed before a response")
             buf += chunk
         head, body = buf.split(b"\r\n\r\n", 1)
+        if b"Content-Length: " not in head:
+            raise ConnectionResetError(f"not the pods' answer: {head[:200]!r}")
         length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
         while len(body) < length:
             body += s.recv(4096)
@@ -280,5 +283,39 @@ def test_agent_sigkill_restart_removes_netns_veth_and_nft_table(
     new = identities(pk)
     table = nft.table_name(str(pk.home))
     assert new[table] != ids[table] and new.keys() == ids.keys(), (ids, new)
+    pk.run("down", timeout=90)
+    assert leftovers(pk) == []
+
+
+@pytest.mark.timeout(120)
+def test_agent_sigkill_restart_keeps_pods_running_ready_and_served(pk: PK) -> None:
+    """issue 13 item 6: a SIGKILLed agent's successor takes its pods over: the same
+    containers (no restart), the same IPs, Ready as before, the Service still served,
+    and the Deployment creates no extra pods."""
+    port = free_port()
+    manifest = [deployment("keep", 2), service("keep", port)]
+    pk.up(*manifest, wait=True)
+    before = pk.wait_for("2 ready", lambda: ready_pods(pk, 2), 30)
+    pk.wait_for("served", lambda: try_request(port).startswith("keep-"), 10)
+    ids = {
+        p["metadata"]["name"]: (p["status"]["podIP"], container_status(p)["containerID"])
+        for p in before
+    }
+    pid = pk.agent_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    pk.wait_for("agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    t0 = time.monotonic()
+    pk.up(*manifest)  # returns once the new agent restored its pods and applied these
+    restarted_in = time.monotonic() - t0
+    after = live_pods(pk)  # at once: no Ready gap after the restore
+    assert len(after) == 2 and all(is_ready(p) for p in after), after
+    assert {
+        p["metadata"]["name"]: (p["status"]["podIP"], container_status(p)["containerID"])
+        for p in after
+    } == ids
+    assert all(container_status(p)["restartCount"] == 0 for p in after)
+    pk.wait_for("served again", lambda: try_request(port).startswith("keep-"), 10)
+    assert restarted_in < 30, restarted_in
     pk.run("down", timeout=90)
     assert leftovers(pk) == []

@@ -544,12 +544,46 @@ def down(ctx: click.Context, timeout: str) -> None:
     limit = parse_duration(timeout)
     state = state_of(ctx)
     client = state.raw_client()
-    if not agent_answers(client):
-        click.echo(f"no agent running for home {state.home}")
-        return
-    warn("draining…")
-    stop_agent(state, Agent(client), limit)
+    if agent_answers(client):
+        agent = Agent(client)
+    else:
+        left = leftovers(state.home)
+        if not left:
+            click.echo(f"no agent running for home {state.home}")
+            return
+        # issue 13 item 7: an agent that died abruptly left containers and sandboxes;
+        # a new agent takes them over (or cleans them up), then drains as usual.
+        warn(f"no agent running; starting one to drain what the last one left ({left})")
+        agent = start_agent(state)
+    try:
+        pods = len(agent.client.list("Pod", None))
+    except Exception:
+        pods = None  # the count is a courtesy
+    warn("draining…" if pods is None else f"draining {pods} pod(s)…")
+    stop_agent(state, agent, limit)
     click.echo("agent stopped")
+
+
+def leftovers(home: Path) -> str:
+    """What an agent that died abruptly left in `home`, in words; "" for nothing."""
+    import json
+
+    try:
+        live = json.loads((home / "containers.json").read_text())
+    except (OSError, ValueError):
+        live = {}
+    records = home / "sandboxes"
+    sandboxes = (
+        [p for p in records.iterdir() if p.is_file() and p.name != "owner.lock"]
+        if records.is_dir()
+        else []
+    )
+    parts = []
+    if live:
+        parts.append(f"{len(live)} container(s)")
+    if sandboxes:
+        parts.append(f"{len(sandboxes)} pod sandbox(es)")
+    return ", ".join(parts)
 
 
 def version_line() -> str:

@@ -17,7 +17,7 @@ messages and back-off curve are the kubelet's.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from podkeeper.core import events as ev
@@ -81,6 +81,22 @@ class Instance:
     killing: bool = False
     killed_by: ProbeType | None = None
     restart_after_kill: bool = False
+
+
+@dataclass(frozen=True)
+class AdoptedInstance:
+    """A container instance an earlier agent started that is still running (issue 13 item
+    6): the new agent takes it over instead of starting the container again, as a
+    restarted kubelet finds its containers through the runtime. `started_at` is in clock
+    seconds; `started` and `ready` are what the startup and readiness probes had decided,
+    so a restart of the agent does not make a Ready pod unready."""
+
+    container: str
+    instance_id: str
+    restart_count: int
+    started_at: float
+    started: bool = True
+    ready: bool = False
 
 
 @dataclass
@@ -148,6 +164,7 @@ class PodMachine:
         node_name: str = "localhost",
         wall_offset: float = 0.0,
         jitters: Mapping[tuple[str, ProbeType], float] | None = None,
+        adopted: Sequence[AdoptedInstance] = (),
     ) -> None:
         self.pod = pod
         self.pod_ip = pod_ip
@@ -190,8 +207,37 @@ class PodMachine:
         from podkeeper.core.status import Conditions  # local: status imports this module
 
         self.conditions = Conditions()
-        self._emit(ev.scheduled(pod.metadata.namespace, pod.metadata.name, node_name), None, now)
+        if adopted:
+            self._adopt(adopted)
+        else:
+            self._emit(
+                ev.scheduled(pod.metadata.namespace, pod.metadata.name, node_name), None, now
+            )
         self._sync(now)
+
+    def _adopt(self, adopted: Sequence[AdoptedInstance]) -> None:
+        """Take over running instances before the first sync, so none is started again.
+
+        Once a regular container runs the pod counts as initialized and its init
+        containers are not run again (`computeInitContainerActions`); the probe caches
+        get the results the earlier agent had reached for these instances."""
+        for a in adopted:
+            rec = self.records.get(a.container)
+            if rec is None:
+                continue
+            inst = Instance(
+                a.instance_id, a.restart_count, a.started_at, a.started_at, state=RUNNING
+            )
+            rec.instances.append(inst)
+            for w in self.workers:
+                if w.container != a.container:
+                    continue
+                w.new_container(inst.id)
+                if w.probe_type is ProbeType.STARTUP and a.started:
+                    w.cache[inst.id] = Result.SUCCESS
+                    w.on_hold = True  # a startup result holds the worker (issue 117153)
+                elif w.probe_type is ProbeType.READINESS and a.ready:
+                    w.cache[inst.id] = Result.SUCCESS
 
     # ----------------------------------------------------------------- inputs
 
@@ -537,15 +583,17 @@ class PodMachine:
             return f"invalid port number: {port}"
         return port
 
-    def _new_instance_id(self, rec: ContainerRecord) -> str:
+    def _new_instance_id(self, rec: ContainerRecord, restart_count: int) -> str:
+        # The restart count makes ids unique across agent restarts too (an adopted
+        # instance was numbered by the earlier agent's sequence).
         self._id_seq += 1
-        seed = f"{self.pod.metadata.uid}/{rec.spec.name}/{self._id_seq}"
+        seed = f"{self.pod.metadata.uid}/{rec.spec.name}/{restart_count}/{self._id_seq}"
         return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
     def _start(self, rec: ContainerRecord, now: float) -> None:
         cur = rec.current
         restart_count = cur.restart_count + 1 if cur is not None else 0
-        inst = Instance(self._new_instance_id(rec), restart_count, now)
+        inst = Instance(self._new_instance_id(rec, restart_count), restart_count, now)
         rec.instances.append(inst)
         del rec.instances[:-2]  # like the kubelet's status, keep the newest two
         rec.waiting_reason = None

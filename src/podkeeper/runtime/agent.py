@@ -27,10 +27,11 @@ from typing import Protocol
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.core.actions import RunProbe, StartContainer
 from podkeeper.core.events import Event
-from podkeeper.core.pod import PodMachine
+from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME
+from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
@@ -90,6 +91,10 @@ class Agent:
         self.sandboxes: SandboxManager = HostSandboxes()
         self._pids_pending = False
         self._pid_starts: dict[tuple[str, int], str | None] = {}
+        # Set once the pods of an earlier agent are restored: apply waits for it, or a
+        # re-applied pod would get a second worker beside the restored one (issue 13).
+        self._restored = asyncio.Event()
+        self._cgroups: CgroupManager | None = None
 
     # ------------------------------------------------------------------ clock
 
@@ -109,13 +114,21 @@ class Agent:
         """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
         it in, so the runtime does not import it); `controllers` run beside the pod workers."""
         tune_gc()
+        orphans = self._read_orphans()
         if self._runtime is None:
-            self._runtime = self._make_runtime()
+            self._runtime = self._make_runtime(
+                frozenset(i for i, o in orphans.items() if o.get("state"))
+            )
         self.sandboxes = make_sandboxes(self.home)
-        stale = await self.sandboxes.cleanup_stale(frozenset())
+        # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
+        keep = frozenset(
+            str(o["metadata"].get("uid", ""))
+            for o in self.store.list_objects("Pod", None)
+            if not o.get("metadata", {}).get("deletionTimestamp")
+        )
+        stale = await self.sandboxes.cleanup_stale(keep)
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
-        self._kill_orphans()
         (self.home / PID_NAME).write_text(str(os.getpid()))
         runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
@@ -125,7 +138,11 @@ class Agent:
         self.controllers = list(controllers)
         for c in self.controllers:
             await c.start(self)
-        await self._restore()
+        adopted = await self._restore(orphans)
+        self._kill_orphans({iid: o for iid, o in orphans.items() if iid not in adopted})
+        if self._cgroups is not None and len(adopted) < len(orphans):
+            await asyncio.to_thread(self._cgroups.cleanup_stale, frozenset(adopted))
+        self._restored.set()
         log.info("agent ready on %s", self.home / SOCKET_NAME)
         await self._stopped.wait()
         for c in self.controllers:
@@ -146,7 +163,10 @@ class Agent:
                 pass
         return 0
 
-    def _make_runtime(self) -> ContainerRuntime:
+    def _make_runtime(self, keep: frozenset[str]) -> ContainerRuntime:
+        """The process runtime; the instance cgroups an earlier agent left are removed
+        (their processes killed) except those of instances in `keep`, which a restored
+        pod may take over (what is not taken over goes after the restore)."""
         from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
         from podkeeper.runtime.process import ProcessRuntime
 
@@ -154,7 +174,8 @@ class Agent:
         assert cgroups is not None
         ok, why = cgroups.available()
         if ok:
-            cgroups.cleanup_stale()
+            self._cgroups = cgroups
+            cgroups.cleanup_stale(keep)
             swept = cgroups.sweep_abandoned()
             if swept:
                 log.info("removed %d empty cgroups abandoned by other homes' dead agents", swept)
@@ -167,6 +188,9 @@ class Agent:
         """Drain: delete every pod gracefully (as a node drain), then stop."""
         if self._stopping.is_set():
             return
+        # A drain right after a restart (`down` after a crash) drains the restored pods
+        # too: wait for them, or their containers and sandboxes would be left.
+        await self._restored.wait()
         self._stopping.set()
         for c in self.controllers:
             await c.stop()
@@ -182,8 +206,15 @@ class Agent:
                 log.warning("drain did not finish within %ss; killing the rest", longest)
         self._stopped.set()
 
-    async def _restore(self) -> None:
-        """Re-run the pods a crashed agent left in the store (the kubelet re-syncs desired pods)."""
+    async def _restore(self, orphans: dict[str, Obj]) -> set[str]:
+        """Re-run the pods a crashed agent left in the store (the kubelet re-syncs desired
+        pods), re-attaching to their containers that still run (`orphans`, from
+        containers.json); returns the instance ids taken over."""
+        by_pod: dict[str, list[Obj]] = {}
+        for iid, o in orphans.items():
+            if o.get("state") and o.get("pod_uid"):
+                by_pod.setdefault(str(o["pod_uid"]), []).append({**o, "instance_id": iid})
+        adopted: set[str] = set()
         for obj in self.store.list_objects("Pod", None):
             meta = obj.get("metadata", {})
             if meta.get("deletionTimestamp"):
@@ -195,17 +226,21 @@ class Agent:
                 # `up` that started this agent) is already running; a second worker
                 # would run every container twice.
                 continue
+            entries = by_pod.get(str(meta.get("uid", "")), [])
             try:
-                self._create_pod(obj, restored=True)
+                self._create_pod(obj, restored=True, adopting=entries)
             except Exception:
                 log.exception("could not restore pod %s", meta.get("name"))
+                continue
+            adopted |= {e["instance_id"] for e in entries}
+        return adopted
 
     # ------------------------------------------------------- orphan handling
 
     def _containers_file(self) -> Path:
         return self.home / "containers.json"
 
-    def _save_pids(self) -> None:
+    def save_pids(self) -> None:
         """Write containers.json once at the end of this loop pass: the starts and exits
         of many pods in one pass share the write (each used to rewrite the whole file
         and re-read /proc for every live instance, O(pods^2) for a 1000-pod apply)."""
@@ -230,24 +265,36 @@ class Agent:
                 key = (iid, inst.handle.pid)
                 start = self._pid_starts.get(key) or _proc_start(inst.handle.pid)
                 starts[key] = start
+                rec = w.machine.records.get(inst.container)
                 live[iid] = {
                     "pid": inst.handle.pid,
                     "start": start,
                     "pod": w.name,
                     "namespace": w.namespace,
+                    "pod_uid": w.pod.metadata.uid,
                     "container": inst.container,
+                    "restart_count": inst.restart_count,
+                    # What the probes had decided, so that an adopted pod keeps it.
+                    "started": bool(rec and w.machine.started(rec)),
+                    "ready": bool(rec and w.machine.ready(rec)),
+                    "state": inst.handle.adoption_state(),
                 }
         self._pid_starts = starts  # a pid's start time never changes while it lives
         tmp = self._containers_file().with_suffix(".tmp")
         tmp.write_text(json.dumps(live))
         tmp.replace(self._containers_file())
 
-    def _kill_orphans(self) -> None:
-        """Kill the container process groups a crashed agent left behind, and say so."""
+    def _read_orphans(self) -> dict[str, Obj]:
+        """The instances an earlier agent of this home left running (containers.json)."""
         try:
             live = json.loads(self._containers_file().read_text())
         except (FileNotFoundError, ValueError):
-            return
+            return {}
+        return live if isinstance(live, dict) else {}
+
+    def _kill_orphans(self, live: dict[str, Obj]) -> None:
+        """Kill the container process groups a crashed agent left behind that no restored
+        pod took over (not monitored, or their pod is gone), and say so."""
         for iid, info in live.items():
             pid = int(info["pid"])
             if _proc_start(pid) != info.get("start"):
@@ -272,7 +319,7 @@ class Agent:
                     Event("Warning", "OrphanKilled", msg, None, self.now()),
                 )
             )
-        self._containers_file().unlink(missing_ok=True)
+        self.save_pids()
 
     # -------------------------------------------------------------- backend
 
@@ -306,6 +353,7 @@ class Agent:
     async def apply(self, objects: list[Obj]) -> list[Obj]:
         from podkeeper.manifest import default_object, format_invalid, validate_object
 
+        await self._restored.wait()
         prepared: list[Obj] = []
         errors: list[str] = []
         for raw in objects:
@@ -353,7 +401,9 @@ class Agent:
                 out.append(self._create_pod(obj).snapshot())
         return out
 
-    def _create_pod(self, obj: Obj, restored: bool = False) -> PodWorker:
+    def _create_pod(
+        self, obj: Obj, restored: bool = False, adopting: Sequence[Obj] = ()
+    ) -> PodWorker:
         from podkeeper.manifest import pod_from_object
 
         if self._stopping.is_set():
@@ -377,6 +427,18 @@ class Agent:
                 probe = c.probe(ptype)
                 if probe is not None and probe.period_seconds > uptime:
                     jitters[(c.name, ptype)] = random.random() * probe.period_seconds
+        adopted = [
+            AdoptedInstance(
+                str(e["container"]),
+                str(e["instance_id"]),
+                int(e.get("restart_count", 0)),
+                # Wall-clock start back on this agent's monotonic clock.
+                float(e["state"].get("started_at") or time.time()) - self.wall_offset,
+                bool(e.get("started", True)),
+                bool(e.get("ready", False)),
+            )
+            for e in adopting
+        ]
         machine = PodMachine(
             pod,
             now,
@@ -384,8 +446,9 @@ class Agent:
             node_name=self.node_name,
             wall_offset=self.wall_offset,
             jitters=jitters,
+            adopted=adopted,
         )
-        worker = PodWorker(self, obj, pod, machine, self._pod_changed)
+        worker = PodWorker(self, obj, pod, machine, self._pod_changed, adopting=list(adopting))
         self.pods[(meta["namespace"], meta["name"])] = worker
         self.store.put_object(obj)
         if self.cgroup_warning:
@@ -427,7 +490,7 @@ class Agent:
         if self.pods.get(key) is worker:
             del self.pods[key]
             self.store.delete_object("Pod", worker.namespace, worker.name)
-        self._save_pids()
+        self.save_pids()
         snapshot = worker.snapshot()
         self.metrics.forget_pod(worker.pod.metadata.uid)
         for c in self.controllers:
@@ -436,6 +499,7 @@ class Agent:
     def _pod_changed(self, worker: PodWorker) -> None:
         if worker.machine.finished:
             return
+        self.save_pids()  # readiness and startup go to containers.json for an adoption
         snapshot = worker.snapshot()
         self.store.put_object(snapshot)
         for c in self.controllers:
@@ -576,7 +640,7 @@ class Agent:
         self, worker: PodWorker, a: StartContainer, handle: RunningInstance, log_path: str
     ) -> None:
         self.store.add_instance(instance_record(worker, a, log_path, handle.started_at))
-        self._save_pids()
+        self.save_pids()
 
     def record_start_error(
         self, worker: PodWorker, a: StartContainer, message: str, log_path: str
@@ -605,7 +669,7 @@ class Agent:
         )
         for e in child_oom_events(worker, inst.container, info, self.now()):
             self.record_event(worker, e)
-        self._save_pids()
+        self.save_pids()
 
     def observe_probe(
         self, worker: PodWorker, a: RunProbe, outcome: ProbeOutcome, seconds: float

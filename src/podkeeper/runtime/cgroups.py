@@ -455,6 +455,19 @@ class CgroupManager:
                     found.setdefault(rel, {})[ctrl] = inst.path
         return [InstanceCgroup(self.layout, rel, dirs) for rel, dirs in sorted(found.items())]
 
+    def find(self, rel_path: str) -> InstanceCgroup | None:
+        """The existing instance cgroup at `rel_path` (from `InstanceCgroup.rel_path`), for
+        an agent that re-attaches to a running container; None when it is gone or not
+        under this manager's root."""
+        if not rel_path.startswith(f"/{self.root_name}/") or ".." in rel_path.split("/"):
+            return None
+        dirs = {
+            ctrl: path
+            for ctrl, base in self._bases().items()
+            if os.path.isdir(path := os.path.join(base, rel_path.lstrip("/")))
+        }
+        return InstanceCgroup(self.layout, rel_path, dirs) if dirs else None
+
     def remove_root(self) -> None:
         """Remove this manager's (empty) root folders; what is still in use stays."""
         for base in self._bases().values():

@@ -22,7 +22,8 @@ import asyncio
 import re
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.runtime.checkers._go import go_duration, go_quote
@@ -76,6 +77,9 @@ class FakeInstance:
 
     async def wait(self) -> ExitInfo:
         return await asyncio.shield(self._done)
+
+    def adoption_state(self) -> dict[str, Any]:
+        return {"fake_pid": self._pid}
 
     def end(self, code: int, **evidence: object) -> None:
         """End the instance now with `code` (and ExitInfo fields such as oom_killed)."""
@@ -177,6 +181,10 @@ class FakeContainerRuntime:
         else:
             instance._sigterm.set()
         await instance.wait()
+
+    async def adopt(self, request: StartRequest, state: Mapping[str, Any]) -> FakeInstance | None:
+        """Fake containers live in one event loop: nothing outlives an agent to adopt."""
+        return None
 
     async def shutdown(self) -> None:
         for inst in list(self.live.values()):

@@ -6,9 +6,9 @@ carries it out. `ProcessRuntime` (runtime/process.py) is the default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Resources, SecurityContext
@@ -117,6 +117,11 @@ class RunningInstance(Protocol):
         """Wait for the instance (its main process) to end and return how it ended."""
         ...
 
+    def adoption_state(self) -> dict[str, Any]:
+        """What a later agent needs to re-attach to this instance (`ContainerRuntime.adopt`),
+        as JSON-able data; {} when it cannot be adopted (it dies with this agent)."""
+        ...
+
 
 class ContainerRuntime(Protocol):
     #: "process", "containerd" or "cri": shown by `version` and `describe pod`.
@@ -146,6 +151,14 @@ class ContainerRuntime(Protocol):
 
     async def shutdown(self) -> None:
         """Kill whatever is left (the agent is going away)."""
+        ...
+
+    async def adopt(
+        self, request: StartRequest, state: Mapping[str, Any]
+    ) -> RunningInstance | None:
+        """Re-attach to an instance an earlier agent started (`state` from its
+        `adoption_state`), as a restarted kubelet finds its containers through the CRI;
+        None when it is gone without a trace (its exit status is lost)."""
         ...
 
 

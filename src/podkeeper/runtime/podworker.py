@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import functools
 import logging
 import os
@@ -97,6 +98,8 @@ class PodWorker:
     _published: Obj | None = None  # the snapshot on_change last saw
     _snapshot_version: tuple[int, str, int] | None = None
     sandbox: SandboxInfo | None = None
+    #: containers.json entries of instances to re-attach to (an agent restart).
+    adopting: list[Obj] = field(default_factory=list)
     #: Set (class-wide) only by measurements; when None the loop does no extra work.
     probe_trace: ClassVar[ProbeTrace | None] = None
 
@@ -162,6 +165,9 @@ class PodWorker:
                 self.pod.metadata.uid, self.name, self.pod.spec.host_network
             )
             self.machine.pod_ip = self.sandbox.ip
+            if self.adopting:
+                await self._adopt(self.adopting)
+                self.adopting = []
             self._ended = self._loop.create_future()
             self._pass()
             await self._ended
@@ -279,45 +285,30 @@ class PodWorker:
 
     # --------------------------------------------------------------- actions
 
-    async def _start(self, a: StartContainer) -> None:
-        m, agent = self.machine, self.agent
-        container = self.pod.container(a.container)
-        try:
-            env = container_env(
-                container,
-                self.name,
-                self.namespace,
-                m.pod_ip,
-                agent.node_name,
-                pod_uid=self.pod.metadata.uid,
-                host_ip="127.0.0.1",
-                labels=dict(self.pod.metadata.labels),
-                annotations=dict(self.pod.metadata.annotations),
-            )
-        except EnvError as err:
-            m.container_config_error(a.container, a.instance_id, str(err), agent.now())
-            return
-        full_env = agent.base_env(self) | env
-        log_path = agent.instance_log_path(self, a.container, a.restart_count)
-        security = effective_security(self.pod.spec, container)
-        message_file = ""
-        if container.termination_message_path:
-            # The kubelet's per-instance file, mounted at terminationMessagePath in the
-            # container; the user's path on the host is never opened (issue 13 item 1).
-            message_file = os.path.splitext(log_path)[0] + ".termination-log"
-            try:
-                make_message_file(message_file, security.run_as_user, security.run_as_group)
-            except OSError as e:
-                log.warning("termination-message file %s: %s", message_file, e)
-                message_file = ""
-        request = StartRequest(
+    def _request(self, name: str, instance_id: str, restart_count: int) -> StartRequest:
+        """The runtime's request for one instance of container `name` (raises EnvError)."""
+        agent = self.agent
+        container = self.pod.container(name)
+        env = container_env(
+            container,
+            self.name,
+            self.namespace,
+            self.machine.pod_ip,
+            agent.node_name,
+            pod_uid=self.pod.metadata.uid,
+            host_ip="127.0.0.1",
+            labels=dict(self.pod.metadata.labels),
+            annotations=dict(self.pod.metadata.annotations),
+        )
+        log_path = agent.instance_log_path(self, name, restart_count)
+        return StartRequest(
             pod_name=self.name,
             namespace=self.namespace,
             pod_uid=self.pod.metadata.uid,
-            container_name=a.container,
-            instance_id=a.instance_id,
+            container_name=name,
+            instance_id=instance_id,
             argv=command_argv(container, env),
-            env=full_env,
+            env=agent.base_env(self) | env,
             working_dir=container.working_dir,
             log_path=log_path,
             resources=container.resources,
@@ -326,10 +317,72 @@ class PodWorker:
             image=container.image,
             command=tuple(expand(c, env) for c in container.command),
             args=tuple(expand(c, env) for c in container.args),
-            security=security,
-            termination_message_file=message_file,
+            security=effective_security(self.pod.spec, container),
+            # The kubelet's per-instance file, mounted at terminationMessagePath in the
+            # container; the user's path on the host is never opened (issue 13 item 1).
+            termination_message_file=(
+                os.path.splitext(log_path)[0] + ".termination-log"
+                if container.termination_message_path
+                else ""
+            ),
             pod_key=self.pod.key,
         )
+
+    def _track(self, request: StartRequest, handle: RunningInstance, restart_count: int) -> None:
+        inst = InstanceRuntime(
+            request.container_name,
+            handle,
+            restart_count,
+            request.log_path,
+            dict(request.env),
+            request.working_dir,
+        )
+        inst.message_file = request.termination_message_file
+        inst.runner = functools.partial(self.agent.runtime.exec_sync, handle)
+        self.instances[request.instance_id] = inst
+
+    async def _adopt(self, adopted: list[Obj]) -> None:
+        """Re-attach to the instances an earlier agent of this home left running (issue 13
+        item 6); one that is gone without its exit status ends as the kubelet reports a
+        container it cannot find."""
+        m, agent = self.machine, self.agent
+        for entry in adopted:
+            name, iid = entry["container"], entry["instance_id"]
+            handle: RunningInstance | None = None
+            try:
+                request = self._request(name, iid, int(entry["restart_count"]))
+                handle = await agent.runtime.adopt(request, entry.get("state") or {})
+            except (EnvError, KeyError, ValueError) as e:
+                log.warning("pod %s: cannot re-attach to %s: %s", self.name, name, e)
+            if handle is None:
+                m.container_exited(
+                    name,
+                    iid,
+                    137,
+                    agent.now(),
+                    "ContainerStatusUnknown",
+                    "The container could not be located when the agent restarted",
+                )
+                continue
+            self._track(request, handle, int(entry["restart_count"]))
+            self._spawn(self._wait(iid, self.instances[iid]), f"adopted {name}")
+        agent.save_pids()
+
+    async def _start(self, a: StartContainer) -> None:
+        m, agent = self.machine, self.agent
+        try:
+            request = self._request(a.container, a.instance_id, a.restart_count)
+        except EnvError as err:
+            m.container_config_error(a.container, a.instance_id, str(err), agent.now())
+            return
+        log_path = request.log_path
+        if request.termination_message_file:
+            sc = request.security
+            try:
+                make_message_file(request.termination_message_file, sc.run_as_user, sc.run_as_group)
+            except OSError as e:
+                log.warning("termination-message file %s: %s", request.termination_message_file, e)
+                request = dataclasses.replace(request, termination_message_file="")
         try:
             handle = await agent.runtime.start(request)
         except ConfigError as err:
@@ -339,12 +392,8 @@ class PodWorker:
             m.container_start_failed(a.container, a.instance_id, err.message, agent.now())
             agent.record_start_error(self, a, err.message, log_path)
             return
-        inst = InstanceRuntime(
-            a.container, handle, a.restart_count, log_path, full_env, container.working_dir
-        )
-        inst.message_file = message_file
-        inst.runner = functools.partial(agent.runtime.exec_sync, handle)
-        self.instances[a.instance_id] = inst
+        self._track(request, handle, a.restart_count)
+        inst = self.instances[a.instance_id]
         agent.record_instance(self, a, handle, log_path)
         m.container_started(a.container, a.instance_id, agent.now())
         self.wake()

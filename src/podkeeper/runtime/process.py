@@ -47,14 +47,16 @@ import contextlib
 import logging
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
 import stat
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from podkeeper.core.exitcode import exit_code_for
 from podkeeper.core.result import ProbeOutcome
@@ -68,6 +70,7 @@ from podkeeper.runtime.interface import (
     StartRequest,
 )
 from podkeeper.runtime.logs import open_log
+from podkeeper.runtime.monitor import monitor_binary
 from podkeeper.runtime.privileges import check_security, privilege_prefix
 from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
@@ -80,6 +83,8 @@ _OOM_COUNTER_GRACE = 0.02
 _KMSG_MAX_SECONDS = 0.1
 _GROUP_GONE_TIMEOUT = 1.0
 _KMSG_MAX_RECORDS = 100_000
+# How long pkmon may take to fork the container and report its pid.
+_MONITOR_REPORT_TIMEOUT = 10.0
 
 
 def _oci_error(inner: str) -> str:
@@ -235,19 +240,72 @@ def _kernel_log_from_commands() -> list[str] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Monitored:
+    """A container whose parent is its pkmon (runtime/monitor.py): the container's pid,
+    the monitor's, and the file the monitor writes the exit status to."""
+
+    pid: int
+    monitor_pid: int
+    status_file: str
+
+
+def read_status(path: str) -> tuple[int, int | None, float] | None:
+    """(exit code, signal or None, finish time in epoch seconds) from a pkmon status file."""
+    try:
+        with open(path) as f:
+            code, sig, ns = f.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(code), (int(sig) or None), int(ns) / 1e9
+
+
+def _popen_pid(popen: subprocess.Popen[bytes] | None) -> int:
+    assert popen is not None, "an unmonitored instance is the agent's own child"
+    return popen.pid
+
+
+def _pidfd_open(pid: int) -> int | None:
+    if pid <= 0:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+
+
+def proc_start(pid: int) -> str | None:
+    """The process start time from /proc (field 22), to tell a live pid from a reused one."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data.rpartition(")")[2].split()[19]
+
+
+def _pidfd_exited(fd: int) -> bool:
+    """True once the process behind pidfd `fd` has ended (the pidfd turns readable)."""
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 class ProcessInstance:
     """A running container instance (implements `RunningInstance`)."""
 
     def __init__(
         self,
         request: StartRequest,
-        popen: subprocess.Popen[bytes],
+        popen: subprocess.Popen[bytes] | None,
         cgroup: InstanceCgroup | None,
         started_at: float,
+        monitor: Monitored | None = None,
     ) -> None:
+        """`popen` is the process this agent spawned: the container's main process
+        itself, or with `monitor` its pkmon (None when adopted from an earlier agent)."""
         self.request = request
         self._popen = popen
-        self._pid = popen.pid
+        self.monitor = monitor
+        self._pid = monitor.pid if monitor is not None else _popen_pid(popen)
         self.cgroup = cgroup
         self._started_at = started_at
         self.exited = asyncio.Event()  # the main process has exited (not yet torn down)
@@ -256,9 +314,15 @@ class ProcessInstance:
         self.sent_by_us: str | None = None
         self.sigterm_at: float | None = None  # monotonic
         self.sigterm_ignored_seconds: float | None = None
-        self._pidfd = os.pidfd_open(self._pid)
+        self._pidfd = _pidfd_open(self._pid)
+        # Without a monitor the main process's exit wakes us; with one, the monitor's
+        # (it exits once the exit status is in its file).
+        self._watch = _pidfd_open(monitor.monitor_pid) if monitor is not None else self._pidfd
         loop = asyncio.get_running_loop()
-        loop.add_reader(self._pidfd, self._on_exit)
+        if self._watch is None:
+            loop.call_soon(self._on_exit)  # already gone
+        else:
+            loop.add_reader(self._watch, self._on_exit)
         self._finisher: asyncio.Task[None] | None = None
         # In a PID namespace the main process is the container's PID 1.
         self.pid_namespace = request.sandbox is not None and request.sandbox.pid_namespace
@@ -289,6 +353,22 @@ class ProcessInstance:
         """Wait until the instance has ended and been torn down; returns how it ended."""
         return await asyncio.shield(self._done)
 
+    def adoption_state(self) -> dict[str, Any]:
+        """The monitor's and the container's pids (with their start times, against pid
+        reuse), the status file and the cgroup; {} without a monitor (not adoptable)."""
+        mon = self.monitor
+        if mon is None:
+            return {}
+        return {
+            "pid": mon.pid,
+            "pid_start": proc_start(mon.pid),
+            "monitor_pid": mon.monitor_pid,
+            "monitor_start": proc_start(mon.monitor_pid),
+            "status_file": mon.status_file,
+            "cgroup": self.cgroup.rel_path if self.cgroup is not None else None,
+            "started_at": self._started_at,
+        }
+
     def signal_all(self, sig: int) -> None:
         """Send `sig` to the process group and every process in the cgroup.
 
@@ -298,11 +378,15 @@ class ProcessInstance:
             return
         if sig == signal.SIGTERM and self.pid_namespace:
             # runc signals the init process only; the pidfd is safe against pid reuse.
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self._pidfd, sig)
+            if self._pidfd is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, sig)
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._pid, sig)
+        # With a monitor the main process is not ours to reap: its pid (and so its
+        # process group id) is safe only while it has not ended.
+        if self.monitor is None or (self._pidfd is not None and not _pidfd_exited(self._pidfd)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pid, sig)
         if self.cgroup is not None:
             try:
                 self.cgroup.kill_all(sig)
@@ -311,7 +395,8 @@ class ProcessInstance:
 
     def _on_exit(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.remove_reader(self._pidfd)
+        if self._watch is not None:
+            loop.remove_reader(self._watch)
         self._finisher = loop.create_task(self._finish())
 
     async def _finish(self) -> None:
@@ -325,6 +410,9 @@ class ProcessInstance:
             self._done.set_result(info)
 
     async def _collect(self) -> ExitInfo:
+        if self.monitor is not None:
+            return await self._collect_monitored(self.monitor)
+        assert self._popen is not None and self._pidfd is not None
         # Peek at the status without reaping (WNOWAIT): the zombie keeps the pgid ours.
         res = os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
         finished_at = time.time()
@@ -357,6 +445,48 @@ class ProcessInstance:
         self._popen.returncode = -sig if sig is not None else code
         os.close(self._pidfd)
         await _wait_group_gone(self._pid, _GROUP_GONE_TIMEOUT)
+        if ev is not None and self.cgroup is not None:
+            await self._apply_evidence(info, ev, self.cgroup)
+            if not await self.cgroup.remove():
+                log.warning("cgroup %s could not be removed", self.cgroup.rel_path)
+        return info
+
+    async def _collect_monitored(self, mon: Monitored) -> ExitInfo:
+        """The monitor has exited: its status file says how the main process ended (it
+        already SIGKILLed the rest of the process group and reaped the main process)."""
+        if self._popen is not None:
+            self._popen.wait()  # our child: reap it (it has exited, this does not block)
+        status = read_status(mon.status_file)
+        sig: int | None
+        if status is None:
+            # The monitor died before the container (someone SIGKILLed it): the exit
+            # status is lost; kill what is left, as the kubelet reports a container it
+            # cannot find (ContainerStatusUnknown, 137).
+            code, sig, finished_at = 137, int(signal.SIGKILL), time.time()
+            if self._pidfd is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            log.warning("monitor of %s died before it: exit status unknown", self.instance_id)
+        else:
+            code, sig, finished_at = status
+        self.exited.set()
+        info = ExitInfo(exit_code=code, signal=sig, finished_at=finished_at)
+        info.sent_by_us = self.sent_by_us
+        info.sigterm_ignored_seconds = self.sigterm_ignored_seconds
+        ev: CgroupEvidence | None = None
+        if self.cgroup is not None:
+            ev = self.cgroup.read_evidence()
+            if sig == signal.SIGKILL and ev.oom_kills == 0 and ev.memory_limit is not None:
+                await asyncio.sleep(_OOM_COUNTER_GRACE)
+                ev = self.cgroup.read_evidence()
+            with contextlib.suppress(OSError):
+                self.cgroup.kill_all(signal.SIGKILL)  # what left the process group
+        self._reaped = True
+        for fd in {self._pidfd, self._watch}:
+            if fd is not None:
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(mon.status_file)
         if ev is not None and self.cgroup is not None:
             await self._apply_evidence(info, ev, self.cgroup)
             if not await self.cgroup.remove():
@@ -406,8 +536,12 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self, home: str, cgroups: CgroupManager | None = None) -> None:
+    def __init__(
+        self, home: str, cgroups: CgroupManager | None = None, use_monitor: bool = True
+    ) -> None:
         self.home = home
+        #: Containers under pkmon survive the agent (runtime/monitor.py), when it builds.
+        self.use_monitor = use_monitor
         self._cgroups = cgroups
         self._live: dict[str, ProcessInstance] = {}
         self._sh = shutil.which("sh") or "/bin/sh"
@@ -448,8 +582,14 @@ class ProcessRuntime:
         except OSError as e:
             await _discard(cgroup)
             raise StartError(_oci_error(f"open log {request.log_path}: {e.strerror}")) from e
+        monitored: Monitored | None = None
+        monitor = monitor_binary()[0] if self.use_monitor else None
         try:
-            if request.sandbox is not None and request.sandbox.pid_namespace:
+            if monitor is not None:
+                popen, monitored = await self._spawn_monitored(
+                    monitor, request, env, cgroup, log_fd
+                )
+            elif request.sandbox is not None and request.sandbox.pid_namespace:
                 popen = await pid_namespace_spawner().run(
                     lambda: self._spawn(request, env, cgroup, log_fd)
                 )
@@ -460,7 +600,7 @@ class ProcessRuntime:
             raise StartError(_oci_error(_spawn_error(request, e))) from e
         finally:
             os.close(log_fd)
-        inst = ProcessInstance(request, popen, cgroup, time.time())
+        inst = ProcessInstance(request, popen, cgroup, time.time(), monitored)
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
         return inst
@@ -483,13 +623,51 @@ class ProcessRuntime:
             log.warning("cgroup for %s not created: %s", request.instance_id, e)
             return None
 
+    async def _spawn_monitored(
+        self,
+        monitor: str,
+        request: StartRequest,
+        env: dict[str, str],
+        cgroup: InstanceCgroup | None,
+        log_fd: int,
+    ) -> tuple[subprocess.Popen[bytes], Monitored]:
+        """Spawn pkmon, which forks the container (as PID 1 of a new PID namespace in a
+        sandbox) and reports its pid on a pipe; ~1 ms more than a direct spawn."""
+        status_file = os.path.splitext(request.log_path)[0] + ".exit"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(status_file)
+        pidns = request.sandbox is not None and request.sandbox.pid_namespace
+        r, w = os.pipe()
+        try:
+            wrap = [monitor, status_file, "1" if pidns else "0", str(w), "--"]
+            popen = self._spawn(request, env, cgroup, log_fd, wrap=wrap, pass_fds=(w,))
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        try:
+            text = (await _read_to_eof(r, _MONITOR_REPORT_TIMEOUT)).decode(errors="replace")
+        finally:
+            os.close(r)
+        if not text.strip().isdigit():
+            with contextlib.suppress(ProcessLookupError):
+                popen.kill()
+            popen.wait()
+            await _discard(cgroup)
+            raise StartError(_oci_error(f"container monitor: {text.strip() or 'no pid'}"))
+        return popen, Monitored(int(text), popen.pid, status_file)
+
     def _spawn(
         self,
         request: StartRequest,
         env: dict[str, str],
         cgroup: InstanceCgroup | None,
         log_fd: int,
+        wrap: Sequence[str] = (),
+        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]:
+        """Spawn the container's argv chain, after `wrap` (the monitor) when given."""
         cwd = request.working_dir or None
         message = None
         if request.termination_message_file and request.termination_message_path:
@@ -499,13 +677,14 @@ class ProcessRuntime:
         )
         if cgroup is None and not sandbox and not privilege_prefix(request.security):
             return subprocess.Popen(
-                list(request.argv),
+                [*wrap, *request.argv],
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=log_fd,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
         if "=" in request.argv[0]:
             raise StartError(_oci_error(f'exec: "{request.argv[0]}": "=" in a command name'))
@@ -517,14 +696,43 @@ class ProcessRuntime:
             script = f'{joins} || exit {EXIT_CGROUP}; exec "$@"'
             run = [self._sh, "-c", script, "sh", *run]
         return subprocess.Popen(
-            run,
+            [*wrap, *run],
             env={},
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=log_fd,
             stderr=log_fd,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
+
+    async def adopt(
+        self, request: StartRequest, state: Mapping[str, Any]
+    ) -> ProcessInstance | None:
+        """Re-attach to a monitored container an earlier agent started: its monitor is
+        still running (same pid and start time), or has left the exit status behind."""
+        try:
+            mon = Monitored(int(state["pid"]), int(state["monitor_pid"]), str(state["status_file"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        monitor_alive = proc_start(mon.monitor_pid) == state.get("monitor_start")
+        if not monitor_alive and read_status(mon.status_file) is None:
+            return None
+        if proc_start(mon.pid) != state.get("pid_start"):
+            mon = Monitored(-1, mon.monitor_pid, mon.status_file)  # ended (or pid reused)
+        cgroup = None
+        if state.get("cgroup") and self._cgroups is not None:
+            cgroup = self._cgroups.find(str(state["cgroup"]))
+        inst = ProcessInstance(
+            request,
+            None,
+            cgroup,
+            float(state.get("started_at") or time.time()),
+            mon if monitor_alive else Monitored(mon.pid, -1, mon.status_file),
+        )
+        self._live[request.instance_id] = inst
+        inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
+        return inst
 
     async def exec_sync(
         self, instance: RunningInstance, argv: Sequence[str], timeout: float
@@ -571,6 +779,30 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
+
+
+async def _read_to_eof(fd: int, timeout: float) -> bytes:
+    """Everything written to pipe `fd` until its writers close it (bounded in time)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    chunks: list[bytes] = []
+
+    def readable() -> None:
+        data = os.read(fd, 4096)
+        if data:
+            chunks.append(data)
+        elif not done.done():
+            done.set_result(None)
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        await asyncio.wait_for(done, timeout)
+    except TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(fd)
+    return b"".join(chunks)
 
 
 async def _wait_group_gone(pgid: int, timeout: float) -> bool:

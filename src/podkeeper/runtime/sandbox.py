@@ -728,6 +728,14 @@ class NamespaceSandboxes:
                     # Adopt a kept pod's sandbox so that its `destroy` finds it.
                     kept_veths.add(rec.veth)
                     addr = ipaddress.IPv4Address(rec.ip)
+                    if (
+                        self._auto_cidr
+                        and self.pool.in_use() == 0
+                        and addr not in self.pool.network
+                    ):
+                        # The earlier agent chose another free /16 (its bridge still has
+                        # it): keep using that one, or new pods would clash with kept ones.
+                        self.pool = AddressPool(ipaddress.IPv4Network(f"{addr}/16", strict=False))
                     self.pool.reserve(addr)
                     self._live.setdefault(rec.pod_uid, _Live(rec, addr))
                     continue
