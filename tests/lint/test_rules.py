@@ -99,6 +99,7 @@ FAILING = [
         "jvm-heap-near-limit-fail.yaml",
         [(11, W, "spec.containers[0].env[0].value"), (16, E, "spec.containers[1].command[1]")],
     ),
+    ("api-removed", "api-removed-fail.yaml", [(1, E, "apiVersion"), (19, E, "apiVersion")]),
     (
         "sidecar-probe-misplaced",
         "sidecar-probe-misplaced-fail.yaml",
@@ -124,6 +125,7 @@ PASSING = [
     ("memory-limit-missing", "good.yaml"),
     ("jvm-heap-near-limit", "jvm-heap-near-limit-pass.yaml"),
     ("sidecar-probe-misplaced", "sidecar-probe-misplaced-pass.yaml"),
+    ("api-removed", "api-removed-pass.yaml"),
 ]
 
 # Rules whose every report is info by design: the passing file may still carry it.

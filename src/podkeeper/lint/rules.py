@@ -10,6 +10,7 @@ from podkeeper.lint.finding import Rule, Severity
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 K8S_INVALID = "k8s-invalid"
+API_REMOVED = "api-removed"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -19,6 +20,15 @@ RULES: tuple[Rule, ...] = (
         "The object fails Kubernetes validation (pkg/apis/core/validation): `kubectl apply` "
         "would refuse it with this message. Each validation error is one finding, at the "
         "field it names.",
+    ),
+    Rule(
+        API_REMOVED,
+        E,
+        "Workload on an API version Kubernetes no longer serves",
+        "extensions/v1beta1, apps/v1beta1 and apps/v1beta2 workloads stopped being served in "
+        "Kubernetes 1.16, batch/v1beta1 CronJobs in 1.25: `kubectl apply` refuses them with "
+        "`no matches for kind`. The finding names the replacement; the pod template is linted "
+        "as if written for it.",
     ),
     Rule(
         "readiness-missing",

@@ -64,12 +64,17 @@ _SIMPLE_SCALARS = frozenset(
 class ManifestError(Exception):
     """Input that cannot be read as Kubernetes objects; `str()` names the file and place."""
 
-    def __init__(self, message: str, file: str = "", line: int = 0, index: int = -1) -> None:
+    def __init__(
+        self, message: str, file: str = "", line: int = 0, index: int = -1, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.file = file
         self.line = line
         #: The document it concerns (-1: the whole input).
         self.index = index
+        #: What kind of problem: `not-object` (no apiVersion and no kind, or not a map),
+        #: `duplicate-key`, or "" for the rest.
+        self.code = code
 
 
 class _Lines(Mapping[str, int]):
@@ -397,6 +402,7 @@ def _duplicate_error(file: str, key_node: yaml.Node, first: int) -> ManifestErro
         f'key "{key_node.value}" already set in map (line {first})',
         file,
         line,
+        code="duplicate-key",
     )
 
 
@@ -457,7 +463,7 @@ def _object_error(obj: object, file: str, index: int, line: int) -> ManifestErro
     where = _where(file, index, line)
     if not isinstance(obj, dict):
         return ManifestError(
-            f"{where}: expected an object, found {_type_name(obj)}", file, line, index
+            f"{where}: expected an object, found {_type_name(obj)}", file, line, index, "not-object"
         )
     version, kind = obj.get("apiVersion"), obj.get("kind")
     missing = []
@@ -466,7 +472,8 @@ def _object_error(obj: object, file: str, index: int, line: int) -> ManifestErro
     if not isinstance(kind, str) or not kind:
         missing.append("kind not set")
     if missing:
-        return ManifestError(f"{where}: {', '.join(missing)}", file, line, index)
+        code = "not-object" if "kind not set" in missing else ""
+        return ManifestError(f"{where}: {', '.join(missing)}", file, line, index, code)
     return None
 
 
@@ -691,6 +698,7 @@ def _json_duplicate(file: str, line: int, key: str, index: int) -> ManifestError
         file,
         line,
         index,
+        "duplicate-key",
     )
 
 
