@@ -15,12 +15,35 @@ from podkeeper.core.spec import (
     TCPSocketAction,
 )
 from podkeeper.lint.finding import Hit, RawTarget, Severity, Target
+from podkeeper.lint.images import normalise
 
 _PROBE_TYPES = (ProbeType.STARTUP, ProbeType.READINESS, ProbeType.LIVENESS)
 
 # Workloads whose pods are meant to serve: a missing readiness probe matters
 # even when no Service in the input selects them (the Service may live elsewhere).
-_SERVING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+_SERVING_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
+)
+# The infrastructure image (`registry.k8s.io/pause` and mirrors) only holds namespaces:
+# nothing in it to be ready for.
+
+
+def _is_pause(image: str) -> bool:
+    ref = normalise(image).rsplit(":", 1)[0]
+    return ref == "pause" or ref.endswith("/pause")
+
+
+def _readiness_example(c: Container) -> str:
+    """A readinessProbe for `c` that itself raises no finding: it probes a port `c` declares."""
+    named = [p.name for p in c.ports if p.name]
+    if named:
+        return (
+            f"`readinessProbe: {{httpGet: {{path: /ready, port: {named[0]}}}, periodSeconds: 5}}`"
+        )
+    if c.ports:
+        port = c.ports[0].container_port
+        return f"`readinessProbe: {{tcpSocket: {{port: {port}}}, periodSeconds: 5}}`"
+    return "`readinessProbe: {exec: {command: [<a command that succeeds when ready>]}}`"
 
 
 def probes(path: str, c: Container) -> Iterator[tuple[str, ProbeType, Probe]]:
@@ -43,11 +66,27 @@ def handler_field(h: Handler) -> str:
 
 
 def readiness_missing(t: Target) -> Iterator[Hit]:
-    """A serving container without a readiness probe."""
-    if not t.long_running or not (t.selected_by_service or t.kind in _SERVING_KINDS):
+    """A serving container without a readiness probe.
+
+    Serving means: it declares ports (in a workload kind that serves), or a
+    Service in the input selects the pod. One-shot Jobs, workers without
+    ports and the pause container are not reported (issue 14: false alarms).
+    """
+    if not t.long_running:
         return
-    reason = "a Service in the input selects its pods" if t.selected_by_service else f"a {t.kind}"
-    for path, c in t.containers():
+    candidates = [(p, c) for p, c in t.containers() if not _is_pause(c.image)]
+    with_ports = [(p, c) for p, c in candidates if c.ports]
+    if t.selected_by_service:
+        # The Service reaches the containers that declare ports, or, when none
+        # does (targetPort by number), any of them.
+        serving = with_ports or candidates
+        reason = "a Service in the input selects its pods"
+    elif t.kind in _SERVING_KINDS:
+        serving = with_ports
+        reason = f"a {t.kind} container with ports"
+    else:
+        return
+    for path, c in serving:
         if c.readiness_probe is not None:
             continue
         yield Hit(
@@ -62,8 +101,7 @@ def readiness_missing(t: Target) -> Iterator[Hit]:
             ),
             fix=(
                 f"Add a readinessProbe to container {c.name!r} that checks it can serve "
-                "requests, e.g. `readinessProbe: {httpGet: {path: /ready, port: http}, "
-                "periodSeconds: 5}`."
+                f"requests, e.g. {_readiness_example(c)}."
             ),
         )
 
@@ -224,6 +262,9 @@ def probe_timeout_exceeds_period(t: Target) -> Iterator[Hit]:
             )
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
 def probe_http_host(t: Target) -> Iterator[Hit]:
     """`httpGet.host` set on a probe or hook."""
     for path, c in t.probed_containers():
@@ -236,6 +277,10 @@ def probe_http_host(t: Target) -> Iterator[Hit]:
                 handlers.append((f"{path}.lifecycle.{hook}.httpGet", h))
         for hpath, h in handlers:
             if not isinstance(h, HTTPGetAction) or not h.host:
+                continue
+            if t.pod.spec.host_network and h.host in _LOOPBACK:
+                # With hostNetwork the pod shares the node's network namespace: loopback
+                # is the pod itself (and the usual way to probe a port bound to it).
                 continue
             yield Hit(
                 path=f"{hpath}.host",

@@ -85,6 +85,11 @@ def liveness_kills_before_unready(t: Target) -> Iterator[Hit]:
         unready = timing.hang_detection(ready)
         if kill.earliest >= unready.latest:
             continue
+        if timing.nominal_hang_detection(live) >= timing.nominal_hang_detection(ready):
+            # Equal windows on separate endpoints (`/livez`, `/readyz`) is the documented
+            # pattern: not a fault. Only a strictly quicker liveness is (issue 14). The same
+            # check on both is probe-identical's finding.
+            continue
         always = kill.latest <= unready.earliest
         yield Hit(
             path=f"{path}.livenessProbe",
