@@ -77,3 +77,34 @@ def test_why_is_said_once_per_rule_in_text(tmp_path: Path) -> None:
     # Identical fixes are said once too; fixes that differ (per container) are each said.
     assert out.count("fix: Set resources.limits.memory") == 1
     assert out.count("fix: Add a readinessProbe to container") == 2
+
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+
+
+def test_readiness_missing_follows_the_service_target_ports() -> None:
+    # The Service sends to 6379 (redis); the exporter's metrics port is not its business.
+    found = lint_documents(load([str(CORPUS / "redis.yaml")], None), Config())
+    assert by_rule(found, "readiness-missing") == []
+
+
+def test_mesh_probe_rewrite_is_not_another_containers_port(tmp_path: Path) -> None:
+    text = (
+        (CORPUS / "api-legacy.yaml")
+        .read_text()
+        .replace("/ready, port: 15020", "/app-health/orders/readyz, port: 15020")
+    )
+    path = tmp_path / "mesh.yaml"
+    path.write_text(text)
+    found = lint_documents(load([str(path)], None), Config())
+    assert by_rule(found, "probe-port-other-container") == []
+
+
+def test_the_hand_judged_corpus_has_no_false_or_missed_finding() -> None:
+    from benchmarks.lint_precision import measure, report
+
+    per = measure([str(CORPUS)])
+    assert sum(c["false"] for c in per.values()) == 0, report(per)
+    assert sum(c["missed"] for c in per.values()) == 0, report(per)
+    assert sum(c["true"] for c in per.values()) >= 15
+    assert "precision (warnings and errors): " in report(per)

@@ -36,6 +36,7 @@ def _map(obj: object, name: str) -> dict[str, Any]:
 class _Selector:
     namespace: str
     labels: dict[str, Any]
+    target_ports: frozenset[int | str]
 
 
 def _services(items: Iterable[Item]) -> list[_Selector]:
@@ -44,18 +45,37 @@ def _services(items: Iterable[Item]) -> list[_Selector]:
     for item in items:
         if item.kind != "Service":
             continue
-        selector = _map(item.obj, "spec").get("selector")
+        spec = _map(item.obj, "spec")
+        selector = spec.get("selector")
         if isinstance(selector, dict) and selector:
-            found.append(_Selector(item.doc.namespace, selector))
+            found.append(_Selector(item.doc.namespace, selector, _target_ports(spec)))
     return found
 
 
-def _selected(namespace: str, labels: dict[str, Any], services: Sequence[_Selector]) -> bool:
-    # A Service selects pods of its own namespace whose labels include its selector.
-    return any(
-        s.namespace == namespace and all(labels.get(k) == v for k, v in s.labels.items())
-        for s in services
-    )
+def _target_ports(spec: dict[str, Any]) -> frozenset[int | str]:
+    """The container ports a Service sends to: each port's targetPort (default: its port)."""
+    out: set[int | str] = set()
+    ports = spec.get("ports")
+    for p in ports if isinstance(ports, list) else []:
+        if isinstance(p, dict):
+            target = p.get("targetPort", p.get("port"))
+            if isinstance(target, int | str) and not isinstance(target, bool):
+                out.add(target)
+    return frozenset(out)
+
+
+def _selected(
+    namespace: str, labels: dict[str, Any], services: Sequence[_Selector]
+) -> frozenset[int | str] | None:
+    """The target ports of the Services selecting these pod labels; None when none does.
+
+    A Service selects pods of its own namespace whose labels include its selector.
+    """
+    found: set[int | str] | None = None
+    for s in services:
+        if s.namespace == namespace and all(labels.get(k) == v for k, v in s.labels.items()):
+            found = (found or set()) | s.target_ports
+    return None if found is None else frozenset(found)
 
 
 def _annotations(obj: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +244,7 @@ def _lint_item(
         template=template,
         pod_path=prefix,
         pod=pod,
-        selected_by_service=_selected(
+        service_ports=_selected(
             doc.namespace, labels if isinstance(labels, dict) else {}, services
         ),
         expected_startup=expected,

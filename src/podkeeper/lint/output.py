@@ -132,8 +132,33 @@ def _rule(rule: Rule, config: Config) -> dict[str, Any]:
             "markdown": f"**{rule.title}**\n\n{rule.help}",
         },
         "defaultConfiguration": configuration,
-        "properties": {"tags": ["kubernetes", "reliability"]},
+        # Read by GitHub code scanning: how sure the rule is, and how it ranks the alert.
+        "properties": {
+            "tags": ["kubernetes", "reliability"],
+            "precision": "medium" if rule.id in _HEURISTIC else "high",
+            "problem.severity": _PROBLEM_SEVERITY[rule.severity],
+        },
     }
+
+
+_PROBLEM_SEVERITY = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "recommendation",
+}
+# Rules that read intent from text (commands, flags, partial objects) rather than from
+# the kubelet's arithmetic: right most of the time, not always.
+_HEURISTIC = frozenset(
+    {
+        "exec-probe-never-fails",
+        "exec-probe-client-timeout",
+        "exec-probe-tool-missing",
+        "jvm-heap-near-limit",
+        "prestop-exceeds-grace",
+        "requests-missing",
+        "liveness-missing",
+    }
+)
 
 
 def _logical(f: Finding) -> dict[str, Any]:

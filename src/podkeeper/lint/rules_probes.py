@@ -77,10 +77,17 @@ def readiness_missing(t: Target) -> Iterator[Hit]:
         return
     candidates = [(p, c) for p, c in t.containers() if not _is_pause(c.image)]
     with_ports = [(p, c) for p, c in candidates if c.ports]
-    if t.selected_by_service:
-        # The Service reaches the containers that declare ports, or, when none
-        # does (targetPort by number), any of them.
-        serving = with_ports or candidates
+    if t.service_ports is not None:
+        # The Service reaches the containers declaring its target ports; when none
+        # declares them (ports are optional), those with ports, or any container.
+        targeted = [
+            (p, c)
+            for p, c in candidates
+            if any(
+                cp.container_port in t.service_ports or cp.name in t.service_ports for cp in c.ports
+            )
+        ]
+        serving = targeted or with_ports or candidates
         reason = "a Service in the input selects its pods"
     elif t.kind in _SERVING_KINDS:
         serving = with_ports
@@ -293,6 +300,8 @@ def probe_port_other_container(t: Target) -> Iterator[Hit]:
                 continue
             if h.port in own:
                 continue
+            if isinstance(h, HTTPGetAction) and h.path.startswith("/app-health/"):
+                continue  # a service mesh's probe rewrite: its proxy forwards to the app
             if isinstance(h.port, str):
                 continue  # a named port: probe-port-undeclared reports it (an error)
             owner = _owner(t, c, h.port)

@@ -257,14 +257,14 @@ def _lintable(doc: Document) -> dict[str, Any]:
     return doc.obj
 
 
-def _read_one(path: str, file: str, text: str, walked: bool, patch_file: bool, out: Loaded) -> None:
+def _read_one(file: str, text: str, walked: bool, patch_file: bool, out: Loaded) -> None:
     entries = read_text(text, file)
-    if (
-        walked
-        and entries
-        and all(isinstance(e, ManifestError) and e.code == "not-object" for e in entries)
-    ):
-        # A directory holds other YAML too (values files, CI config): not an error there.
+    # Repositories hold other YAML too (CI config, values files; pre-commit passes them
+    # all): a file none of whose documents has an apiVersion or a kind is skipped and
+    # counted, not an error. In a directory walk, apiVersion alone (Chart.yaml) is not
+    # enough either.
+    codes = ("not-object", "no-kind") if walked else ("not-object",)
+    if entries and all(isinstance(e, ManifestError) and e.code in codes for e in entries):
         out.skipped.append(Skipped(file, 1, "", "", "not a Kubernetes manifest"))
         return
     out.files.append(file)
@@ -297,7 +297,7 @@ def load(paths: Sequence[str], stdin_text: str | None) -> Loaded:
         try:
             text = read_input(path, stdin_text)
             patch_file = path != "-" and os.path.normpath(os.path.abspath(path)) in patches
-            _read_one(path, file, text, walked, patch_file, out)
+            _read_one(file, text, walked, patch_file, out)
         except ManifestError as err:
             if file not in out.files:
                 out.files.append(file)
