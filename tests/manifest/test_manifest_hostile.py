@@ -145,7 +145,7 @@ CLI_CPU_BUDGET = 1.5
 
 
 @pytest.mark.parametrize("name", ["alias-bomb", "nul-byte", "flow-100000", "block-100000"])
-@pytest.mark.parametrize("command", ["lint", "apply", "simulate"])
+@pytest.mark.parametrize("command", ["lint", "apply", "up", "simulate"])
 def test_real_cli_exits_2_quickly(tmp_path: Path, name: str, command: str) -> None:
     make, expected = HOSTILE[name]
     path = tmp_path / f"{name}.yaml"
@@ -153,6 +153,8 @@ def test_real_cli_exits_2_quickly(tmp_path: Path, name: str, command: str) -> No
     args = {
         "lint": ["lint", path.name],
         "apply": ["apply", "-f", path.name],
+        # `up` reads and checks every file before it starts an agent.
+        "up": ["up", "-d", "-f", path.name],
         "simulate": ["simulate", path.name],
     }[command]
     result, cpu = _run_cli(*args, cwd=tmp_path)
