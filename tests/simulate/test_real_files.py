@@ -114,3 +114,42 @@ def test_stdin() -> None:
     )
     assert result.exit_code == 0
     assert result.stdout.startswith("simulating StatefulSet/db")
+
+
+SHELL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: looper}
+spec:
+  terminationGracePeriodSeconds: 15
+  containers:
+  - name: app
+    image: registry.example/busybox:1.36
+    command: [sh, -c, "%s"]
+"""
+
+
+def _exit_of(tmp_path: Path, script: str, *extra: str) -> tuple[object, object]:
+    path = tmp_path / "pod.yaml"
+    path.write_text(SHELL_POD % script)
+    steps = timeline(str(path), "--until", "1m", "--delete-at", "10s", *extra)
+    (last,) = [(s["time"], s["detail"]) for s in steps if s["kind"] == "exit"]
+    return last
+
+
+def test_a_shell_as_pid_1_waits_out_the_grace_period(tmp_path: Path) -> None:
+    # `sh -c` as PID 1 has no SIGTERM handler: the kernel ignores the signal, SIGKILL at 15 s.
+    assert _exit_of(tmp_path, "while true; do sleep 1; done") == (25.0, "exit 137 (SIGKILL)")
+    # A script that execs its program, or traps the signal, exits on SIGTERM.
+    assert _exit_of(tmp_path, "exec server --port 80") == (10.0, "exit 143 (SIGTERM)")
+    assert _exit_of(tmp_path, "trap 'exit 0' TERM; sleep 1000 & wait") == (
+        10.0,
+        "exit 143 (SIGTERM)",
+    )
+    # The option overrides the guess either way.
+    looping = "while true; do sleep 1; done"
+    assert _exit_of(tmp_path, looping, "--sigterm", "exit") == (10.0, "exit 143 (SIGTERM)")
+    # The page and JSON say what was assumed.
+    result = run("-o", "json", str(tmp_path / "pod.yaml"), "--until", "20s")
+    inputs = json.loads(result.stdout)["inputs"]
+    assert inputs["on SIGTERM"] == "ignored (SIGKILL after the grace period)"

@@ -79,8 +79,10 @@ def _pick_pod(file: str, stdin_text: str | None, wanted: str | None) -> tuple[An
     return pod_from_object(obj, uid="simulated"), f"{item.kind}/{doc.name}", note
 
 
-def _sigterm(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, Any]:
-    """`exit` (the default), `ignore`, or a duration: the modelled reaction to SIGTERM."""
+def _sigterm(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, Any] | None:
+    """`auto` (None), `exit`, `ignore`, or a duration: the modelled reaction to SIGTERM."""
+    if value == "auto":
+        return None
     if value == "exit":
         return {}
     if value == "ignore":
@@ -89,8 +91,21 @@ def _sigterm(ctx: click.Context, param: click.Parameter, value: str) -> dict[str
         return {"on_sigterm": {"exit_after": parse_duration(value), "exit_code": 0}}
     except click.BadParameter:
         raise click.BadParameter(
-            f"{value!r}: use exit, ignore or a duration (10s)", ctx, param
+            f"{value!r}: use auto, exit, ignore or a duration (10s)", ctx, param
         ) from None
+
+
+_SHELLS = frozenset({"sh", "bash", "ash", "dash"})
+
+
+def shell_pid_1(command: tuple[str, ...]) -> bool:
+    """A container whose PID 1 is a shell running a script: the shell neither handles nor
+    forwards SIGTERM (the kernel ignores signals without a handler for a namespace's
+    PID 1), unless the script `exec`s its program or `trap`s the signal."""
+    if len(command) < 3 or command[0].rsplit("/", 1)[-1] not in _SHELLS or command[1] != "-c":
+        return False
+    script = command[2].strip()
+    return not (script.startswith("exec ") or "trap " in script)
 
 
 @click.command("simulate")
@@ -138,12 +153,14 @@ def _sigterm(ctx: click.Context, param: click.Parameter, value: str) -> dict[str
 @click.option(
     "--sigterm",
     "on_sigterm",
-    metavar="exit|ignore|DUR",
-    default="exit",
+    metavar="auto|exit|ignore|DUR",
+    default="auto",
     show_default=True,
     callback=_sigterm,
     help="The modelled container on SIGTERM: exits at once (143); ignores it like a PID 1 "
-    "without a handler (SIGKILL after the grace period); or shuts down in DUR and exits 0.",
+    "without a handler (SIGKILL after the grace period); or shuts down in DUR and exits 0. "
+    "auto: ignore when PID 1 is a shell running a script (`sh -c` without exec or trap), "
+    "else exit.",
 )
 @click.option("--delete-at", metavar="DUR", callback=_duration, help="Delete the pod at this time.")
 @click.option(
@@ -172,7 +189,7 @@ def simulate(
     exit_code: int,
     probe_latency: float | None,
     init_takes: str,
-    on_sigterm: dict[str, Any],
+    on_sigterm: dict[str, Any] | None,
     delete_at: float | None,
     wanted: str | None,
     verbose: bool,
@@ -227,6 +244,9 @@ def simulate(
         if value is not None:
             behaviour[key] = value
     behaviour["exit_code"] = exit_code
+    if on_sigterm is None:
+        modelled = next(c for c in pod.all_containers() if c.name == container)
+        on_sigterm = {"ignore_sigterm": True} if shell_pid_1(modelled.command) else {}
     behaviour.update(on_sigterm)
     behaviours: dict[str, dict[str, Any]] = {
         n: {"kind": "generic", "latency": probe_latency or 0.0} for n in names
@@ -240,6 +260,13 @@ def simulate(
         "object": simulated,
         "container": container,
         **{k: _show(v) for k, v in behaviour.items() if k != "kind"},
+        "on SIGTERM": (
+            "ignored (SIGKILL after the grace period)"
+            if behaviour.get("ignore_sigterm")
+            else _show(behaviour["on_sigterm"])
+            if "on_sigterm" in behaviour
+            else "exits at once (143)"
+        ),
         "init containers take": init_takes if pod.spec.init_containers else "-",
         "until": until,
     }
