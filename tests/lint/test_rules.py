@@ -143,6 +143,7 @@ FAILING = [
     ),
     ("cronjob-deadline-missing", "cronjob-deadline-missing-fail.yaml", [(5, INFO, "spec")]),
     ("job-ttl-missing", "job-ttl-missing-fail.yaml", [(5, INFO, "spec")]),
+    ("job-backoff-default", "job-backoff-default-fail.yaml", [(5, INFO, "spec")]),
     (
         "jvm-heap-near-limit",
         "jvm-heap-env-fail.yaml",
@@ -182,6 +183,7 @@ PASSING = [
     ("requests-missing", "requests-missing-pass.yaml"),
     ("cronjob-deadline-missing", "cronjob-deadline-missing-pass.yaml"),
     ("job-ttl-missing", "job-ttl-missing-pass.yaml"),
+    ("job-backoff-default", "job-backoff-default-pass.yaml"),
 ]
 
 # Rules whose every report is info by design: the passing file may still carry it.

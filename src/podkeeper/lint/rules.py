@@ -223,6 +223,15 @@ RULES: tuple[Rule, ...] = (
         raw_check=rw.job_ttl_missing,
     ),
     Rule(
+        "job-backoff-default",
+        INFO,
+        "Job retries deliberate failures 6 times",
+        "A Job (or CronJob) without backoffLimit or podFailurePolicy whose container script "
+        "exits non-zero on purpose (`exit 1`, `exit $RC`): each failure is retried with "
+        "exponential back-off up to the default 6 times before the Job fails.",
+        raw_check=rw.job_backoff_default,
+    ),
+    Rule(
         "sidecar-probe-misplaced",
         E,
         "Probe on an init container that is not a sidecar",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,3 +86,64 @@ def job_ttl_missing(t: RawTarget) -> Iterator[Hit]:
         ),
         fix="Set spec.ttlSecondsAfterFinished, e.g. 86400 to keep a finished Job for a day.",
     )
+
+
+# `exit 3`, `exit $RC` (not `exit 0`): a script that ends non-zero on purpose.
+_EXIT_RE = re.compile(r"(?<![\w-])exit\s+(?!0\b)(\d+|\$\w+|\$\{\w+\})")
+
+
+def _job_spec(t: RawTarget) -> tuple[str, dict[str, Any]] | None:
+    spec = _spec(t.obj)
+    if t.kind == "Job":
+        return "spec", spec
+    if t.kind == "CronJob":
+        job = spec.get("jobTemplate")
+        inner = job.get("spec") if isinstance(job, dict) else None
+        return "spec.jobTemplate.spec", inner if isinstance(inner, dict) else {}
+    return None
+
+
+def job_backoff_default(t: RawTarget) -> Iterator[Hit]:
+    """A Job left at backoffLimit 6 whose containers exit non-zero by design."""
+    found = _job_spec(t)
+    if found is None:
+        return
+    path, spec = found
+    # The object is defaulted: an unset backoffLimit reads 6 here.
+    if spec.get("backoffLimit") not in (None, 6) or spec.get("podFailurePolicy") is not None:
+        return
+    pod_spec = t.template.get("spec")
+    containers = pod_spec.get("containers") if isinstance(pod_spec, dict) else None
+    for c in containers if isinstance(containers, list) else []:
+        if not isinstance(c, dict):
+            continue
+        words = [
+            w
+            for key in ("command", "args")
+            if isinstance(c.get(key), list)
+            for w in c[key]
+            if isinstance(w, str)
+        ]
+        m = next((m for w in words if (m := _EXIT_RE.search(w))), None)
+        if m is None:
+            continue
+        yield Hit(
+            path=path,
+            container=str(c.get("name", "")),
+            message=(
+                f"{t.kind} {t.name!r} keeps backoffLimit at the default 6 although container "
+                f"{c.get('name')!r} exits non-zero on purpose (`{m.group(0)}`)"
+            ),
+            why=(
+                "Every failed pod counts against backoffLimit and is retried after an "
+                "exponential back-off (10 s, 20 s, 40 s... up to 6 min, job controller): a "
+                "deliberate non-zero exit is retried 6 times and the Job takes about 10 "
+                "minutes to report a failure the first run already knew."
+            ),
+            fix=(
+                f"Set {path}.backoffLimit to the retries you want (0 when a failure is final), "
+                "or a podFailurePolicy with an onExitCodes rule (action: FailJob) for the "
+                "codes that mean a final failure."
+            ),
+        )
+        return
