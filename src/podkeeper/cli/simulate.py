@@ -203,7 +203,11 @@ def simulate(
     modelled container fails every probe until --startup, fails its health
     checks from --unhealthy-after for --unhealthy-for (a restart does not cure
     that), exits with --exit-code after --exit-after, and answers each probe
-    after --probe-latency. The other containers are healthy."""
+    after --probe-latency. The other containers are healthy; ordinary init
+    containers run --init-takes and exit 0. A preStop hook takes its own time
+    (`sleep N`, the sleep action) before SIGTERM. FILE may hold other kinds
+    (ServiceAccounts, CRDs...); --object KIND/NAME picks among several
+    workloads."""
     from podkeeper.simulate.apps import BehaviourApp
     from podkeeper.simulate.engine import Simulation
     from podkeeper.simulate.html import render_html
