@@ -13,7 +13,7 @@ contains excessive aliasing"). `line_map` gives the line of every field path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -77,7 +77,10 @@ def _no_timestamps() -> type[yaml.SafeLoader]:
         # The resolver is called from the C parser for every node; without path resolvers
         # its answer depends on the plain scalar's text alone, so it is memoised, and the
         # path bookkeeping is skipped (half the parse time of a large bundle otherwise).
-        _tags: ClassVar[dict[str, str]] = {}
+        # One cache per parse: nothing of one input outlives its reading.
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._tags: dict[str, str] = {}
 
         def descend_resolver(self, current_node: Any, current_index: Any) -> None:
             return None
