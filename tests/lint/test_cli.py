@@ -32,6 +32,7 @@ def test_lines_in_a_multi_document_file() -> None:
     got = [(f["line"], f["rule"], f["kind"], f["path"]) for f in findings(MULTI)]
     assert got == [
         (32, "readiness-missing", "StatefulSet", "spec.template.spec.containers[0]"),
+        (34, "requests-missing", "StatefulSet", "spec.template.spec.containers[0].resources"),
         (36, "startup-window", "StatefulSet", "spec.template.spec.containers[0].livenessProbe"),
         (
             37,
@@ -46,14 +47,22 @@ def test_lines_in_a_multi_document_file() -> None:
             "spec.template.spec.containers[0].livenessProbe.timeoutSeconds",
         ),
         # CronJob: the template where Kubernetes puts it; its ignore annotation drops two rules.
+        (46, "cronjob-deadline-missing", "CronJob", "spec"),
         (
             54,
             "memory-limit-missing",
             "CronJob",
             "spec.jobTemplate.spec.template.spec.containers[0].resources",
         ),
+        (
+            54,
+            "requests-missing",
+            "CronJob",
+            "spec.jobTemplate.spec.template.spec.containers[0].resources",
+        ),
         # A List's items keep their own lines.
         (75, "liveness-missing", "DaemonSet", "spec.template.spec.containers[0]"),
+        (77, "requests-missing", "DaemonSet", "spec.template.spec.containers[0].resources"),
         (
             80,
             "probe-port-undeclared",
@@ -126,7 +135,9 @@ def test_expect_startup_option() -> None:
 def test_config_relevels_and_turns_off(tmp_path: Path) -> None:
     target = str(RULES / "memory-limit-missing-fail.yaml")
     config = tmp_path / "lint.yaml"
-    config.write_text("rules:\n  memory-limit-missing: error\n  liveness-missing: off\n")
+    config.write_text(
+        "rules:\n  memory-limit-missing: error\n  liveness-missing: off\n  requests-missing: off\n"
+    )
     result = run("-o", "json", "--config", str(config), target)
     assert result.exit_code == 1
     got = [(f["rule"], f["severity"]) for f in json.loads(result.stdout)]
@@ -165,7 +176,8 @@ def test_text_format() -> None:
     assert any(line.startswith("    fix: ") for line in lines[2:6])
     # Files are separated by a blank line; the summary ends the output.
     assert "" in lines
-    assert lines[-1] == "1 error(s), 3 warning(s), 4 info in 2 file(s)"
+    assert lines[-2] == "2 file(s) linted, 5 object(s) linted, 1 skipped (1 ConfigMap not linted)"
+    assert lines[-1] == "1 error(s), 4 warning(s), 7 info in 2 file(s)"
 
 
 def test_json_shape() -> None:

@@ -99,6 +99,56 @@ FAILING = [
         "jvm-heap-near-limit-fail.yaml",
         [(11, W, "spec.containers[0].env[0].value"), (16, E, "spec.containers[1].command[1]")],
     ),
+    ("api-removed", "api-removed-fail.yaml", [(1, E, "apiVersion"), (19, E, "apiVersion")]),
+    (
+        "probe-identical",
+        "probe-identical-timings-fail.yaml",
+        [(15, W, "spec.containers[0].livenessProbe")],
+    ),
+    (
+        "probe-port-other-container",
+        "probe-port-other-container-fail.yaml",
+        [(14, W, "spec.containers[0].livenessProbe.httpGet.port")],
+    ),
+    (
+        "startup-shorter-than-liveness",
+        "startup-shorter-than-liveness-fail.yaml",
+        [(13, W, "spec.containers[0].startupProbe")],
+    ),
+    (
+        "liveness-delay-long",
+        "liveness-delay-long-fail.yaml",
+        [(15, W, "spec.containers[0].livenessProbe.initialDelaySeconds")],
+    ),
+    (
+        "exec-probe-never-fails",
+        "exec-probe-never-fails-fail.yaml",
+        [
+            (line, W, f"spec.containers[{i}].livenessProbe.exec.command")
+            for i, line in enumerate((12, 18, 24, 30, 36))
+        ],
+    ),
+    (
+        "exec-probe-client-timeout",
+        "exec-probe-client-timeout-fail.yaml",
+        [
+            (13, W, "spec.containers[0].readinessProbe.timeoutSeconds"),
+            (23, W, "spec.containers[1].livenessProbe.timeoutSeconds"),
+        ],
+    ),
+    (
+        "requests-missing",
+        "requests-missing-fail.yaml",
+        [(7, W, "spec.containers[0].resources"), (11, INFO, "spec.containers[1].resources")],
+    ),
+    ("cronjob-deadline-missing", "cronjob-deadline-missing-fail.yaml", [(5, INFO, "spec")]),
+    ("job-ttl-missing", "job-ttl-missing-fail.yaml", [(5, INFO, "spec")]),
+    ("job-backoff-default", "job-backoff-default-fail.yaml", [(5, INFO, "spec")]),
+    (
+        "jvm-heap-near-limit",
+        "jvm-heap-env-fail.yaml",
+        [(10, E, "spec.containers[0].env[0].value"), (17, W, "spec.containers[1].env[1].value")],
+    ),
     (
         "sidecar-probe-misplaced",
         "sidecar-probe-misplaced-fail.yaml",
@@ -124,6 +174,16 @@ PASSING = [
     ("memory-limit-missing", "good.yaml"),
     ("jvm-heap-near-limit", "jvm-heap-near-limit-pass.yaml"),
     ("sidecar-probe-misplaced", "sidecar-probe-misplaced-pass.yaml"),
+    ("api-removed", "api-removed-pass.yaml"),
+    ("probe-port-other-container", "probe-port-other-container-pass.yaml"),
+    ("startup-shorter-than-liveness", "startup-shorter-than-liveness-pass.yaml"),
+    ("liveness-delay-long", "liveness-delay-long-pass.yaml"),
+    ("exec-probe-never-fails", "exec-probe-never-fails-pass.yaml"),
+    ("exec-probe-client-timeout", "exec-probe-client-timeout-pass.yaml"),
+    ("requests-missing", "requests-missing-pass.yaml"),
+    ("cronjob-deadline-missing", "cronjob-deadline-missing-pass.yaml"),
+    ("job-ttl-missing", "job-ttl-missing-pass.yaml"),
+    ("job-backoff-default", "job-backoff-default-pass.yaml"),
 ]
 
 # Rules whose every report is info by design: the passing file may still carry it.

@@ -14,8 +14,10 @@ from podkeeper.lint.config import (
     parse_duration,
 )
 from podkeeper.lint.finding import Finding, Hit, RawTarget, Rule, Severity, Target
+from podkeeper.lint.source import Item, Loaded, from_documents
 from podkeeper.manifest import (
     Document,
+    ManifestError,
     default_object,
     pod_from_object,
     pod_template,
@@ -34,26 +36,46 @@ def _map(obj: object, name: str) -> dict[str, Any]:
 class _Selector:
     namespace: str
     labels: dict[str, Any]
+    target_ports: frozenset[int | str]
 
 
-def _services(docs: Iterable[Document]) -> list[_Selector]:
+def _services(items: Iterable[Item]) -> list[_Selector]:
     """The pod selectors of the Services in the input (an empty selector selects nothing)."""
     found = []
-    for d in docs:
-        if d.kind != "Service":
+    for item in items:
+        if item.kind != "Service":
             continue
-        selector = _map(d.obj, "spec").get("selector")
+        spec = _map(item.obj, "spec")
+        selector = spec.get("selector")
         if isinstance(selector, dict) and selector:
-            found.append(_Selector(d.namespace, selector))
+            found.append(_Selector(item.doc.namespace, selector, _target_ports(spec)))
     return found
 
 
-def _selected(namespace: str, labels: dict[str, Any], services: Sequence[_Selector]) -> bool:
-    # A Service selects pods of its own namespace whose labels include its selector.
-    return any(
-        s.namespace == namespace and all(labels.get(k) == v for k, v in s.labels.items())
-        for s in services
-    )
+def _target_ports(spec: dict[str, Any]) -> frozenset[int | str]:
+    """The container ports a Service sends to: each port's targetPort (default: its port)."""
+    out: set[int | str] = set()
+    ports = spec.get("ports")
+    for p in ports if isinstance(ports, list) else []:
+        if isinstance(p, dict):
+            target = p.get("targetPort", p.get("port"))
+            if isinstance(target, int | str) and not isinstance(target, bool):
+                out.add(target)
+    return frozenset(out)
+
+
+def _selected(
+    namespace: str, labels: dict[str, Any], services: Sequence[_Selector]
+) -> frozenset[int | str] | None:
+    """The target ports of the Services selecting these pod labels; None when none does.
+
+    A Service selects pods of its own namespace whose labels include its selector.
+    """
+    found: set[int | str] | None = None
+    for s in services:
+        if s.namespace == namespace and all(labels.get(k) == v for k, v in s.labels.items()):
+            found = (found or set()) | s.target_ports
+    return None if found is None else frozenset(found)
 
 
 def _annotations(obj: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +105,7 @@ class _Emitter:
     """Turns a document's Hits into Findings: ignore list, config level, line."""
 
     doc: Document
+    kind: str
     config: Config
     ignored: frozenset[str]
     out: list[Finding]
@@ -101,7 +124,7 @@ class _Emitter:
                     message=hit.message,
                     why=hit.why,
                     fix=hit.fix,
-                    kind=self.doc.kind,
+                    kind=self.kind,
                     name=self.doc.name,
                     namespace=self.doc.namespace,
                     container=hit.container,
@@ -129,56 +152,134 @@ def _invalid_hits(obj: dict[str, Any]) -> list[Hit]:
 
 
 def lint_documents(
-    docs: Sequence[Document], config: Config, expected_startup: float | None = None
+    loaded: Loaded | Sequence[Document], config: Config, expected_startup: float | None = None
 ) -> list[Finding]:
-    """Every finding in `docs`, sorted by file (input order), line, severity, rule.
+    """Every finding in the input, sorted by file (input order), line, severity, rule.
 
+    Input errors (`loaded.errors`) are `k8s-invalid` findings of their file.
     `expected_startup` (seconds, from `--expect-startup`) applies to objects
     without their own `podkeeper.io/expected-startup` annotation.
     """
-    services = _services(docs)
+    if not isinstance(loaded, Loaded):
+        loaded = from_documents(loaded)
+    services = _services(loaded.items)
     findings: list[Finding] = []
-    for doc in docs:
-        obj = default_object(doc.obj)
-        found = pod_template(obj)
-        prefix, template = found if found is not None else ("", {})
-        ignored = ignored_rules(_annotations(obj, template))
-        emitter = _Emitter(doc, config, ignored, findings)
-        emitter.emit(rules.BY_ID[rules.K8S_INVALID], _invalid_hits(obj))
-        if found is None:
-            continue
-        raw = RawTarget(doc.kind, doc.name, doc.namespace, obj, template, prefix)
-        expected = expected_startup
-        annotation = _annotations(obj, template).get(EXPECTED_STARTUP_ANNOTATION)
-        if annotation is not None:
-            try:
-                expected = parse_duration(str(annotation))
-            except ValueError as err:
-                emitter.emit(rules.BY_ID["startup-window"], [_bad_annotation(str(err))])
-        pod = pod_from_object(_pod_object(doc.kind, doc.name, doc.namespace, template))
-        labels = _map(template, "metadata").get("labels")
-        target = Target(
-            kind=raw.kind,
-            name=raw.name,
-            namespace=raw.namespace,
-            obj=obj,
-            template=template,
-            pod_path=prefix,
-            pod=pod,
-            selected_by_service=_selected(
-                doc.namespace, labels if isinstance(labels, dict) else {}, services
-            ),
-            expected_startup=expected,
-        )
-        for rule in rules.RULES:
-            if rule.raw_check is not None:
-                emitter.emit(rule, rule.raw_check(raw))
-            elif rule.check is not None:
-                emitter.emit(rule, rule.check(target))
+    severity = config.level(rules.K8S_INVALID, Severity.ERROR)
+    if severity is not None:
+        findings.extend(_input_error(err, severity) for err in loaded.errors)
+    for item in loaded.items:
+        _lint_item(item, services, config, expected_startup, findings)
     # Files in the order given (text output groups by file), then by line.
-    order = {d.file: i for i, d in reversed(list(enumerate(docs)))}
-    findings.sort(key=lambda f: (order[f.file], f.line, _SEVERITY_ORDER[f.severity], f.rule))
+    order = {f: i for i, f in enumerate(loaded.files)}
+    findings.sort(
+        key=lambda f: (order.get(f.file, len(order)), f.line, _SEVERITY_ORDER[f.severity], f.rule)
+    )
     return findings
+
+
+def _input_error(err: ManifestError, severity: Severity) -> Finding:
+    """A loader error as a `k8s-invalid` finding of its file (input errors are always errors)."""
+    message = str(err)
+    for prefix in (f"{err.file}:{err.line}:", f"{err.file}:", f"{err.file} "):
+        if err.file and message.startswith(prefix):
+            message = message[len(prefix) :].lstrip(" 0123456789:")
+            break
+    if err.code == "duplicate-key":
+        message += (
+            "; kubectl refuses the file, and readers that accept it keep only the later value, "
+            "silently dropping the earlier one"
+        )
+    return Finding(
+        rule=rules.K8S_INVALID,
+        severity=severity,
+        message=message,
+        why=(
+            "kubectl and the API server cannot read this input as written, so applying it "
+            "fails (or, for a duplicated key, one of the two values is silently lost)."
+        ),
+        fix="Correct the input at this line as the message says.",
+        kind="",
+        name="",
+        namespace="",
+        container=None,
+        path="",
+        file=err.file or "<input>",
+        line=max(err.line, 1),
+    )
+
+
+def _lint_item(
+    item: Item,
+    services: Sequence[_Selector],
+    config: Config,
+    expected_startup: float | None,
+    findings: list[Finding],
+) -> None:
+    doc = item.doc
+    obj = default_object(item.obj)
+    found = pod_template(obj)
+    prefix, template = found if found is not None else ("", {})
+    ignored = ignored_rules(_annotations(obj, template))
+    emitter = _Emitter(doc, item.kind, config, ignored, findings)
+    if item.removed is not None:
+        emitter.emit(rules.BY_ID[rules.API_REMOVED], [_removed_hit(item)])
+    emitter.emit(rules.BY_ID[rules.K8S_INVALID], _invalid_hits(obj))
+    if found is None:
+        return
+    raw = RawTarget(item.kind, doc.name, doc.namespace, obj, template, prefix)
+    expected = expected_startup
+    annotation = _annotations(obj, template).get(EXPECTED_STARTUP_ANNOTATION)
+    if annotation is not None:
+        try:
+            expected = parse_duration(str(annotation))
+        except ValueError as err:
+            emitter.emit(rules.BY_ID["startup-window"], [_bad_annotation(str(err))])
+    pod = pod_from_object(_pod_object(item.kind, doc.name, doc.namespace, template))
+    labels = _map(template, "metadata").get("labels")
+    target = Target(
+        kind=raw.kind,
+        name=raw.name,
+        namespace=raw.namespace,
+        obj=obj,
+        template=template,
+        pod_path=prefix,
+        pod=pod,
+        service_ports=_selected(
+            doc.namespace, labels if isinstance(labels, dict) else {}, services
+        ),
+        expected_startup=expected,
+    )
+    for rule in rules.RULES:
+        if rule.raw_check is not None:
+            emitter.emit(rule, rule.raw_check(raw))
+        elif rule.check is not None:
+            emitter.emit(rule, rule.check(target))
+
+
+def _removed_hit(item: Item) -> Hit:
+    r = item.removed
+    assert r is not None
+    return Hit(
+        path="apiVersion",
+        message=(
+            f"{item.kind} in {r.api_version} is no longer served since Kubernetes "
+            f"{r.removed_in}: use {r.replacement}"
+        ),
+        why=(
+            f"The API server stopped serving {r.api_version} {item.kind} in {r.removed_in}, so "
+            f'`kubectl apply` fails with `no matches for kind "{item.kind}" in version '
+            f'"{r.api_version}"`. Its pod template was linted as {r.replacement} anyway.'
+        ),
+        fix=(
+            f"Change apiVersion to {r.replacement}"
+            + (
+                " and make sure spec.selector is set (it is required there)"
+                if r.replacement == "apps/v1"
+                else ""
+            )
+            + "; `kubectl convert` does it for you."
+        ),
+    )
 
 
 def _bad_annotation(detail: str) -> Hit:

@@ -99,13 +99,19 @@ class RawTarget:
 class Target(RawTarget):
     """A RawTarget that converted to a `core.spec.Pod` (defaults applied) plus what lint knows.
 
-    `selected_by_service`: a Service in the same input selects its pods;
+    `service_ports`: the target ports (numbers or names) of the Services in the same
+    input that select its pods, None when none does;
     `expected_startup`: seconds, from the annotation or `--expect-startup`.
     """
 
     pod: Pod
-    selected_by_service: bool
+    service_ports: frozenset[int | str] | None
     expected_startup: float | None
+
+    @property
+    def selected_by_service(self) -> bool:
+        """A Service in the same input selects the pods."""
+        return self.service_ports is not None
 
     def containers(self) -> Iterator[tuple[str, Container]]:
         """(field path, container) for every regular container."""

@@ -21,8 +21,21 @@ _PERCENT_RE = re.compile(r"(?<![\w-])-XX:MaxRAMPercentage=(\d+(?:\.\d*)?)(?![\w.
 _MAXRAM_RE = re.compile(r"(?<![\w-])-XX:MaxRAM=" + _SIZE + r"(?![\w.])")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
-#: Where the JVM reads options from the environment, in the order it reads them.
-ENV_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTS")
+#: Where the JVM and its launch scripts read options from the environment, in the order
+#: they reach HotSpot (later flags win): JAVA_TOOL_OPTIONS is read first, the `java`
+#: launcher puts JDK_JAVA_OPTIONS before the command line, start scripts put JAVA_OPTS,
+#: JVM_OPTS (Cassandra, Kafka), CATALINA_OPTS (Tomcat) and ES_JAVA_OPTS (Elasticsearch,
+#: OpenSearch) on it.
+ENV_VARS = (
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "JAVA_OPTS",
+    "JVM_OPTS",
+    "CATALINA_OPTS",
+    "ES_JAVA_OPTS",
+)
+#: Read by HotSpot after the command line, so its flags override everything else.
+LAST_ENV_VAR = "_JAVA_OPTIONS"
 
 DEFAULT_MAX_RAM_PERCENTAGE = 25.0
 

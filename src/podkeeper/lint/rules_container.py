@@ -165,6 +165,10 @@ def _java_sources(path: str, c: Container) -> Iterator[tuple[str, str]]:
     for field, values in (("command", c.command), ("args", c.args)):
         for i, v in enumerate(values):
             yield f"{path}.{field}[{i}]", v
+    if jvm.LAST_ENV_VAR in by_name:
+        i, e = by_name[jvm.LAST_ENV_VAR]
+        if e.value:
+            yield f"{path}.env[{i}].value", e.value
 
 
 def jvm_heap_near_limit(t: Target) -> Iterator[Hit]:

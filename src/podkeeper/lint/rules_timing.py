@@ -85,6 +85,11 @@ def liveness_kills_before_unready(t: Target) -> Iterator[Hit]:
         unready = timing.hang_detection(ready)
         if kill.earliest >= unready.latest:
             continue
+        if timing.nominal_hang_detection(live) >= timing.nominal_hang_detection(ready):
+            # Equal windows on separate endpoints (`/livez`, `/readyz`) is the documented
+            # pattern: not a fault. Only a strictly quicker liveness is (issue 14). The same
+            # check on both is probe-identical's finding.
+            continue
         always = kill.latest <= unready.earliest
         yield Hit(
             path=f"{path}.livenessProbe",
@@ -180,5 +185,70 @@ def startup_window(t: Target) -> Iterator[Hit]:
                 + "; declare the expected startup with the annotation "
                 'podkeeper.io/expected-startup (e.g. "90s") or --expect-startup to have lint '
                 "check it."
+            ),
+        )
+
+
+#: A liveness initialDelaySeconds at or above this is a startup probe's job (issue 14).
+LONG_LIVENESS_DELAY = 300
+
+
+def startup_shorter_than_liveness(t: Target) -> Iterator[Hit]:
+    """A startup probe that allows less time than the liveness probe it protects would."""
+    for path, c in t.containers():
+        start, live = c.startup_probe, c.liveness_probe
+        if start is None or live is None:
+            continue
+        allowed = timing.nominal_failure(start)
+        without = timing.nominal_failure(live)
+        if allowed >= without:
+            continue
+        yield Hit(
+            path=f"{path}.startupProbe",
+            container=c.name,
+            message=(
+                f"startupProbe of {c.name!r} allows {allowed:g}s to start ({_fail_formula(start)})"
+                f", less than the {without:g}s its livenessProbe alone would allow "
+                f"({_fail_formula(live)})"
+            ),
+            why=(
+                "A startup probe exists to give a slow start more time than liveness can: "
+                "liveness and readiness wait until it succeeds (worker.go), and when it fails "
+                "failureThreshold times the container is killed. One shorter than the liveness "
+                "window kills a slow start sooner than having no startup probe would."
+            ),
+            fix=(
+                "Raise startupProbe.failureThreshold so that failureThreshold × periodSeconds "
+                f"covers the longest startup (at least {math.ceil(without / start.period_seconds)}"
+                f" with periodSeconds {start.period_seconds}), and let liveness stay quick."
+            ),
+        )
+
+
+def liveness_delay_long(t: Target) -> Iterator[Hit]:
+    """A liveness initialDelaySeconds of minutes where a startup probe belongs."""
+    for path, c in t.containers():
+        live = c.liveness_probe
+        if live is None or c.startup_probe is not None:
+            continue
+        if live.initial_delay_seconds < LONG_LIVENESS_DELAY:
+            continue
+        delay = live.initial_delay_seconds
+        yield Hit(
+            path=f"{path}.livenessProbe.initialDelaySeconds",
+            container=c.name,
+            message=(
+                f"livenessProbe of {c.name!r} waits {delay}s (initialDelaySeconds) before its "
+                "first check, after every start"
+            ),
+            why=(
+                "The initial delay applies to every start, including restarts: a container that "
+                f"hangs during its first {delay}s, or comes back hung, is not detected for that "
+                "long, even when the application starts in seconds. A startupProbe gives a slow "
+                "start the same time and hands over to liveness as soon as it succeeds."
+            ),
+            fix=(
+                "Remove initialDelaySeconds from the livenessProbe and add a startupProbe on the "
+                f"same check with periodSeconds: 10, failureThreshold: {math.ceil(delay / 10) + 1}."
             ),
         )

@@ -37,11 +37,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from podkeeper.core.actions import ExecTarget, GRPCTarget, HTTPTarget, TCPTarget
+from podkeeper.core.actions import ExecTarget, GRPCTarget, HTTPTarget, Target, TCPTarget
 from podkeeper.core.duration import go_duration
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import ProbeType
-from podkeeper.simulate.engine import AppModel, ProbeCall, ProbeReply
+from podkeeper.simulate.engine import AppModel, ProbeCall, ProbeReply, hook_seconds
 
 Behaviour = Mapping[str, Any]
 
@@ -86,7 +86,13 @@ class BehaviourApp:
             exit_after=self.exit_after,
             exit_code=self.exit_code,
             sigterm=self.sigterm,
+            pre_stop=self.pre_stop,
         )
+
+    def pre_stop(self, container: str, hook: Target) -> float:
+        """The hook's own duration, unless the behaviour sets `pre_stop` (seconds)."""
+        value = self._b(container).get("pre_stop")
+        return hook_seconds(hook) if value is None else float(value)
 
     def _b(self, container: str) -> Behaviour:
         return self.behaviours.get(container, {"kind": "pause"})

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from podkeeper.core.actions import (
     Action,
+    ExecTarget,
     KillContainer,
     PodFinished,
     RunProbe,
+    SleepTarget,
     StartContainer,
     Target,
 )
@@ -28,7 +31,7 @@ from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import Pod, ProbeType
-from podkeeper.core.termination import grace_after_pre_stop
+from podkeeper.core.termination import grace_after_pre_stop, pre_stop_budget
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,23 @@ class AppModel:
     exit_code: Callable[[str, int], int] = lambda container, restart: 1
     sigterm: Callable[[str], tuple[float | None, int]] = lambda container: (0.0, 143)
     start_fails: Callable[[str, int], str | None] = lambda container, restart: None
+    pre_stop: Callable[[str, Target], float] = lambda container, hook: hook_seconds(hook)
+
+
+_SLEEP_RE = re.compile(r"(?:^|[;&|]\s*|\bsh -c\s+)sleep\s+(\d+(?:\.\d+)?)(s|m)?\b")
+
+
+def hook_seconds(hook: Target) -> float:
+    """How long a preStop hook runs: a `sleep` action's seconds, or the `sleep N` of an exec
+    hook (the usual drain delay); other hooks are taken as instant."""
+    if isinstance(hook, SleepTarget):
+        return float(hook.seconds)
+    if isinstance(hook, ExecTarget):
+        total = 0.0
+        for m in _SLEEP_RE.finditer(" ".join(hook.argv)):
+            total += float(m.group(1)) * (60 if m.group(2) == "m" else 1)
+        return total
+    return 0.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,7 @@ class Simulation:
         self._ready = False
         self._phase = ""
         self._flags: dict[tuple[str, str], bool] = {}
+        self._polled = False
         self._collect()
 
     def at(self, when: float, fn: Callable[[], None]) -> None:
@@ -113,6 +134,12 @@ class Simulation:
     def run(self, until: float) -> Simulation:
         """Advance the virtual clock to `until` seconds after start."""
         end = self.start + until
+        if not self._polled:
+            # The first sync starts the containers even when nothing else is due (a pod
+            # without probes has no wake-up of its own: issue 14).
+            self._polled = True
+            self._perform(self.machine.poll(self.now))
+            self._collect()
         while True:
             wake = self.machine.next_wakeup()
             nxt = self._queue[0][0] if self._queue else None
@@ -256,10 +283,26 @@ class Simulation:
     def _kill(self, a: KillContainer) -> None:
         self._step("kill", a.container, f"{a.message} (grace {a.grace_seconds}s)")
         iid = a.instance_id
+        budget = pre_stop_budget(a.grace_seconds)
+        if a.pre_stop is None or budget is None:
+            self._sigterm(a.container, iid, a.grace_seconds)
+            return
+        # The kubelet runs preStop first, waits for it at most the grace period, then
+        # sends SIGTERM with what is left, never under 2 s (kuberuntime_container.go
+        # killContainer / executePreStopHook).
+        took = min(self.app.pre_stop(a.container, a.pre_stop), budget)
+        self._step("prestop", a.container, f"preStop hook runs {go_duration(took)}")
+        left = grace_after_pre_stop(a.grace_seconds, took)
+        self.at(self.now + took, lambda: self._sigterm(a.container, iid, left))
+
+    def _sigterm(self, container: str, iid: str, grace: int) -> None:
+        inst = self.machine._instance(container, iid)
+        if inst is None or inst.finished_at is not None:
+            return
+        self._step("sigterm", container, f"SIGTERM, SIGKILL in {grace}s")
         self._sigterm_at.setdefault(iid, self.now)
-        grace = grace_after_pre_stop(a.grace_seconds, 0.0)
-        after, code = self.app.sigterm(a.container)
+        after, code = self.app.sigterm(container)
         if after is None or after >= grace:
-            self.at(self.now + grace, lambda: self._exit(a.container, iid, 137, "SIGKILL"))
+            self.at(self.now + grace, lambda: self._exit(container, iid, 137, "SIGKILL"))
         else:
-            self.at(self.now + after, lambda: self._exit(a.container, iid, code, "SIGTERM"))
+            self.at(self.now + after, lambda: self._exit(container, iid, code, "SIGTERM"))

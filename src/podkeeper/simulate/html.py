@@ -44,6 +44,8 @@ CSS = "\n".join(
         "pre.summary{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:6px;"
         "padding:12px 14px;font:13px/1.5 ui-monospace,Menlo,Consolas,monospace}",
         "table.events{border-collapse:collapse;font-size:12px;margin-top:8px}",
+        "table.inputs{border-collapse:collapse;margin-bottom:14px}",
+        "table.inputs th{text-align:left;padding:2px 12px 2px 0;font-weight:600}",
         "table.events td,table.events th{border-bottom:1px solid #eee;padding:3px 8px;"
         "text-align:left;vertical-align:top}",
     ]
@@ -72,7 +74,13 @@ def _label(t: float) -> str:
     return f"{t:g}s"
 
 
-def render_html(sim: Simulation, summary: Summary, title: str = "podkeeper simulate") -> str:
+def render_html(
+    sim: Simulation,
+    summary: Summary,
+    title: str = "podkeeper simulate",
+    inputs: dict[str, str] | None = None,
+) -> str:
+    """The page; `inputs` (what was modelled, name -> value) is shown above the timeline."""
     t0 = sim.start
     span = max(summary.duration, 1e-6)
 
@@ -82,10 +90,12 @@ def render_html(sim: Simulation, summary: Summary, title: str = "podkeeper simul
     m = sim.machine
     lanes: list[tuple[str, str, str]] = [("pod", "ready", "Pod Ready")]
     for name, rec in m.records.items():
-        lanes.append((name, "container", f"{name}"))
+        # "container NAME" and "  NAME liveness probe": distinct even for a container
+        # named `liveness` (issue 14).
+        lanes.append((name, "container", f"container {name}"))
         for ptype in PROBE_ORDER:
             if rec.spec.probe(_ptype(ptype)) is not None:
-                lanes.append((name, ptype, f"  {ptype.lower()}"))
+                lanes.append((name, ptype, f"  {ptype.lower()} probe"))
     top = 10
     height = top + LANE * len(lanes) + 40
     y_of = {(c, k): top + i * LANE for i, (c, k, _) in enumerate(lanes)}
@@ -224,6 +234,7 @@ def render_html(sim: Simulation, summary: Summary, title: str = "podkeeper simul
 <h1>{escape(title)}: pod {escape(pod.namespace)}/{escape(pod.name)}</h1>
 <p class="sub">Simulated {summary.duration:g}s on podkeeper's kubelet core
 (probe workers, thresholds, back-off, grace) under a virtual clock.</p>
+{_inputs_table(inputs)}
 {svg}
 <ul class="legend">{"".join(items)}</ul>
 <h2>Summary</h2>
@@ -249,3 +260,10 @@ def _band(
 
 def _ptype(name: str) -> ProbeType:
     return ProbeType(name)
+
+
+def _inputs_table(inputs: dict[str, str] | None) -> str:
+    if not inputs:
+        return ""
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in inputs.items())
+    return f'<h2>Modelled inputs</h2>\n<table class="inputs">{rows}</table>'

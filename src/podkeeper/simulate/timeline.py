@@ -187,9 +187,23 @@ def summary_lines(s: Summary) -> list[str]:
 
 
 def render_text(sim: Simulation, summary: Summary, *, verbose: bool = False) -> str:
-    """The timeline, one line per step, then the summary."""
-    out = []
+    """The timeline, one line per step, then the summary.
+
+    Unless `verbose`, a run of identical successful probes of one container
+    and type is folded into its first line (`×N until T`): the interesting
+    lines are the changes (issue 14).
+    """
+    out: list[str] = []
     quiet = {"started", "container-ready"} if not verbose else set()
+    # (container, probe type) -> [line index, count, last time, text] of a run of successes
+    runs: dict[tuple[str, str], list[Any]] = {}
+
+    def flush() -> None:
+        for index, count, last, _ in runs.values():
+            if count > 1:
+                out[index] += f"  (×{count}, until {last:.2f}s)"
+        runs.clear()
+
     for s in sim.timeline:
         if s.kind in quiet:
             continue
@@ -197,17 +211,37 @@ def render_text(sim: Simulation, summary: Summary, *, verbose: bool = False) -> 
         what = s.detail.strip().replace("\n", " | ")
         if s.kind == "probe":
             what = f"{s.probe_type} {s.result}" + (f": {what}" if what else "")
+            key = (s.container, s.probe_type)
+            if not verbose and s.result == "success":
+                run = runs.get(key)
+                if run is not None and run[3] == what:
+                    run[1] += 1
+                    run[2] = t
+                    continue
+            elif key in runs:
+                index, count, last, _ = runs.pop(key)
+                if count > 1:
+                    out[index] += f"  (×{count}, until {last:.2f}s)"
+        else:
+            flush()
         out.append(f"{t:9.2f}s  {s.kind:<8} {s.container:<12} {what}")
+        if s.kind == "probe" and s.result == "success" and not verbose:
+            runs[(s.container, s.probe_type)] = [len(out) - 1, 1, t, what]
+    flush()
     out.append("")
     out.append("summary")
     out.extend("  " + line for line in summary_lines(summary))
     return "\n".join(out) + "\n"
 
 
-def to_json(sim: Simulation, summary: Summary) -> dict[str, Any]:
-    """A JSON-ready dict: `summary`, `timeline` (steps) and `events` (kubelet events)."""
+def to_json(
+    sim: Simulation, summary: Summary, inputs: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A JSON-ready dict: `summary`, `timeline` (steps) and `events` (kubelet events);
+    `inputs` (what was modelled) when given."""
     t0 = sim.start
     return {
+        **({"inputs": inputs} if inputs is not None else {}),
         "summary": asdict(summary),
         "timeline": [{**asdict(s), "time": round(s.time - t0, 6)} for s in sim.timeline],
         "events": [
@@ -223,5 +257,5 @@ def to_json(sim: Simulation, summary: Summary) -> dict[str, Any]:
     }
 
 
-def render_json(sim: Simulation, summary: Summary) -> str:
-    return json.dumps(to_json(sim, summary), indent=2) + "\n"
+def render_json(sim: Simulation, summary: Summary, inputs: dict[str, str] | None = None) -> str:
+    return json.dumps(to_json(sim, summary, inputs), indent=2) + "\n"
