@@ -8,6 +8,7 @@ Resolution order (interface.md, "Names"): an explicit path (the CLI's
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 #: The agent's REST API socket (unix domain, mode 0600).
@@ -38,7 +39,8 @@ def default_home() -> Path:
 def resolve_home(explicit: str | None) -> Path:
     """The absolute home folder, created with mode 0700 if missing.
 
-    An existing folder keeps its mode: the user may have chosen it."""
+    An existing folder keeps its mode here; the agent (and `up`) tighten it
+    with `secure_home` and say so (issue 13 item 5)."""
     home = Path(explicit).expanduser() if explicit else default_home()
     home = home.absolute()
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -63,3 +65,87 @@ def log_path(home: Path) -> Path:
 def pid_path(home: Path) -> Path:
     """The file holding the agent's process id for `home`."""
     return home / PID_NAME
+
+
+#: The agent's own folders, tightened in full by `secure_home` (other folders are left
+#: alone: a runtime may keep files there that a container's user must reach).
+_PRIVATE_DIRS = frozenset({"pods", "sandboxes", LOGS_DIR_NAME})
+#: The only mode bits anything under a home may have beyond the owner's.
+_OTHERS = stat.S_IRWXG | stat.S_IRWXO
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` created owner-only (0600), also when it existed with a looser mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def make_private_dirs(path: str | Path) -> None:
+    """`mkdir -p` where every folder made is owner-only (0700).
+
+    `os.makedirs(mode=...)` applies the mode to the last folder only."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_private_dirs(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+
+
+def secure_home(home: Path) -> str | None:
+    """Make `home` 0700 and the agent's files under it owner-only (no group or other bits);
+    returns the line that says what changed, or None when nothing was.
+
+    Why: a home that existed as 0755 left `state.db` and its WAL readable by
+    every local user, and the WAL held a pod's env values (issue 13 item 5).
+    Walked: the home's own files and the agent's folders (`_PRIVATE_DIRS`);
+    symbolic links are neither followed nor changed. A shared folder (sticky
+    bit, as /tmp) or one owned by another user keeps its mode, with a line
+    saying so: chmod-ing it would break its other users."""
+    st = os.stat(home)
+    mode = stat.S_IMODE(st.st_mode)
+    parts = []
+    if mode & _OTHERS:
+        if mode & stat.S_ISVTX or st.st_uid != os.geteuid():
+            parts.append(
+                f"home {home} has mode {mode:04o} and is shared (sticky or another user's): "
+                "left as is; use a private folder as PODKEEPER_HOME"
+            )
+        else:
+            os.chmod(home, mode & ~_OTHERS)
+            parts.append(
+                f"home {home} had mode {mode:04o}: made it {mode & ~_OTHERS:04o} (owner-only)"
+            )
+    fixed = 0
+    for entry in os.scandir(home):
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name in _PRIVATE_DIRS:
+                fixed += _tighten(entry.path)
+                for dirpath, dirnames, filenames in os.walk(entry.path):
+                    for name in (*dirnames, *filenames):
+                        fixed += _tighten(os.path.join(dirpath, name))
+        else:
+            fixed += _tighten(entry.path)
+    if fixed:
+        parts.append(f"{fixed} file(s) under it readable by others made owner-only")
+    return "; ".join(parts) or None
+
+
+def _tighten(path: str) -> int:
+    """Drop group/other bits of `path` (not of a symlink); 1 if it changed."""
+    try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) or not stat.S_IMODE(st.st_mode) & _OTHERS:
+            return 0
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~_OTHERS)
+    except OSError:
+        return 0
+    return 1

@@ -30,7 +30,7 @@ from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
-from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME
+from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME, secure_home, write_private
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
@@ -49,7 +49,7 @@ from podkeeper.runtime.interface import (
 )
 from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
-from podkeeper.runtime.store import Store
+from podkeeper.runtime.store import open_store
 
 log = logging.getLogger("podkeeper.agent")
 
@@ -77,7 +77,16 @@ class Agent:
         self.node_name = socket.gethostname()
         self.started_mono = time.monotonic()
         self.wall_offset = time.time() - time.monotonic()
-        self.store = Store(home / DB_NAME)
+        # Start-up findings worth a Warning on the node as well as a log line (issue 13).
+        self.start_warnings: list[tuple[str, str]] = []
+        tightened = secure_home(home)
+        if tightened:
+            log.warning("%s", tightened)
+        self.store, damage = open_store(home / DB_NAME)
+        for line in damage:
+            log.error("state database: %s", line)
+        if damage:
+            self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -116,7 +125,9 @@ class Agent:
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
         self._kill_orphans()
-        (self.home / PID_NAME).write_text(str(os.getpid()))
+        for reason, message in self.start_warnings:
+            self._record_node_event(reason, message)
+        write_private(self.home / PID_NAME, str(os.getpid()))
         runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
         loop = asyncio.get_running_loop()
@@ -239,7 +250,7 @@ class Agent:
                 }
         self._pid_starts = starts  # a pid's start time never changes while it lives
         tmp = self._containers_file().with_suffix(".tmp")
-        tmp.write_text(json.dumps(live))
+        write_private(tmp, json.dumps(live))
         tmp.replace(self._containers_file())
 
     def _kill_orphans(self) -> None:
@@ -308,6 +319,7 @@ class Agent:
 
         prepared: list[Obj] = []
         errors: list[str] = []
+        images_changed: list[tuple[PodWorker, Obj]] = []
         for raw in objects:
             kind = raw.get("kind", "")
             name = (raw.get("metadata") or {}).get("name", "")
@@ -337,9 +349,14 @@ class Agent:
                     "if it was previously negative)"
                 )
                 continue
+            if existing is not None:
+                images_changed.append((existing, obj))
             prepared.append(obj)
         if errors:
             raise ApplyError(errors)
+        for worker, obj in images_changed:
+            _take_images(worker.obj, obj)
+            self.store.put_object(worker.obj)
         out = []
         for obj in prepared:
             ctl = self._controller(obj["kind"])
@@ -546,6 +563,15 @@ class Agent:
             ns, pod, uid, field_path, e, self.wall_offset, self.node_name, next(self._event_seq)
         )
 
+    def _record_node_event(self, reason: str, message: str) -> None:
+        """A Warning event about this node (as the kubelet reports node problems)."""
+        obj = self._event_obj(
+            "default", self.node_name, "", None, Event("Warning", reason, message, None, self.now())
+        )
+        obj["involvedObject"].update(kind="Node", name=self.node_name, uid=self.node_name)
+        obj["involvedObject"].pop("namespace", None)
+        self._record(obj)
+
     def record_event(self, worker: PodWorker, e: Event) -> None:
         meta = worker.pod.metadata
         self._record(self._event_obj(meta.namespace, meta.name, meta.uid, e.field_path, e))
@@ -628,11 +654,39 @@ def make_sandboxes(home: Path) -> SandboxManager:
     return manager if manager is not None else HostSandboxes()
 
 
+_IMAGE_LISTS = ("containers", "initContainers")
+
+
+def _without_images(spec: Obj) -> Obj:
+    out = {k: v for k, v in spec.items() if k != "nodeName"}
+    for key in _IMAGE_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [
+                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                for c in out[key]
+            ]
+    return out
+
+
 def _spec_changed(applied: Obj, new: Obj) -> bool:
-    """Whether a re-applied pod spec differs, ignoring what the agent itself filled in."""
-    return {k: v for k, v in applied.items() if k != "nodeName"} != {
-        k: v for k, v in new.items() if k != "nodeName"
-    }
+    """Whether a re-applied pod spec differs in a field that cannot change, ignoring what
+    the agent itself filled in and `spec.containers[*].image` /
+    `spec.initContainers[*].image`, which `ValidatePodUpdate`
+    (pkg/apis/core/validation/validation.go) lets change (issue 13 item 16)."""
+    return _without_images(applied) != _without_images(new)
+
+
+def _take_images(current: Obj, new: Obj) -> None:
+    """Copy the containers' images of the re-applied pod `new` into `current`'s spec.
+
+    The new image shows in the pod's spec; the containers keep running (the
+    kubelet would restart a container whose image changed: not done here yet)."""
+    for key in _IMAGE_LISTS:
+        for cur, upd in zip(
+            current["spec"].get(key) or [], new["spec"].get(key) or [], strict=False
+        ):
+            if isinstance(cur, dict) and isinstance(upd, dict) and "image" in upd:
+                cur["image"] = upd["image"]
 
 
 def _proc_start(pid: int) -> str | None:
