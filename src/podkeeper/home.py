@@ -7,8 +7,12 @@ Resolution order (interface.md, "Names"): an explicit path (the CLI's
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 #: The agent's REST API socket (unix domain, mode 0600).
@@ -19,6 +23,11 @@ DB_NAME = "state.db"
 LOG_NAME = "agent.log"
 #: The running agent's process id, as decimal text.
 PID_NAME = "agent.pid"
+#: Held (flock) by the home's live agent for its whole life; released by the kernel
+#: when it exits, even on SIGKILL. Other agents' sweeps read it (`home_agent_gone`).
+AGENT_LOCK_NAME = "agent.lock"
+#: The sandbox manager's own lock (runtime/sandbox.py), also proof of a live agent.
+SANDBOX_LOCK = os.path.join("sandboxes", "owner.lock")
 #: Container log files live under this sub-folder.
 LOGS_DIR_NAME = "logs"
 
@@ -149,3 +158,78 @@ def _tighten(path: str) -> int:
     except OSError:
         return 0
     return 1
+
+
+def hold_agent_lock(home: Path, wait: float = 2.0) -> int | None:
+    """Take `home`'s agent lock for the life of this process; the open fd, or None when
+    another process still holds it after `wait` seconds (another agent of this home;
+    a sweep of another home's agent holds it only for a moment)."""
+    fd = os.open(home / AGENT_LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
+
+
+def _pid_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().strip())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # unreadable: cannot tell, so alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def home_agent_gone(home: str | Path) -> Iterator[bool]:
+    """Whether the agent of another `home` is provably gone; while the block runs, the
+    home's locks are held so that no agent of it can start in between.
+
+    Proven gone (issue 13 item 8) only when: `home` is an absolute path that exists;
+    at least one of its lock files exists (`agent.lock`, or `sandboxes/owner.lock`
+    of agents before it) and every one present can be locked now (a live agent holds
+    its locks until it dies, SIGKILL included); and its `agent.pid` names no live
+    process. Anything else (home gone or moved, no lock file, a lock held, a live
+    pid, an error) yields False: leave that home's things alone."""
+    held: list[int] = []
+    gone = False
+    try:
+        path = Path(home)
+        if path.is_absolute() and path.is_dir():
+            locks = [path / AGENT_LOCK_NAME, path / SANDBOX_LOCK]
+            present = 0
+            free = True
+            for lock in locks:
+                try:
+                    fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    free = False
+                    break
+                present += 1
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    free = False
+                    break
+                held.append(fd)
+            gone = free and present > 0 and not _pid_alive(pid_path(path))
+        yield gone
+    finally:
+        for fd in held:
+            os.close(fd)  # also drops the lock

@@ -544,8 +544,14 @@ def _say_home_secured(home: Path, loose: int | None) -> None:
     from podkeeper.home import secure_home
 
     line = secure_home(home)
-    if line is None and loose is not None and not _loose_home_mode(home):
-        line = f"home {home} had mode {loose:04o}: made it {loose & ~0o077:04o} (owner-only)"
+    if (
+        loose is not None
+        and not _loose_home_mode(home)
+        and (line is None or "had mode" not in line)
+    ):
+        # The agent this command started did it first (and logged it).
+        done = f"home {home} had mode {loose:04o}: made it {loose & ~0o077:04o} (owner-only)"
+        line = f"{done}; {line}" if line else done
     if line:
         warn(f"note: {line}")
 

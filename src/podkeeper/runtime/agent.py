@@ -30,7 +30,15 @@ from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
-from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME, secure_home, write_private
+from podkeeper.home import (
+    AGENT_LOCK_NAME,
+    DB_NAME,
+    PID_NAME,
+    SOCKET_NAME,
+    hold_agent_lock,
+    secure_home,
+    write_private,
+)
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
@@ -118,6 +126,10 @@ class Agent:
         """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
         it in, so the runtime does not import it); `controllers` run beside the pod workers."""
         tune_gc()
+        # Held until this process exits: other agents' sweeps leave this home alone.
+        lock_fd = await asyncio.to_thread(hold_agent_lock, self.home)
+        if lock_fd is None:
+            log.warning("another process holds %s: is another agent running?", AGENT_LOCK_NAME)
         if self._runtime is None:
             self._runtime = self._make_runtime()
         self.sandboxes = make_sandboxes(self.home)
@@ -155,20 +167,24 @@ class Agent:
                 (self.home / name).unlink()
             except FileNotFoundError:
                 pass
+        if lock_fd is not None:
+            os.close(lock_fd)
         return 0
 
     def _make_runtime(self) -> ContainerRuntime:
         from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
         from podkeeper.runtime.process import ProcessRuntime
 
-        cgroups: CgroupManager | None = CgroupManager(root_name_for_home(str(self.home)))
+        cgroups: CgroupManager | None = CgroupManager(
+            root_name_for_home(str(self.home)), home=str(self.home)
+        )
         assert cgroups is not None
         ok, why = cgroups.available()
         if ok:
             cgroups.cleanup_stale()
             swept = cgroups.sweep_abandoned()
             if swept:
-                log.info("removed %d empty cgroups abandoned by other homes' dead agents", swept)
+                log.info("removed %d empty cgroups of other homes whose agent is gone", swept)
         else:
             self.cgroup_warning = why
             cgroups = None
