@@ -371,8 +371,10 @@ class Agent:
         if errors:
             raise ApplyError(errors)
         for worker, obj in images_changed:
-            _take_images(worker.obj, obj)
-            self.store.put_object(worker.obj)
+            if _take_images(worker.obj, obj):
+                # The worker caches its snapshot by status version; the spec changed.
+                worker._snapshot = worker._published = None
+                self.store.put_object(worker.obj)
         out = []
         for obj in prepared:
             ctl = self._controller(obj["kind"])
@@ -692,17 +694,21 @@ def _spec_changed(applied: Obj, new: Obj) -> bool:
     return _without_images(applied) != _without_images(new)
 
 
-def _take_images(current: Obj, new: Obj) -> None:
+def _take_images(current: Obj, new: Obj) -> bool:
     """Copy the containers' images of the re-applied pod `new` into `current`'s spec.
 
     The new image shows in the pod's spec; the containers keep running (the
-    kubelet would restart a container whose image changed: not done here yet)."""
+    kubelet would restart a container whose image changed: not done here yet).
+    True when an image changed."""
+    changed = False
     for key in _IMAGE_LISTS:
         for cur, upd in zip(
             current["spec"].get(key) or [], new["spec"].get(key) or [], strict=False
         ):
             if isinstance(cur, dict) and isinstance(upd, dict) and "image" in upd:
+                changed = changed or cur.get("image") != upd["image"]
                 cur["image"] = upd["image"]
+    return changed
 
 
 def _proc_start(pid: int) -> str | None:
