@@ -295,3 +295,15 @@ def test_apply_of_many_objects_lists_once_instead_of_one_get_each(n: int) -> Non
     applies = [int(c.split()[1]) for c in client.calls if c.startswith("apply")]
     assert sum(applies) == n and len(applies) >= 2  # 10,000 pods are > 1 MiB of JSON
     assert took < 10, took
+
+
+def test_a_user_given_uid_never_reaches_a_path(pk: PK) -> None:
+    """The pod uid names its log folder, sandbox record, netns and cgroup; one copied into a
+    manifest by hand must not walk out of the home."""
+    pod = pod_manifest("sneaky", [{"name": "a", "image": "x", "command": HELLO}])
+    pod["metadata"]["uid"] = "../../../../../../../../tmp/escaped-" + pk.tmp.name
+    pk.up(pod, wait=True)
+    uid = pk.pod("sneaky")["metadata"]["uid"]
+    assert "/" not in uid and len(uid) == 36
+    assert pk.wait_for("the log", lambda: pk.run("logs", "sneaky").out, 20)
+    assert not Path("/tmp/escaped-" + pk.tmp.name).exists()

@@ -398,7 +398,11 @@ class Agent:
 
         meta = obj["metadata"]
         meta.setdefault("namespace", "default")
-        meta.setdefault("uid", str(uuid.uuid4()))
+        if not _is_uuid(meta.get("uid")):
+            # The uid names the pod's log folder, sandbox record, netns and cgroup: a
+            # user-given one such as "../../x" must never reach a path (issue 13 item 14).
+            # The API server always makes its own (`FillObjectMetaSystemFields`).
+            meta["uid"] = str(uuid.uuid4())
         meta.setdefault("creationTimestamp", _rfc3339(time.time()))
         obj["spec"]["nodeName"] = self.node_name
         pod = pod_from_object(obj, uid=meta["uid"])
@@ -670,6 +674,16 @@ def make_sandboxes(home: Path) -> SandboxManager:
         return HostSandboxes()
     manager = NamespaceSandboxes.for_home(home)
     return manager if manager is not None else HostSandboxes()
+
+
+def _is_uuid(value: object) -> bool:
+    """`value` is a UUID in its canonical text form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 _IMAGE_LISTS = ("containers", "initContainers")
