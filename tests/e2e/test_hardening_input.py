@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -72,12 +73,21 @@ def _stopped_home_with_pods(pk: PK, names: list[str]) -> None:
     pk.up(*pods)
     pid = pk.agent_pid()
     assert pid is not None
+    db = pk.home / "state.db"
+
+    def persisted() -> bool:
+        # The agent commits every 50 ms: wait until the pods are in the file.
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT count(*) FROM objects WHERE kind = 'Pod'").fetchone()
+        finally:
+            conn.close()
+        return bool(row[0] == len(names))
+
+    pk.wait_for("the pods in state.db", persisted, 20)
     # SIGKILL: the pods stay in the database, to be restored by the next agent.
     os.kill(pid, signal.SIGKILL)
     pk.wait_for("the agent to die", lambda: not Path(f"/proc/{pid}").exists(), 10)
-    db = pk.home / "state.db"
-    import sqlite3
-
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -96,7 +106,8 @@ def test_garbage_header_is_moved_aside_and_every_pod_is_recovered(pk: PK) -> Non
     db = pk.home / "state.db"
     with open(db, "r+b") as f:
         f.write(os.urandom(100))
-    pk.up(pod_manifest("fresh", [{"name": "a", "image": "x", "command": SLEEP}]))
+    res = pk.up(pod_manifest("fresh", [{"name": "a", "image": "x", "command": SLEEP}]))
+    assert "warning: StateDatabaseRecovered:" in res.err and "recovered 2 objects" in res.err
     aside = [p.name for p in pk.home.iterdir() if p.name.startswith("state.db.corrupt-")]
     assert aside, sorted(p.name for p in pk.home.iterdir())
     log = (pk.home / "agent.log").read_text()

@@ -495,6 +495,8 @@ def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, tim
     loose = _loose_home_mode(state.home)
     agent = start_agent(state)
     _say_home_secured(state.home, loose)
+    if agent.process is not None:
+        _say_start_warnings(agent.client)
     lines = _apply_files(agent.client, files, loaded.objects, loaded.places)
     for line in lines:
         click.echo(line)
@@ -554,6 +556,25 @@ def _say_home_secured(home: Path, loose: int | None) -> None:
         line = f"{done}; {line}" if line else done
     if line:
         warn(f"note: {line}")
+
+
+#: Node Warning events an agent records about its own start (runtime/agent.py).
+_START_REASONS = ("StateDatabaseRecovered",)
+
+
+def _say_start_warnings(client: AgentClient) -> None:
+    """Repeat what the agent this command started found wrong at start (a damaged state
+    database: what was recovered and lost), so that it is not only in agent.log."""
+    try:
+        events = items_of(client.events("default", None))
+    except Exception as exc:
+        if is_error(exc, "ClientError"):
+            return
+        raise
+    for ev in events:
+        involved = ev.get("involvedObject") or {}
+        if involved.get("kind") == "Node" and ev.get("reason") in _START_REASONS:
+            warn(f"warning: {ev.get('reason')}: {ev.get('message')}")
 
 
 def _stop_own_objects(client: AgentClient, objects: list[Obj], lines: list[str]) -> None:
