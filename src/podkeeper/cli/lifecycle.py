@@ -266,7 +266,12 @@ def apply_objects(
     before = _existing_marks(client, objects)
     stored: list[Obj] = []
     for batch in batches:
-        answered = items_of(client.apply(batch))
+        try:
+            answered = items_of(client.apply(batch))
+        except Exception as exc:
+            # Earlier batches stay applied: say so with the error (`_apply_files`).
+            exc.applied_before = len(stored)  # type: ignore[attr-defined]
+            raise
         # Keep positions aligned with `batch` even if the agent answered fewer.
         stored += answered[: len(batch)] + [{}] * (len(batch) - len(answered))
     lines = []
@@ -302,6 +307,9 @@ def _apply_files(
     try:
         return apply_objects(client, objects, places)
     except Exception as exc:
+        applied = getattr(exc, "applied_before", 0)
+        if applied:
+            warn(f"note: the first {applied} of {len(objects)} objects were applied before this")
         if is_error(exc, "APIError") and api_status(exc) == 413:
             text = str(getattr(exc, "message", exc))
             raise CliError(

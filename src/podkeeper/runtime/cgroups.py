@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from podkeeper.home import home_agent_gone
+
 CGROUP_MOUNT = "/sys/fs/cgroup"
 # `pkg/kubelet/cm/helpers_linux.go`: QuotaPeriod 100ms, MinQuotaPeriod 1ms, MinShares 2.
 CPU_PERIOD_US = 100_000
@@ -523,8 +525,6 @@ class CgroupManager:
         `home_agent_gone` proves that home's agent dead (holding its locks meanwhile). A
         root without the mark, of a live agent or of a home that is gone, stays. Returns
         how many folders went."""
-        from podkeeper.home import home_agent_gone
-
         removed = 0
         now = time.time()
         owners: dict[str, str | None] = {}
