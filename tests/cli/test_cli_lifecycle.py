@@ -86,3 +86,22 @@ def test_event_key_tells_apart_events_sharing_a_name() -> None:
     b = event("Created", "y", uid="")
     a["metadata"] = b["metadata"] = {"name": "web.1", "namespace": "default"}
     assert event_key(a) != event_key(b)
+
+
+def test_explain_names_the_logs_command_that_shows_the_dead_instance() -> None:
+    """Issue 13 item 16: `logs -p` fails when the dead instance is still the current one."""
+    from podkeeper.cli.explain import _with_logs_step
+
+    step = "read the last log lines (`podkeeper logs -p`) for the error the program printed"
+    record = {"container": "app", "pod": "web", "restart_count": 0, "next_step": step}
+
+    def pod(restarts: int) -> dict[str, object]:
+        status = {"containerStatuses": [{"name": "app", "restartCount": restarts}]}
+        return {"metadata": {"name": "web"}, "status": status}
+
+    same = _with_logs_step(record, pod(0), "default")["next_step"]
+    assert "`podkeeper logs web -c app`" in same and "-p" not in same
+    previous = _with_logs_step(record, pod(1), "ns1")["next_step"]
+    assert "`podkeeper logs -p web -c app -n ns1`" in previous
+    assert _with_logs_step(record, pod(5), "default")["next_step"] == step  # older: as is
+    assert _with_logs_step(record, None, "default")["next_step"] == step  # pod gone

@@ -491,7 +491,7 @@ def _header_repaired_copy(src: Path, dst: Path) -> bool:
         return False
     wal = Path(f"{src}-wal")
     if wal.exists():
-        Path(f"{dst}-wal").write_bytes(wal.read_bytes())
+        _write_private_bytes(Path(f"{dst}-wal"), wal.read_bytes())
     journal = 2 if wal.exists() else 1  # WAL (its file goes along) or rollback
     v = sqlite3.sqlite_version_info
     version = v[0] * 1_000_000 + v[1] * 1_000 + v[2]
@@ -512,7 +512,7 @@ def _header_repaired_copy(src: Path, dst: Path) -> bool:
         head[92:96] = (1).to_bytes(4, "big")
         head[96:100] = version.to_bytes(4, "big")
         data[0:100] = head
-        dst.write_bytes(bytes(data))
+        _write_private_bytes(dst, bytes(data))
         try:
             conn = sqlite3.connect(f"file:{dst}?mode=ro", uri=True)
             try:
@@ -609,6 +609,13 @@ def open_store(
     else:
         lines.append("no object could be recovered: apply your manifests again")
     return store, lines
+
+
+def _write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `path` owner-only (0600): a copy of the state holds what the database holds."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
 
 
 def _make_private(path: Path) -> None:
