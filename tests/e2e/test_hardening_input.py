@@ -216,11 +216,17 @@ def test_ctrl_c_on_foreground_up_stops_only_what_it_created(pk: PK) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    head: list[str] = []
     try:
-        pk.wait_for("pod fg", lambda: "fg" in pk.run("get", "pods").out, 30)
-        time.sleep(0.5)
+        assert proc.stdout is not None
+        # The live view's first table: the signal handlers are set by then.
+        while not head or not head[-1].startswith("NAME"):
+            line = proc.stdout.readline()
+            assert line, f"up ended early: {head}"
+            head.append(line)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=90)
+        out = "".join(head) + out
     finally:
         if proc.poll() is None:
             proc.kill()
