@@ -433,11 +433,13 @@ def check_database(path: Path) -> str | None:
         return None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    except sqlite3.Error as e:
-        return str(e)
+    except sqlite3.OperationalError:
+        return None  # cannot open (locked, no access): not damage; the Store says why
     try:
         rows = conn.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.Error as e:
+    except sqlite3.OperationalError:
+        return None
+    except sqlite3.DatabaseError as e:  # "file is not a database", "... malformed"
         return str(e)
     finally:
         conn.close()
