@@ -194,13 +194,15 @@ def _mib(size: int) -> str:
 
 
 def apply_batches(
-    objects: list[Obj], places: list[str] | None = None, limit: int = APPLY_BODY_LIMIT
+    objects: list[Obj], places: list[str] | None = None, limit: int | None = None
 ) -> list[list[Obj]]:
-    """`objects` cut, in order, into runs whose JSON request body fits in `limit` bytes.
+    """`objects` cut, in order, into runs whose JSON request body fits in `limit` bytes
+    (default `APPLY_BODY_LIMIT`).
 
     CliError (exit 2) when one object alone does not fit, naming it and the limit."""
     import json
 
+    limit = APPLY_BODY_LIMIT if limit is None else limit
     batches: list[list[Obj]] = []
     current: list[Obj] = []
     size = _WRAPPER_BYTES
@@ -255,7 +257,7 @@ def apply_objects(
     client: AgentClient,
     objects: list[Obj],
     places: list[str] | None = None,
-    limit: int = APPLY_BODY_LIMIT,
+    limit: int | None = None,
 ) -> list[str]:
     """Send `objects` (in batches under the agent's body limit); kubectl apply's lines
     (`pod/x created|configured|unchanged`).

@@ -430,6 +430,10 @@ class CgroupManager:
             dirs[ctrl] = base + rel
         # A retried start may find a leftover directory: reuse it only if empty.
         for d in set(dirs.values()):
+            root = os.path.dirname(os.path.dirname(d))
+            if not os.path.isdir(root):  # removed since `available` (the mark went with it)
+                os.makedirs(root, exist_ok=True)
+                self._mark_home(root)
             os.makedirs(os.path.dirname(d), exist_ok=True)
             if self.layout.version == 2:
                 self._enable_v2(d)
