@@ -86,3 +86,63 @@ def test_event_key_tells_apart_events_sharing_a_name() -> None:
     b = event("Created", "y", uid="")
     a["metadata"] = b["metadata"] = {"name": "web.1", "namespace": "default"}
     assert event_key(a) != event_key(b)
+
+
+def test_explain_names_the_logs_command_that_shows_the_dead_instance() -> None:
+    """Issue 13 item 16: `logs -p` fails when the dead instance is still the current one."""
+    from podkeeper.cli.explain import _with_logs_step
+
+    step = "read the last log lines (`podkeeper logs -p`) for the error the program printed"
+    record = {"container": "app", "pod": "web", "restart_count": 0, "next_step": step}
+
+    def pod(restarts: int) -> dict[str, object]:
+        status = {"containerStatuses": [{"name": "app", "restartCount": restarts}]}
+        return {"metadata": {"name": "web"}, "status": status}
+
+    same = _with_logs_step(record, pod(0), "default")["next_step"]
+    assert "`podkeeper logs web -c app`" in same and "-p" not in same
+    previous = _with_logs_step(record, pod(1), "ns1")["next_step"]
+    assert "`podkeeper logs -p web -c app -n ns1`" in previous
+    assert _with_logs_step(record, pod(5), "default")["next_step"] == step  # older: as is
+    assert _with_logs_step(record, None, "default")["next_step"] == step  # pod gone
+
+
+def test_apply_goes_in_batches_under_the_limit_and_says_what_went_before_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13 item 15: one request per batch under the agent's body limit; a failing later
+    batch says how many objects the earlier ones applied."""
+    import json
+
+    import podkeeper.cli.lifecycle as lc
+    from podkeeper.api.client import APIError
+    from podkeeper.cli._common import CliError
+
+    objs = [
+        {"kind": "Pod", "metadata": {"name": f"p{i}"}, "spec": {"x": "y" * 1000}} for i in range(50)
+    ]
+    batches = lc.apply_batches(objs, limit=10_000)
+    assert [o for b in batches for o in b] == objs
+    assert all(len(json.dumps({"items": b})) <= 10_000 for b in batches)
+    assert len(batches) == 6
+
+    class Failing:
+        def __init__(self) -> None:
+            self.applied = 0
+
+        def list(self, kind: str, namespace: str | None) -> dict[str, object]:
+            return {"items": []}
+
+        def apply(self, items: list[dict[str, object]]) -> dict[str, object]:
+            if self.applied:
+                body = {"reason": "Invalid", "message": "pod p9 is invalid"}
+                raise APIError(422, "pod p9 is invalid", body)
+            self.applied += len(items)
+            return {"items": items}
+
+    said: list[str] = []
+    monkeypatch.setattr(lc, "APPLY_BODY_LIMIT", 10_000)
+    monkeypatch.setattr(lc, "warn", said.append)
+    with pytest.raises(CliError, match="pod p9 is invalid"):
+        lc._apply_files(Failing(), ("f.yaml",), objs)  # type: ignore[arg-type]
+    assert said == ["note: the first 9 of 50 objects were applied before this"]

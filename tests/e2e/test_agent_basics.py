@@ -244,7 +244,7 @@ def test_down_after_a_crash_drains_what_the_dead_agent_left(pk: PK) -> None:
     pk.wait_for("the agent to die", lambda: not os.path.exists(f"/proc/{agent}/status"), 10)
     assert all(_alive(p) for p in pids)
     res = pk.run("down", timeout=90)
-    assert "no agent running; starting one to drain" in res.err and "1 container(s)" in res.err
+    assert "no agent running; starting one to drain" in res.out and "1 container(s)" in res.out
     assert "agent stopped" in res.out
     pk.wait_for("container gone", lambda: all(not _alive(p) for p in pids), 15)
     assert not (pk.home / "containers.json").exists()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -158,32 +159,66 @@ async def test_remove_kills_leftovers_and_cleanup_stale() -> None:
         _cleanup(mgr)
 
 
-def test_sweep_abandoned_removes_only_empty_cgroups_of_other_homes() -> None:
-    """A temp home's dead agent must not leak cgroups forever (the memcg cap is 65,535)."""
+def _dead_home(path: Path) -> str:
+    """A home whose agent provably died: its lock file free, its pid file naming no process."""
+    path.mkdir()
+    (path / "agent.lock").touch()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (path / "agent.pid").write_text(str(dead.pid))
+    return str(path)
+
+
+def test_sweep_abandoned_removes_only_what_a_provably_dead_home_owns(tmp_path: Path) -> None:
+    """A temp home's dead agent must not leak cgroups forever (the memcg cap is 65,535), and
+    a sweep must never touch a live home's, an unmarked root or a vanished home's (issue 13
+    item 8): before, every other `podkeeper-*` root's empty folders went."""
     if os.geteuid() != 0:
         pytest.skip("needs root to create cgroups")
-    from podkeeper.runtime.cgroups import CgroupManager
+    from podkeeper.home import hold_agent_lock
 
+    dead_home = _dead_home(tmp_path / "dead")
+    live_home = str(tmp_path / "live")
+    os.mkdir(live_home)
+    gone_home = str(tmp_path / "gone")
     mine = CgroupManager("podkeeper-sweepme0")
-    other = CgroupManager("podkeeper-sweepoth")
-    if not mine.available()[0] or not other.available()[0]:
+    dead = CgroupManager(root_name_for_home(dead_home), home=dead_home)
+    live = CgroupManager(root_name_for_home(live_home), home=live_home)
+    gone = CgroupManager(root_name_for_home(gone_home), home=gone_home)
+    unmarked = CgroupManager("podkeeper-sweepunm")
+    managers = (mine, dead, live, gone, unmarked)
+    if not all(m.available()[0] for m in managers):
         pytest.skip("cgroups unavailable here")
-    empty = other.create("pod-a", "inst-empty")
-    busy = other.create("pod-b", "inst-busy")
+    lock = hold_agent_lock(Path(live_home))
+    assert lock is not None
+    empty = dead.create("pod-a", "inst-empty")
+    busy = dead.create("pod-b", "inst-busy")
+    kept = {
+        "live": live.create("pod-l", "inst-live"),
+        "gone": gone.create("pod-g", "inst-gone"),
+        "unmarked": unmarked.create("pod-u", "inst-unm"),
+        "own": mine.create("pod-c", "inst-mine"),
+    }
     proc = subprocess.Popen(["sleep", "30"])
     try:
         busy.add(proc.pid)
-        own = mine.create("pod-c", "inst-mine")
         mine.sweep_abandoned(min_age=0)
         assert not any(os.path.isdir(d) for d in empty.dirs.values())
         assert all(os.path.isdir(d) for d in busy.dirs.values())  # something runs there
-        assert all(os.path.isdir(d) for d in own.dirs.values())  # our own home is not swept
+        for why, cg in kept.items():
+            assert all(os.path.isdir(d) for d in cg.dirs.values()), why
+        # The live agent dies: now its empty cgroups go too.
+        os.close(lock)
+        lock = None
+        (Path(live_home) / "agent.pid").write_text("999999999")
+        mine.sweep_abandoned(min_age=0)
+        assert not any(os.path.isdir(d) for d in kept["live"].dirs.values())
     finally:
+        if lock is not None:
+            os.close(lock)
         proc.kill()
         proc.wait()
         busy.remove_sync()
-        own.remove_sync()
-        for m in (mine, other):
+        for m in managers:
             m.cleanup_stale()
-        mine.sweep_abandoned(min_age=0)
-        other.sweep_abandoned(min_age=0)
+            m.remove_root()

@@ -79,3 +79,33 @@ def test_read_tail_bytes(tmp_path: Path) -> None:
     p.write_bytes(b"0123456789")
     assert read_tail_bytes(str(p), 4) == b"6789"
     assert read_tail_bytes(str(p), 100) == b"0123456789"
+
+
+def test_long_names_fit_one_path_component_and_short_ones_keep_the_layout(
+    tmp_path: Path,
+) -> None:
+    """Issue 13 item 14: a 253-character pod name gave "File name too long"."""
+    import stat
+
+    from podkeeper.runtime.logs import NAME_MAX, fit_component, pod_log_dir
+
+    home = str(tmp_path)
+    uid = "30746975-56aa-43bf-bb07-4f46788dd78d"
+    assert pod_log_dir(home, "ns", "web", uid) == f"{home}/pods/ns_web_{uid}"
+    long_ns, long_pod = "n" * 63, ".".join(["a" * 61, "b" * 63, "c" * 63, "d" * 63])
+    d = pod_log_dir(home, long_ns, long_pod, uid)
+    component = os.path.basename(d)
+    assert len(component.encode()) <= NAME_MAX
+    assert component.startswith(f"{long_ns}_aaaa") and component.endswith(f"_{uid}")
+    # Two long names that share the kept head still get different folders.
+    other = pod_log_dir(home, long_ns, long_pod[:-1] + "e", uid)
+    assert other != d
+    assert fit_component("x" * 255) == "x" * 255
+    assert len(fit_component("x" * 256).encode()) == NAME_MAX
+    path = container_log_path(home, long_ns, long_pod, uid, "c" * 63, 0)
+    os.close(open_log(path))
+    assert os.path.exists(path)
+    # Owner-only, folders and file (issue 13 item 5).
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(os.path.join(home, "pods")).st_mode) == 0o700

@@ -524,3 +524,50 @@ async def test_private_tmp_still_shows_host_files(rig: Rig, tmp_path: Path) -> N
         for p in here.iterdir():
             p.unlink()
         here.rmdir()
+
+
+def _bridges() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True)
+    return {line.split(":", 2)[1].strip() for line in out.stdout.decode().splitlines()}
+
+
+@root
+async def test_sweep_touches_only_what_a_provably_dead_home_owns(tmp_path: Path) -> None:
+    """Issue 13 item 8: an agent's start-up sweep removed other homes' bridges and every
+    namespace sharing their tag when it believed them dead, also for a home that is not
+    there (moved, another mount namespace). Now: only a home whose agent is proven gone,
+    and only what its records name."""
+    homes = {k: tmp_path / k for k in ("dead", "live", "moved", "mine")}
+    for h in homes.values():
+        h.mkdir()
+    mgrs = {k: NamespaceSandboxes.for_home(h) for k, h in homes.items()}
+    assert all(m is not None for m in mgrs.values())
+    dead, live, moved, mine = (mgrs[k] for k in ("dead", "live", "moved", "mine"))
+    assert dead is not None and live is not None and moved is not None and mine is not None
+    boxes = {k: await m.create(_uid(), k, False) for k, m in mgrs.items() if k != "mine"}
+    # A namespace with the dead home's tag that its records do not name: not provably its.
+    stray = f"{dead.netns_prefix}stray"
+    subprocess.run(["ip", "netns", "add", stray], check=True)
+    # The dead home's agent dies (its lock goes with it); the moved one's home disappears.
+    for m in (dead, moved):
+        assert m._owner_fd is not None
+        os.close(m._owner_fd)
+        m._owner_fd = None
+    homes["moved"].rename(tmp_path / "moved-away")
+    try:
+        gone = await mine.cleanup_stale(frozenset())
+        assert [line for line in gone if dead.bridge in line], gone
+        assert not any(live.bridge in line or moved.bridge in line for line in gone), gone
+        bridges = _bridges()
+        assert dead.bridge not in bridges
+        assert live.bridge in bridges and moved.bridge in bridges
+        assert stray in os.listdir(sb.NETNS_DIR)
+        assert not any(boxes["dead"].pod_uid in x for x in _leftovers(dead) if x != stray)
+        assert any(boxes["live"].pod_uid in x for x in _leftovers(live))
+    finally:
+        subprocess.run(["ip", "netns", "del", stray], check=False)
+        (tmp_path / "moved-away").rename(homes["moved"])
+        await live.destroy(boxes["live"])
+        await moved.destroy(boxes["moved"])
+        await dead.cleanup_stale(frozenset())
+    assert not ({dead.bridge, live.bridge, moved.bridge} & _bridges())

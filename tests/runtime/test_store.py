@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,70 @@ def test_schema_version_and_newer_schema_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="newer podkeeper"):
         Store(db)
+
+
+# -- a damaged database (issue 13 item 10) ---------------------------------------------
+
+
+def _filled(path: Path, pods: int = 300) -> None:
+    s = Store(path, batch=False)
+    for i in range(pods):
+        s.put_object({"kind": "Pod", "metadata": {"name": f"p{i:03d}"}, "spec": {"x": "y" * 200}})
+    for i in range(100):
+        s.record_event(_event(f"message {i}"))
+    s._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    s.close()
+
+
+def test_sound_database_opens_as_is(tmp_path: Path) -> None:
+    from podkeeper.runtime.store import open_store
+
+    _filled(tmp_path / "state.db", 5)
+    store, notes = open_store(tmp_path / "state.db")
+    assert notes == []
+    assert len(store.list_objects("Pod", None)) == 5
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
+
+
+def test_garbage_header_is_rebuilt_and_every_row_recovered(tmp_path: Path) -> None:
+    from podkeeper.runtime.store import open_store
+
+    db = tmp_path / "state.db"
+    _filled(db)
+    with open(db, "r+b") as f:
+        f.write(b"\xff" * 100)
+    with pytest.raises(sqlite3.DatabaseError, match="file is not a database"):
+        sqlite3.connect(db).execute("SELECT * FROM objects").fetchall()
+    store, notes = open_store(db, now=0.0)
+    assert "was damaged (file is not a database)" in notes[0]
+    assert "moved aside to state.db.corrupt-19700101T000000Z" in notes[0]
+    assert "recovered 300 objects, 100 events" in notes[0]
+    assert len(store.list_objects("Pod", None)) == 300
+    assert len(store.list_events(None, None)) == 100
+    store.put_object({"kind": "Pod", "metadata": {"name": "new"}})  # writable
+    store.close()
+    assert (tmp_path / "state.db.corrupt-19700101T000000Z").exists()
+    assert oct(os.stat(db).st_mode & 0o777) == "0o600"
+
+
+def test_damaged_page_keeps_rows_on_both_sides_and_says_rows_were_lost(tmp_path: Path) -> None:
+    from podkeeper.runtime.store import check_database, open_store
+
+    db = tmp_path / "state.db"
+    _filled(db)
+    size = db.stat().st_size
+    with open(db, "r+b") as f:  # a leaf page in the middle of the objects table
+        f.seek(4096 * 30)
+        f.write(os.urandom(4096))
+    assert check_database(db) is not None
+    store, notes = open_store(db)
+    pods = store.list_objects("Pod", None)
+    assert 200 < len(pods) < 300, len(pods)
+    names = sorted(p["metadata"]["name"] for p in pods)
+    assert names[0] == "p000" and names[-1] == "p299"  # both ends survive
+    assert "objects: a damaged page stopped the scan; rows on it are lost" in notes[0]
+    assert "objects recovered: Pod default/p000" in notes[1]
+    assert size > 0
+    store.close()
+    assert check_database(db) is None

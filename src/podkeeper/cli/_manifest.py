@@ -23,6 +23,8 @@ class Loaded:
 
     objects: list[Obj] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: `FILE: document N` of each object, in the same order.
+    places: list[str] = field(default_factory=list)
 
 
 def where(doc: Any, position: int) -> str:
@@ -60,9 +62,21 @@ def check_documents(manifest: Any, docs: Sequence[Any]) -> Loaded:
     Raises CliError (exit 2) listing every invalid document; nothing is returned then."""
     loaded = Loaded()
     errors: list[str] = []
+    seen: dict[tuple[str, str, str], str] = {}
     for position, doc in enumerate(docs, start=1):
         obj = doc.obj if hasattr(doc, "obj") else doc
         place = where(doc, position)
+        key = _identity(obj)
+        if key is not None:
+            if key in seen:
+                # kubectl apply would send both and the second would win; podkeeper used to
+                # drop it while printing "created" twice (issue 13 item 15).
+                errors.append(
+                    f"error: {place}: {key[0]} {key[1]}/{key[2]} is also defined at "
+                    f"{seen[key]}: one object per kind, namespace and name in one apply"
+                )
+                continue
+            seen[key] = place
         defaulted = manifest.default_object(copy.deepcopy(obj))
         if defaulted is None:  # a loader that defaults in place
             defaulted = obj
@@ -75,9 +89,23 @@ def check_documents(manifest: Any, docs: Sequence[Any]) -> Loaded:
                 f"warning: {place}: {path}: field not implemented by podkeeper, ignored"
             )
         loaded.objects.append(obj)
+        loaded.places.append(place)
     if errors:
         raise CliError("\n".join(errors), EXIT_USAGE)
     return loaded
+
+
+def _identity(obj: Any) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of a document, namespace `default` when unset; None
+    when it has no name (generateName) or is not an object."""
+    if not isinstance(obj, dict):
+        return None
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    namespace = (meta.get("namespace") if isinstance(meta, dict) else None) or "default"
+    return (str(obj.get("kind") or ""), str(namespace), name)
 
 
 #: Where each loader function lives when the package does not re-export it.

@@ -224,4 +224,43 @@ def explain(
         click.echo(f"{who}: no recorded termination (no container has exited yet)")
         return
     now = utcnow()
+    pod = get_or_none(client, "Pod", namespace, name)
+    chosen = [_with_logs_step(r, pod, namespace) for r in chosen]
     click.echo("\n\n".join(render_record(r, now) for r in chosen))
+
+
+_LOGS_PREVIOUS = "`podkeeper logs -p`"
+
+
+def _with_logs_step(record: Obj, pod: Obj | None, namespace: str) -> Obj:
+    """The record with its next step naming the `logs` command that shows its instance.
+
+    `logs -p` reads the instance before the current one; when the instance that
+    died is still the current one (restartPolicy Never, or no restart yet) it
+    fails, and plain `logs` is the right command (issue 13 item 16)."""
+    step = record.get("next_step")
+    if not isinstance(step, str) or _LOGS_PREVIOUS not in step or pod is None:
+        return record
+    container = str(record.get("container") or "")
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    statuses += (pod.get("status") or {}).get("initContainerStatuses") or []
+    current = next(
+        (
+            s.get("restartCount")
+            for s in statuses
+            if isinstance(s, dict) and s.get("name") == container
+        ),
+        None,
+    )
+    died = record.get("restart_count")
+    if not isinstance(current, int) or not isinstance(died, int):
+        return record
+    name = (pod.get("metadata") or {}).get("name") or record.get("pod") or ""
+    ns = f" -n {namespace}" if namespace != "default" else ""
+    if died == current:
+        command = f"`podkeeper logs {name} -c {container}{ns}`"
+    elif died == current - 1:
+        command = f"`podkeeper logs -p {name} -c {container}{ns}`"
+    else:
+        return record
+    return {**record, "next_step": step.replace(_LOGS_PREVIOUS, command)}

@@ -94,7 +94,9 @@ def start_agent(state: State) -> Agent:
         return Agent(client)
     home = state.home
     log_file = log_path(home)
-    with open(log_file, "ab") as log:
+    # Owner-only: the log may quote pod specs (issue 13 item 5).
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    with open(fd, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "podkeeper", "--home", str(home), "agent"],
             stdin=subprocess.DEVNULL,
@@ -179,22 +181,105 @@ def _version_marks(obj: Obj | None) -> tuple[Any, Any, Any]:
     return (meta.get("resourceVersion"), meta.get("generation"), obj.get("spec"))
 
 
-def apply_objects(client: AgentClient, objects: list[Obj]) -> list[str]:
-    """Send `objects` in one request; kubectl apply's lines (`pod/x created|configured|unchanged`).
+#: The largest request body the agent reads (aiohttp's `client_max_size`, 1 MiB: the
+#: API server builds its application with the default). An apply bigger than this is
+#: sent in batches (issue 13 item 15).
+APPLY_BODY_LIMIT = 1024 * 1024
+#: Bytes of `{"items": [...]}` around a batch, with room to spare.
+_WRAPPER_BYTES = 64
 
-    The verb comes from comparing each object before and after the apply (the API
-    answers with the stored objects only)."""
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.2f} MiB"
+
+
+def apply_batches(
+    objects: list[Obj], places: list[str] | None = None, limit: int | None = None
+) -> list[list[Obj]]:
+    """`objects` cut, in order, into runs whose JSON request body fits in `limit` bytes
+    (default `APPLY_BODY_LIMIT`).
+
+    CliError (exit 2) when one object alone does not fit, naming it and the limit."""
+    import json
+
+    limit = APPLY_BODY_LIMIT if limit is None else limit
+    batches: list[list[Obj]] = []
+    current: list[Obj] = []
+    size = _WRAPPER_BYTES
+    room = limit - _WRAPPER_BYTES
+    for i, obj in enumerate(objects):
+        n = len(json.dumps(obj).encode()) + 2  # ", " between items
+        if n > room:
+            kind, _, name = _meta(obj)
+            place = f"{places[i]}: " if places and i < len(places) else ""
+            raise CliError(
+                f"error: {place}{kind_word(kind)}/{name} is {_mib(n)} as JSON, over the agent's "
+                f"request limit of {_mib(limit)}: make it smaller (large data belongs in files)",
+                2,
+            )
+        if current and size + n > limit:
+            batches.append(current)
+            current, size = [], _WRAPPER_BYTES
+        current.append(obj)
+        size += n
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _existing_marks(
+    client: AgentClient, objects: list[Obj]
+) -> dict[tuple[str, str, str], tuple[Any, Any, Any] | None]:
+    """What each object is in the agent now (None: absent), with one list call per
+    kind and namespace rather than one GET per object (10,000 pods took 13.5 s)."""
     before: dict[tuple[str, str, str], tuple[Any, Any, Any] | None] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
     for obj in objects:
         kind, ns, name = _meta(obj)
         if name:
-            old = get_or_none(client, kind, ns, name)
+            groups.setdefault((kind, ns), []).append(name)
+    for (kind, ns), names in groups.items():
+        listed: dict[str, Obj] | None = None
+        if len(names) > 1:
+            try:
+                listed = {_meta(o)[2]: o for o in items_of(client.list(kind, ns))}
+            except Exception as exc:
+                # A kind the list route does not know: one GET each, as before.
+                if not (isinstance(exc, KeyError) or is_error(exc, "APIError")):
+                    raise
+        for name in names:
+            old = listed.get(name) if listed is not None else get_or_none(client, kind, ns, name)
             before[(kind, ns, name)] = _version_marks(old) if old is not None else None
-    stored = items_of(client.apply(objects))
+    return before
+
+
+def apply_objects(
+    client: AgentClient,
+    objects: list[Obj],
+    places: list[str] | None = None,
+    limit: int | None = None,
+) -> list[str]:
+    """Send `objects` (in batches under the agent's body limit); kubectl apply's lines
+    (`pod/x created|configured|unchanged`).
+
+    The verb comes from comparing each object before and after the apply (the API
+    answers with the stored objects only)."""
+    batches = apply_batches(objects, places, limit)
+    before = _existing_marks(client, objects)
+    stored: list[Obj] = []
+    for batch in batches:
+        try:
+            answered = items_of(client.apply(batch))
+        except Exception as exc:
+            # Earlier batches stay applied: say so with the error (`_apply_files`).
+            exc.applied_before = len(stored)  # type: ignore[attr-defined]
+            raise
+        # Keep positions aligned with `batch` even if the agent answered fewer.
+        stored += answered[: len(batch)] + [{}] * (len(batch) - len(answered))
     lines = []
     for i, obj in enumerate(objects):
         kind, ns, name = _meta(obj)
-        after = stored[i] if i < len(stored) else None
+        after = stored[i] if i < len(stored) and stored[i] else None
         if after is not None:
             name = _meta(after)[2] or name
         old_marks = before.get((kind, ns, name))
@@ -215,10 +300,25 @@ def apply_objects(client: AgentClient, objects: list[Obj]) -> list[str]:
     return lines
 
 
-def _apply_files(client: AgentClient, files: tuple[str, ...], objects: list[Obj]) -> list[str]:
+def _apply_files(
+    client: AgentClient,
+    files: tuple[str, ...],
+    objects: list[Obj],
+    places: list[str] | None = None,
+) -> list[str]:
     try:
-        return apply_objects(client, objects)
+        return apply_objects(client, objects, places)
     except Exception as exc:
+        applied = getattr(exc, "applied_before", 0)
+        if applied:
+            warn(f"note: the first {applied} of {len(objects)} objects were applied before this")
+        if is_error(exc, "APIError") and api_status(exc) == 413:
+            text = str(getattr(exc, "message", exc))
+            raise CliError(
+                f"error: {', '.join(files)}: the agent refused the request as too large "
+                f"({text}); podkeeper sends batches of at most {_mib(APPLY_BODY_LIMIT)}",
+                2,
+            ) from None
         if is_error(exc, "APIError") and api_status(exc) == 422:
             causes = getattr(exc, "causes", []) or []
             details = [str(c.get("message")) for c in causes if c.get("message")]
@@ -327,7 +427,12 @@ def status_key(pods: list[Obj], now: Any) -> list[tuple[str, ...]]:
     return keys
 
 
-def live_view(client: AgentClient, namespaces: list[str], sleep: Callable[[float], None]) -> None:
+def live_view(
+    client: AgentClient,
+    namespaces: list[str],
+    sleep: Callable[[float], None],
+    owns_agent: bool = True,
+) -> None:
     """Redraw the status every REFRESH seconds until KeyboardInterrupt (Ctrl-C).
 
     On a terminal: clear and redraw. Otherwise print only what changed: the pods
@@ -345,7 +450,11 @@ def live_view(client: AgentClient, namespaces: list[str], sleep: Callable[[float
         now = utcnow()
         if tty:
             click.echo("\x1b[H\x1b[J" + render_status(pods, events, now), nl=False)
-            click.echo("(Ctrl-C stops every pod and the agent)")
+            click.echo(
+                "(Ctrl-C stops every pod and the agent)"
+                if owns_agent
+                else "(Ctrl-C deletes what this `up` created; the running agent stays)"
+            )
         else:
             key = status_key(pods, now)
             if key != last_key:
@@ -393,8 +502,13 @@ def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, tim
     for line in loaded.warnings:
         warn(line)
     state = state_of(ctx)
+    loose = _loose_home_mode(state.home)
     agent = start_agent(state)
-    for line in _apply_files(agent.client, files, loaded.objects):
+    _say_home_secured(state.home, loose)
+    if agent.process is not None:
+        _say_start_warnings(agent.client)
+    lines = _apply_files(agent.client, files, loaded.objects, loaded.places)
+    for line in lines:
         click.echo(line)
     if detach or wait:
         if wait:
@@ -403,21 +517,101 @@ def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, tim
     namespaces = sorted({_meta(o)[1] for o in loaded.objects})
     import signal
 
-    # Ctrl-C and SIGTERM both mean "drain and stop", even when a script started us in the
+    # Ctrl-C and SIGTERM both mean "stop", even when a script started us in the
     # background (where the shell leaves SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        live_view(agent.client, namespaces, time.sleep)
+        live_view(agent.client, namespaces, time.sleep, owns_agent=agent.process is not None)
     except KeyboardInterrupt:
         pass
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    warn("draining…")
+    if agent.process is None:
+        # The agent was there before this `up` (started with -d, or by another `up`): it
+        # may run other workloads. Stop only what this `up` created (issue 13 item 16).
+        try:
+            _stop_own_objects(agent.client, loaded.objects, lines)
+        except KeyboardInterrupt:
+            raise CliError("interrupted: the deletions go on in the agent", 130) from None
+        return
+    click.echo("draining…")
     try:
         stop_agent(state, agent, timeout=120.0)
     except KeyboardInterrupt:
         raise CliError("interrupted: the agent keeps draining in the background", 130) from None
     click.echo("agent stopped")
+
+
+def _loose_home_mode(home: Path) -> int | None:
+    """The home's mode when others may read or enter it, else None."""
+    try:
+        mode = home.stat().st_mode & 0o7777
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
+def _say_home_secured(home: Path, loose: int | None) -> None:
+    """Make the home owner-only (the agent does it at start too) and say so (issue 13 item 5)."""
+    from podkeeper.home import secure_home
+
+    line = secure_home(home)
+    if (
+        loose is not None
+        and not _loose_home_mode(home)
+        and (line is None or "had mode" not in line)
+    ):
+        # The agent this command started did it first (and logged it).
+        done = f"home {home} had mode {loose:04o}: made it {loose & ~0o077:04o} (owner-only)"
+        line = f"{done}; {line}" if line else done
+    if line:
+        warn(f"note: {line}")
+
+
+#: Node Warning events an agent records about its own start (runtime/agent.py).
+_START_REASONS = ("StateDatabaseRecovered",)
+
+
+def _say_start_warnings(client: AgentClient) -> None:
+    """Repeat what the agent this command started found wrong at start (a damaged state
+    database: what was recovered and lost), so that it is not only in agent.log."""
+    try:
+        events = items_of(client.events("default", None))
+    except Exception as exc:
+        if is_error(exc, "ClientError"):
+            return
+        raise
+    for ev in events:
+        involved = ev.get("involvedObject") or {}
+        if involved.get("kind") == "Node" and ev.get("reason") in _START_REASONS:
+            warn(f"warning: {ev.get('reason')}: {ev.get('message')}")
+
+
+def _stop_own_objects(client: AgentClient, objects: list[Obj], lines: list[str]) -> None:
+    """Delete the objects this `up` created (its `created` lines), leave the rest and the
+    agent, and say which."""
+    created = [o for o, line in zip(objects, lines, strict=False) if line.endswith(" created")]
+    kept = [o for o, line in zip(objects, lines, strict=False) if not line.endswith(" created")]
+    click.echo("stopping what this `up` created; the agent was already running and keeps running")
+    targets: list[tuple[str, str, str]] = []
+    for obj in created:
+        kind, ns, name = _meta(obj)
+        try:
+            client.delete_object(kind, ns, name, None)
+        except Exception as exc:
+            if is_error(exc, "APIError") and api_status(exc) == 404:
+                continue
+            raise
+        click.echo(f'{kind_word(kind)} "{name}" deleted')
+        targets.append((kind, ns, name))
+    for obj in kept:
+        kind, _, name = _meta(obj)
+        click.echo(f"{kind_word(kind)}/{name} left running: it existed before this `up`")
+    left = _wait_gone(client, targets, DEFAULT_GRACE + 30)
+    if left:
+        names_left = ", ".join(f"{kind_word(k)}/{n}" for k, _, n in left)
+        raise CliError(f"error: timed out waiting for the deletion of {names_left}")
+    click.echo("agent left running (`podkeeper down` stops it)")
 
 
 @click.command()
@@ -431,7 +625,7 @@ def apply(ctx: click.Context, files: tuple[str, ...]) -> None:
     for line in loaded.warnings:
         warn(line)
     client = state_of(ctx).client()
-    for line in _apply_files(client, files, loaded.objects):
+    for line in _apply_files(client, files, loaded.objects, loaded.places):
         click.echo(line)
 
 
@@ -553,13 +747,14 @@ def down(ctx: click.Context, timeout: str) -> None:
             return
         # issue 13 item 7: an agent that died abruptly left containers and sandboxes;
         # a new agent takes them over (or cleans them up), then drains as usual.
-        warn(f"no agent running; starting one to drain what the last one left ({left})")
+        click.echo(f"no agent running; starting one to drain what the last one left ({left})")
         agent = start_agent(state)
     try:
-        pods = len(agent.client.list("Pod", None))
+        pods: int | None = len(agent.client.list("Pod", None))
     except Exception:
         pods = None  # the count is a courtesy
-    warn("draining…" if pods is None else f"draining {pods} pod(s)…")
+    # On stdout, so that every capture shows the lines in order (issue 13 item 16).
+    click.echo("draining…" if pods is None else f"draining {pods} pod(s)…")
     stop_agent(state, agent, limit)
     click.echo("agent stopped")
 

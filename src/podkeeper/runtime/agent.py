@@ -30,7 +30,15 @@ from podkeeper.core.events import Event
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
-from podkeeper.home import DB_NAME, PID_NAME, SOCKET_NAME
+from podkeeper.home import (
+    AGENT_LOCK_NAME,
+    DB_NAME,
+    PID_NAME,
+    SOCKET_NAME,
+    hold_agent_lock,
+    secure_home,
+    write_private,
+)
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
@@ -50,7 +58,7 @@ from podkeeper.runtime.interface import (
 )
 from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
-from podkeeper.runtime.store import Store
+from podkeeper.runtime.store import open_store
 
 log = logging.getLogger("podkeeper.agent")
 
@@ -78,7 +86,16 @@ class Agent:
         self.node_name = socket.gethostname()
         self.started_mono = time.monotonic()
         self.wall_offset = time.time() - time.monotonic()
-        self.store = Store(home / DB_NAME)
+        # Start-up findings worth a Warning on the node as well as a log line (issue 13).
+        self.start_warnings: list[tuple[str, str]] = []
+        tightened = secure_home(home)
+        if tightened:
+            log.warning("%s", tightened)
+        self.store, damage = open_store(home / DB_NAME)
+        for line in damage:
+            log.error("state database: %s", line)
+        if damage:
+            self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -114,6 +131,10 @@ class Agent:
         """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
         it in, so the runtime does not import it); `controllers` run beside the pod workers."""
         tune_gc()
+        # Held until this process exits: other agents' sweeps leave this home alone.
+        lock_fd = await asyncio.to_thread(hold_agent_lock, self.home)
+        if lock_fd is None:
+            log.warning("another process holds %s: is another agent running?", AGENT_LOCK_NAME)
         orphans = self._read_orphans()
         if self._runtime is None:
             self._runtime = self._make_runtime(
@@ -129,7 +150,9 @@ class Agent:
         stale = await self.sandboxes.cleanup_stale(keep)
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
-        (self.home / PID_NAME).write_text(str(os.getpid()))
+        for reason, message in self.start_warnings:
+            self._record_node_event(reason, message)
+        write_private(self.home / PID_NAME, str(os.getpid()))
         runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
         loop = asyncio.get_running_loop()
@@ -161,6 +184,8 @@ class Agent:
                 (self.home / name).unlink()
             except FileNotFoundError:
                 pass
+        if lock_fd is not None:
+            os.close(lock_fd)
         return 0
 
     def _make_runtime(self, keep: frozenset[str]) -> ContainerRuntime:
@@ -170,7 +195,9 @@ class Agent:
         from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
         from podkeeper.runtime.process import ProcessRuntime
 
-        cgroups: CgroupManager | None = CgroupManager(root_name_for_home(str(self.home)))
+        cgroups: CgroupManager | None = CgroupManager(
+            root_name_for_home(str(self.home)), home=str(self.home)
+        )
         assert cgroups is not None
         ok, why = cgroups.available()
         if ok:
@@ -178,7 +205,7 @@ class Agent:
             cgroups.cleanup_stale(keep)
             swept = cgroups.sweep_abandoned()
             if swept:
-                log.info("removed %d empty cgroups abandoned by other homes' dead agents", swept)
+                log.info("removed %d empty cgroups of other homes whose agent is gone", swept)
         else:
             self.cgroup_warning = why
             cgroups = None
@@ -281,7 +308,7 @@ class Agent:
                 }
         self._pid_starts = starts  # a pid's start time never changes while it lives
         tmp = self._containers_file().with_suffix(".tmp")
-        tmp.write_text(json.dumps(live))
+        write_private(tmp, json.dumps(live))
         tmp.replace(self._containers_file())
 
     def _read_orphans(self) -> dict[str, Obj]:
@@ -356,6 +383,7 @@ class Agent:
         await self._restored.wait()
         prepared: list[Obj] = []
         errors: list[str] = []
+        images_changed: list[tuple[PodWorker, Obj]] = []
         for raw in objects:
             kind = raw.get("kind", "")
             name = (raw.get("metadata") or {}).get("name", "")
@@ -385,9 +413,16 @@ class Agent:
                     "if it was previously negative)"
                 )
                 continue
+            if existing is not None:
+                images_changed.append((existing, obj))
             prepared.append(obj)
         if errors:
             raise ApplyError(errors)
+        for worker, obj in images_changed:
+            if _take_images(worker.obj, obj):
+                # The worker caches its snapshot by status version; the spec changed.
+                worker._snapshot = worker._published = None
+                self.store.put_object(worker.obj)
         out = []
         for obj in prepared:
             ctl = self._controller(obj["kind"])
@@ -413,7 +448,11 @@ class Agent:
 
         meta = obj["metadata"]
         meta.setdefault("namespace", "default")
-        meta.setdefault("uid", str(uuid.uuid4()))
+        if not _is_uuid(meta.get("uid")):
+            # The uid names the pod's log folder, sandbox record, netns and cgroup: a
+            # user-given one such as "../../x" must never reach a path (issue 13 item 14).
+            # The API server always makes its own (`FillObjectMetaSystemFields`).
+            meta["uid"] = str(uuid.uuid4())
         meta.setdefault("creationTimestamp", _rfc3339(time.time()))
         obj["spec"]["nodeName"] = self.node_name
         pod = pod_from_object(obj, uid=meta["uid"])
@@ -626,6 +665,15 @@ class Agent:
             ns, pod, uid, field_path, e, self.wall_offset, self.node_name, next(self._event_seq)
         )
 
+    def _record_node_event(self, reason: str, message: str) -> None:
+        """A Warning event about this node (as the kubelet reports node problems)."""
+        obj = self._event_obj(
+            "default", self.node_name, "", None, Event("Warning", reason, message, None, self.now())
+        )
+        obj["involvedObject"].update(kind="Node", name=self.node_name, uid=self.node_name)
+        obj["involvedObject"].pop("namespace", None)
+        self._record(obj)
+
     def record_event(self, worker: PodWorker, e: Event) -> None:
         meta = worker.pod.metadata
         self._record(self._event_obj(meta.namespace, meta.name, meta.uid, e.field_path, e))
@@ -710,11 +758,53 @@ def make_sandboxes(home: Path) -> SandboxManager:
     return manager if manager is not None else HostSandboxes()
 
 
+def _is_uuid(value: object) -> bool:
+    """`value` is a UUID in its canonical text form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+_IMAGE_LISTS = ("containers", "initContainers")
+
+
+def _without_images(spec: Obj) -> Obj:
+    out = {k: v for k, v in spec.items() if k != "nodeName"}
+    for key in _IMAGE_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [
+                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                for c in out[key]
+            ]
+    return out
+
+
 def _spec_changed(applied: Obj, new: Obj) -> bool:
-    """Whether a re-applied pod spec differs, ignoring what the agent itself filled in."""
-    return {k: v for k, v in applied.items() if k != "nodeName"} != {
-        k: v for k, v in new.items() if k != "nodeName"
-    }
+    """Whether a re-applied pod spec differs in a field that cannot change, ignoring what
+    the agent itself filled in and `spec.containers[*].image` /
+    `spec.initContainers[*].image`, which `ValidatePodUpdate`
+    (pkg/apis/core/validation/validation.go) lets change (issue 13 item 16)."""
+    return _without_images(applied) != _without_images(new)
+
+
+def _take_images(current: Obj, new: Obj) -> bool:
+    """Copy the containers' images of the re-applied pod `new` into `current`'s spec.
+
+    The new image shows in the pod's spec; the containers keep running (the
+    kubelet would restart a container whose image changed: not done here yet).
+    True when an image changed."""
+    changed = False
+    for key in _IMAGE_LISTS:
+        for cur, upd in zip(
+            current["spec"].get(key) or [], new["spec"].get(key) or [], strict=False
+        ):
+            if isinstance(cur, dict) and isinstance(upd, dict) and "image" in upd:
+                changed = changed or cur.get("image") != upd["image"]
+                cur["image"] = upd["image"]
+    return changed
 
 
 def _proc_start(pid: int) -> str | None:

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from podkeeper.home import home_agent_gone
+
 CGROUP_MOUNT = "/sys/fs/cgroup"
 # `pkg/kubelet/cm/helpers_linux.go`: QuotaPeriod 100ms, MinQuotaPeriod 1ms, MinShares 2.
 CPU_PERIOD_US = 100_000
@@ -93,6 +95,35 @@ def detect(mount: str = CGROUP_MOUNT, mountinfo: str = "/proc/self/mountinfo") -
     except OSError:
         mounts = {}
     return CgroupLayout(version=1, v1_mounts=tuple(sorted(mounts.items())))
+
+
+#: Extended attribute on a home's cgroup root folders naming the home (absolute path).
+HOME_XATTR = "trusted.podkeeper.home"
+
+
+def _home_mark(path: str) -> str | None:
+    try:
+        return os.getxattr(path, HOME_XATTR).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _remove_empty(root: str, now: float, min_age: float) -> int:
+    """rmdir every empty cgroup folder under (and including) `root`, deepest first,
+    that is older than `min_age` seconds and has no process; how many went."""
+    removed = 0
+    for dirpath, _dirs, _files in os.walk(root, topdown=False):
+        try:
+            # (min_age 0 skips the check: cgroupfs stamps with a coarse clock)
+            if min_age > 0 and now - os.stat(dirpath).st_mtime < min_age:
+                continue
+            if _read(os.path.join(dirpath, "cgroup.procs")):
+                continue  # something still runs there
+            os.rmdir(dirpath)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def root_name_for_home(home: str) -> str:
@@ -312,10 +343,18 @@ def _rmdir_all(dirs: Iterable[str]) -> bool:
 class CgroupManager:
     """Creates, finds and cleans up per-instance cgroups under `root_name`."""
 
-    def __init__(self, root_name: str = "podkeeper", layout: CgroupLayout | None = None) -> None:
+    def __init__(
+        self,
+        root_name: str = "podkeeper",
+        layout: CgroupLayout | None = None,
+        home: str | None = None,
+    ) -> None:
         self.root_name = root_name
         self.layout = layout if layout is not None else detect()
         self._available: tuple[bool, str] | None = None
+        #: The agent home this root belongs to, written on the root folders
+        #: (`HOME_XATTR`) so that other agents' sweeps can prove whose it is.
+        self.home = home
 
     def _bases(self) -> dict[str, str]:
         """controller (or "unified") → the hierarchy directory holding `root_name`."""
@@ -345,11 +384,22 @@ class CgroupManager:
         try:
             for base in self._bases().values():
                 os.makedirs(os.path.join(base, self.root_name), exist_ok=True)
+                self._mark_home(os.path.join(base, self.root_name))
             if self.layout.version == 2:
                 self._enable_v2(os.path.join(self.layout.v2_root, self.root_name))
         except OSError as e:
             return False, f"cannot create cgroups under {CGROUP_MOUNT}: {e.strerror or e}"
         return True, ""
+
+    def _mark_home(self, root: str) -> None:
+        """Name this manager's home on its root folder (best effort: without the mark,
+        other agents never sweep the folder)."""
+        if self.home is None:
+            return
+        try:
+            os.setxattr(root, HOME_XATTR, os.path.abspath(self.home).encode())
+        except OSError:
+            pass
 
     def _enable_v2(self, path: str) -> None:
         """Enable memory, cpu and pids for the children of every level down to `path`'s parent."""
@@ -380,6 +430,10 @@ class CgroupManager:
             dirs[ctrl] = base + rel
         # A retried start may find a leftover directory: reuse it only if empty.
         for d in set(dirs.values()):
+            root = os.path.dirname(os.path.dirname(d))
+            if not os.path.isdir(root):  # removed since `available` (the mark went with it)
+                os.makedirs(root, exist_ok=True)
+                self._mark_home(root)
             os.makedirs(os.path.dirname(d), exist_ok=True)
             if self.layout.version == 2:
                 self._enable_v2(d)
@@ -477,36 +531,37 @@ class CgroupManager:
                 pass
 
     def sweep_abandoned(self, min_age: float = 60.0) -> int:
-        """Remove empty podkeeper cgroups of *other* homes, older than `min_age` seconds.
+        """Remove empty podkeeper cgroups of *other* homes whose agent is provably gone,
+        older than `min_age` seconds.
 
         An agent that dies abruptly leaves its instance cgroups until the next agent of the
         same home cleans up; a home that is never used again (a test's or benchmark's temp
         folder) would leak them forever, and the kernel caps memory cgroups at 65,535 (then
-        mkdir fails with EBUSY, seen here). A live agent's cgroups are never empty for long:
-        an instance's is removed as soon as it ends. Returns how many folders went."""
+        mkdir fails with EBUSY, seen here). Proof of whose a root is (issue 13 item 8): its
+        `HOME_XATTR` names a home whose `root_name_for_home` is the root's name, and
+        `home_agent_gone` proves that home's agent dead (holding its locks meanwhile). A
+        root without the mark, of a live agent or of a home that is gone, stays. Returns
+        how many folders went."""
         removed = 0
         now = time.time()
+        owners: dict[str, str | None] = {}
         for base in self._bases().values():
             try:
                 roots = [
-                    e.path
+                    e
                     for e in os.scandir(base)
                     if e.is_dir() and e.name.startswith("podkeeper-") and e.name != self.root_name
                 ]
             except OSError:
                 continue
             for root in roots:
-                for dirpath, _dirs, _files in os.walk(root, topdown=False):
-                    try:
-                        # (min_age 0 skips the check: cgroupfs stamps with a coarse clock)
-                        if min_age > 0 and now - os.stat(dirpath).st_mtime < min_age:
-                            continue
-                        if _read(os.path.join(dirpath, "cgroup.procs")):
-                            continue  # something still runs there
-                        os.rmdir(dirpath)
-                        removed += 1
-                    except OSError:
-                        continue
+                home = owners.get(root.name) or _home_mark(root.path)
+                owners[root.name] = home
+                if home is None or root_name_for_home(home) != root.name:
+                    continue
+                with home_agent_gone(home) as dead:
+                    if dead:
+                        removed += _remove_empty(root.path, now, min_age)
         return removed
 
     def cleanup_stale(self, keep: frozenset[str] = frozenset(), timeout: float = 2.0) -> int:

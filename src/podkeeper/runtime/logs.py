@@ -10,8 +10,11 @@ timestamp/stream prefix.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+
+from podkeeper.home import make_private_dirs
 
 # `pkg/kubelet/container/runtime.go`: MaxContainerTerminationMessageLogLines / ...Length.
 FALLBACK_LOG_LINES = 80
@@ -20,16 +23,42 @@ _BLOCK = 8192
 _LOG_NAME = re.compile(r"^(\d+)\.log$")
 
 
+#: Longest file name component (Linux NAME_MAX, bytes).
+NAME_MAX = 255
+#: Hex digits of the hash that stands for the cut part of a long name.
+_HASH_HEX = 10
+
+
+def fit_component(name: str, limit: int = NAME_MAX) -> str:
+    """`name` if it fits in one path component of `limit` bytes, else its head cut so
+    that `<head>-<10 hex of sha256(name)>` fits (issue 13 item 14).
+
+    Names up to 253 characters are valid Kubernetes names but `<ns>_<pod>_<uid>`
+    can reach 354 bytes ("File name too long"); short names keep the kubelet's
+    layout unchanged so existing logs stay where they are."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:_HASH_HEX]
+    head = raw[: limit - _HASH_HEX - 1].decode("utf-8", errors="ignore")
+    return f"{head}-{digest}"
+
+
 def pod_log_dir(home: str, namespace: str, pod_name: str, pod_uid: str) -> str:
-    """`<home>/pods/<namespace>_<pod>_<uid>`."""
-    return os.path.join(home, "pods", f"{namespace}_{pod_name}_{pod_uid}")
+    """`<home>/pods/<namespace>_<pod>_<uid>`; with a pod name too long for one component,
+    the name is cut and hashed (`fit_component`) and the uid kept whole."""
+    tail = f"_{pod_uid}"
+    component = f"{namespace}_{pod_name}{tail}"
+    if len(component.encode()) > NAME_MAX:
+        component = fit_component(f"{namespace}_{pod_name}", NAME_MAX - len(tail.encode())) + tail
+    return os.path.join(home, "pods", component)
 
 
 def container_log_dir(
     home: str, namespace: str, pod_name: str, pod_uid: str, container: str
 ) -> str:
     """`<home>/pods/<namespace>_<pod>_<uid>/<container>`."""
-    return os.path.join(pod_log_dir(home, namespace, pod_name, pod_uid), container)
+    return os.path.join(pod_log_dir(home, namespace, pod_name, pod_uid), fit_component(container))
 
 
 def container_log_path(
@@ -56,9 +85,11 @@ def instance_logs(
 
 def open_log(path: str) -> int:
     """Open (creating parents) `path` for appending; returns an fd to give the process
-    as both stdout and stderr. O_APPEND keeps the two streams' writes whole and in order."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    as both stdout and stderr. O_APPEND keeps the two streams' writes whole and in order.
+
+    Folders and file are made owner-only (a log may hold secrets; issue 13 item 5)."""
+    make_private_dirs(os.path.dirname(path))
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 
 def read_tail_bytes(path: str, max_bytes: int) -> bytes:

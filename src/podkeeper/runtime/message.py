@@ -13,6 +13,8 @@ import contextlib
 import os
 import stat
 
+from podkeeper.home import make_private_dirs
+
 # `pkg/kubelet/container/runtime.go` MaxContainerTerminationMessageLength.
 MAX_TERMINATION_MESSAGE_BYTES = 4096
 
@@ -49,7 +51,7 @@ def make_message_file(path: str, uid: int | None, gid: int | None) -> None:
     Owned by the container's user so that a non-root container can write it (the
     kubelet makes its file world-writable; here only that user may), mode 0600 in the
     agent's owner-only home. Never follows a symlink."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    make_private_dirs(os.path.dirname(path))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

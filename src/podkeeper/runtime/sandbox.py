@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step
 
@@ -285,6 +286,10 @@ def _routes_overlapping(network: ipaddress.IPv4Network, ignore_dev: str) -> list
 # or virtualenv living under /tmp (a CI checkout, say) must still start. The tmpfs is
 # mounted on a scratch folder, then detached and the folder removed (the overlay keeps its
 # own reference), so nothing is left on the host. Without overlayfs: a plain empty tmpfs.
+SCRATCH = (
+    "mkdir -p /run/podkeeper-tmp"
+    " && mount -t tmpfs -o mode=0700,size=64k,nosuid,nodev tmpfs /run/podkeeper-tmp"
+)
 PRIVATE_TMP = (
     '{ D=/run/podkeeper-tmp/$(cat /proc/sys/kernel/random/uuid) && mkdir -p "$D"'
     ' && mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs "$D"'
@@ -345,6 +350,9 @@ def container_prefix(
             steps.append(message_step(message[1]))
         if sandbox.hidden_paths:
             steps.append(hide_step(sandbox.hidden_paths))
+        # Scratch folders (/run/podkeeper-tmp/<uuid>) are made on a tmpfs private to this
+        # mount namespace: a setup step that fails half-way leaves nothing on the host.
+        steps.insert(0, SCRATCH)
     if flags:
         prefix += [unshare, *flags, "--"]
     if steps:
@@ -452,8 +460,8 @@ class NamespaceSandboxes:
         on SIGKILL), so that other agents' sweeps leave them alone."""
         if self._owner_fd is not None:
             return
-        self.records.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.records / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        make_private_dirs(self.records)
+        fd = os.open(self.records / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -647,9 +655,10 @@ class NamespaceSandboxes:
         self._ensure_bridge()
         addr = self.pool.allocate()
         rec = SandboxRecord(pod_uid, self.netns_name(pod_uid), self.veth_name(addr), str(addr))
-        self.records.mkdir(parents=True, exist_ok=True)
-        # Written first: a crash half-way still leaves enough to clean up.
-        (self.records / pod_uid).write_text(rec.dump())
+        make_private_dirs(self.records)
+        # Written first: a crash half-way still leaves enough to clean up. Owner-only,
+        # like everything under the home (issue 13 item 5).
+        write_private(self.records / pod_uid, rec.dump())
         try:
             # The peer is created straight inside the namespace as eth0 (no rename
             # step), as the CNI bridge plugin's `SetupVeth` ends up.
@@ -765,12 +774,17 @@ class NamespaceSandboxes:
         return gone
 
     def _sweep_dead_homes(self) -> list[str]:
-        """Remove the bridges, namespaces and veths of other homes whose agent is gone.
+        """Remove the bridges, namespaces and veths of other homes whose agent is provably gone.
 
         A home's tests or users may never start its agent again (a temporary
         home, a SIGKILLed test agent), and its pods' addresses would stay taken
-        forever. The bridge's alias names its home; the home's owner lock is
-        free (or gone with the home) once its agent has died."""
+        forever. What "provably" means (issue 13 item 8): the bridge's alias
+        names a home whose tag is the bridge's own; `home_agent_gone` proves that
+        home's agent dead (its lock files free, its pid gone) and holds its locks
+        meanwhile; and only what that home's sandbox records name (namespaces,
+        veths) goes with the bridge, never everything sharing the 6-hex tag. A
+        home that is gone, unreadable or alive keeps everything; a gone home's
+        bridge is only reported (once), with the command that removes it."""
         try:
             out = subprocess.run(
                 [self._ip, "-j", "link", "show", "type", "bridge"],
@@ -788,38 +802,39 @@ class NamespaceSandboxes:
             m = _BRIDGE_NAME.match(name)
             if m is None or name == self.bridge or not isinstance(home, str):
                 continue
-            if home_tag(home) != m.group(1) or _owner_alive(Path(home)):
-                continue
             tag = m.group(1)
-            lines = [f"link del {name}"]
-            with contextlib.suppress(OSError):
-                lines += [
-                    f"netns del {n}" for n in os.listdir(NETNS_DIR) if n.startswith(f"pk-{tag}-")
-                ]
-            lines += [f"link del {n}" for n in self._links() if n.startswith(f"pk{tag}v")]
-            self._run_ip(lines, force=True)
-            with contextlib.suppress(OSError):
-                shutil.rmtree(Path(home) / RECORDS_DIR)
-            _bridge_forwarding(name, tag, add=False)
-            gone.append(f"bridge {name} of {home}, whose agent is gone ({len(lines) - 1} more)")
+            if not os.path.isabs(home) or home_tag(home) != tag:
+                continue
+            with home_agent_gone(home) as dead:
+                if not dead:
+                    if not os.path.isdir(home):
+                        warn_once(
+                            f"bridge {name} belongs to home {home}, which no longer exists here: "
+                            f"left alone (remove it with `ip link del {name}` if it is unused)"
+                        )
+                    continue
+                records = Path(home) / RECORDS_DIR
+                lines = [f"link del {name}"]
+                owned = 0
+                with contextlib.suppress(OSError):
+                    for path in sorted(records.iterdir()):
+                        if path.name == OWNER_LOCK or not path.is_file():
+                            continue
+                        try:
+                            rec = SandboxRecord.load(path.read_text())
+                        except (OSError, ValueError, KeyError):
+                            continue
+                        if rec.netns.startswith(f"pk-{tag}-") and rec.veth.startswith(f"pk{tag}v"):
+                            lines += [f"link del {rec.veth}", f"netns del {rec.netns}"]
+                            shutil.rmtree(os.path.join(NETNS_ETC, rec.netns), ignore_errors=True)
+                            owned += 1
+                        path.unlink(missing_ok=True)
+                self._run_ip(lines, force=True)
+                _bridge_forwarding(name, tag, add=False)
+                gone.append(
+                    f"bridge {name} of {home}, whose agent is gone, and its {owned} pod sandbox(es)"
+                )
         return gone
-
-
-def _owner_alive(home: Path) -> bool:
-    """True while an agent holds `home`'s owner lock (see `hold_owner_lock`)."""
-    try:
-        fd = os.open(home / RECORDS_DIR / OWNER_LOCK, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False  # the home (or its sandboxes folder) is gone: nobody owns it
-    except OSError:
-        return True  # cannot tell: leave it
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # also drops the lock if we got it
-    return False
 
 
 def _bridge_forwarding(bridge: str, tag: str, add: bool) -> None:

@@ -19,7 +19,9 @@ see unflushed writes. A crash loses at most one interval of writes. With
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,6 +145,7 @@ class Store:
         self.path = Path(path)
         self._batch = batch
         self._pending = 0
+        _make_private(self.path)
         self._conn = sqlite3.connect(self.path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -402,6 +405,234 @@ class Store:
                 (namespace, pod, container),
             )
         return [_loads(r[0]) for r in rows]
+
+
+# -- a damaged database (issue 13 item 10) -------------------------------------
+
+#: Each table's columns, in the order `_recover_rows` copies them, and a key that
+#: orders a scan (a scan from each end gets past one damaged page).
+_TABLES: dict[str, tuple[str, str]] = {
+    "objects": ("kind, namespace, name, doc", "kind, namespace, name"),
+    "events": ("id, correlation_key, namespace, involved_name, first_time, doc", "id"),
+    "instances": (
+        "instance_id, namespace, pod, pod_uid, container, restart_count, log_path, started_at",
+        "instance_id",
+    ),
+    "terminations": ("id, namespace, pod, pod_uid, container, instance_id, time, doc", "id"),
+}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_database(path: Path) -> str | None:
+    """None when the database at `path` is absent, empty or passes SQLite's
+    `PRAGMA quick_check`; else what is wrong (the first problem SQLite names)."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.OperationalError:
+        return None  # cannot open (locked, no access): not damage; the Store says why
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.OperationalError:
+        return None
+    except sqlite3.DatabaseError as e:  # "file is not a database", "... malformed"
+        return str(e)
+    finally:
+        conn.close()
+    # quick_check answers lines such as "*** in database main ***\nPage 6: ..."
+    problems = [
+        line.strip()
+        for r in rows
+        if r and r[0] != "ok"
+        for line in str(r[0]).splitlines()
+        if line.strip() and not line.startswith("***")
+    ]
+    if problems:
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        return problems[0] + more
+    return None
+
+
+def _scan(
+    conn: sqlite3.Connection, table: str
+) -> tuple[dict[tuple[Any, ...], tuple[Any, ...]], bool]:
+    """The readable rows of `table` (key → row) and whether every row was read.
+
+    Scans in key order from the first row and, when a damaged page stops that,
+    from the last row backwards, so rows on both sides of the damage are kept."""
+    cols, key = _TABLES[table]
+    nkey = len(key.split(","))
+    rows: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    complete = True
+    for order in ("ASC", "DESC"):
+        keys = ", ".join(f"{k.strip()} {order}" for k in key.split(","))
+        try:
+            for row in conn.execute(f"SELECT {cols} FROM {table} ORDER BY {keys}"):
+                rows[tuple(row[:nkey])] = tuple(row)
+        except sqlite3.Error:
+            complete = False
+            continue
+        if order == "ASC":
+            break
+    return rows, complete
+
+
+def _header_repaired_copy(src: Path, dst: Path) -> bool:
+    """Copy `src` to `dst` with a rebuilt 100-byte SQLite header when the page size can
+    be guessed from the file size; True if `dst` then opens as a database.
+
+    A garbage header alone ("file is not a database") otherwise loses every row
+    of an intact file; the header's other fields are rebuilt with safe values
+    (no free list, UTF-8, this schema's user_version)."""
+    data = bytearray(src.read_bytes())
+    if len(data) < 512:
+        return False
+    wal = Path(f"{src}-wal")
+    if wal.exists():
+        _write_private_bytes(Path(f"{dst}-wal"), wal.read_bytes())
+    journal = 2 if wal.exists() else 1  # WAL (its file goes along) or rollback
+    v = sqlite3.sqlite_version_info
+    version = v[0] * 1_000_000 + v[1] * 1_000 + v[2]
+    for page in (4096, 8192, 16384, 32768, 65536, 1024, 2048, 512):  # SQLite's default first
+        if len(data) % page:
+            continue
+        head = bytearray(100)
+        head[0:16] = _SQLITE_MAGIC
+        head[16:18] = (page if page < 65536 else 1).to_bytes(2, "big")
+        head[18], head[19], head[20] = journal, journal, 0  # read/write versions, no reserve
+        head[21], head[22], head[23] = 64, 32, 32
+        head[24:28] = (1).to_bytes(4, "big")
+        head[28:32] = (len(data) // page).to_bytes(4, "big")
+        head[40:44] = (1).to_bytes(4, "big")  # schema cookie
+        head[44:48] = (4).to_bytes(4, "big")  # schema format
+        head[56:60] = (1).to_bytes(4, "big")  # UTF-8
+        head[60:64] = SCHEMA_VERSION.to_bytes(4, "big")
+        head[92:96] = (1).to_bytes(4, "big")
+        head[96:100] = version.to_bytes(4, "big")
+        data[0:100] = head
+        _write_private_bytes(dst, bytes(data))
+        try:
+            conn = sqlite3.connect(f"file:{dst}?mode=ro", uri=True)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+                conn.execute("SELECT count(*) FROM objects").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            continue
+        return True
+    return False
+
+
+def _recover_rows(src: Path, tmp: Path) -> tuple[dict[str, list[tuple[Any, ...]]], list[str]]:
+    """Every readable row of each table of the damaged database `src`, and per table a
+    note on what could not be read."""
+    notes: list[str] = []
+    found: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+    readable = src
+    if src.read_bytes()[:16] != _SQLITE_MAGIC and _header_repaired_copy(src, tmp):
+        notes.append("its header was unreadable and was rebuilt to read the rest")
+        readable = tmp
+    try:
+        conn = sqlite3.connect(f"file:{readable}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.Error as e:
+        return found, [f"nothing could be read ({e})"]
+    try:
+        for table in _TABLES:
+            try:
+                rows, complete = _scan(conn, table)
+            except sqlite3.Error as e:
+                notes.append(f"{table}: unreadable ({e})")
+                continue
+            found[table] = list(rows.values())
+            if not complete:
+                notes.append(f"{table}: a damaged page stopped the scan; rows on it are lost")
+    finally:
+        conn.close()
+    return found, notes
+
+
+def open_store(
+    path: str | Path, *, batch: bool = True, now: float | None = None
+) -> tuple[Store, list[str]]:
+    """Open the state database at `path`, recovering from a damaged one.
+
+    SQLite's `quick_check` runs first. A damaged file (and its -wal/-shm) is
+    moved aside as `state.db.corrupt-<UTC time>`, a new database is made, and
+    every row that can still be read is copied into it. Returns the store and
+    the lines that say what happened and what was lost (empty when the file
+    was sound), for the agent's log and a Warning event on the node."""
+    path = Path(path)
+    problem = check_database(path)
+    if problem is None:
+        return Store(path, batch=batch), []
+    stamp = datetime.fromtimestamp(now if now is not None else _now(), UTC).strftime(
+        "%Y%m%dT%H%M%SZ"
+    )
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    tmp = path.with_name(f"{path.name}.recovering")
+    try:
+        found, notes = _recover_rows(aside, tmp)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+    store = Store(path, batch=False)
+    for table, rows in found.items():
+        if not rows:
+            continue
+        cols = _TABLES[table][0]
+        marks = ", ".join("?" * len(cols.split(",")))
+        for row in rows:
+            with contextlib.suppress(sqlite3.Error):
+                store._write(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", row)
+    store._batch = batch
+    objects = sorted(f"{r[0]} {r[1]}/{r[2]}" for r in found["objects"])
+    counts = ", ".join(f"{len(found[t])} {t}" for t in _TABLES)
+    lines = [
+        f"{path} was damaged ({problem}): moved aside to {aside.name}; recovered {counts}"
+        + (f" ({'; '.join(notes)})" if notes else ""),
+    ]
+    if objects:
+        shown = ", ".join(objects[:20]) + (
+            f" and {len(objects) - 20} more" if len(objects) > 20 else ""
+        )
+        lines.append(
+            f"objects recovered: {shown}; any other object applied before is lost: apply it again"
+        )
+    else:
+        lines.append("no object could be recovered: apply your manifests again")
+    return store, lines
+
+
+def _write_private_bytes(path: Path, data: bytes) -> None:
+    """Write `path` owner-only (0600): a copy of the state holds what the database holds."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
+
+
+def _make_private(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite opens it, and tighten
+    an existing one with its -wal and -shm: SQLite's unix VFS gives the journal
+    files the database file's mode (`findCreateFileMode`), and the WAL holds every
+    applied object, Secret-like env values included (issue 13 item 5)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 def _now() -> float:
