@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
 import time
@@ -56,6 +57,9 @@ from podkeeper.runtime.interface import (
     RunningInstance,
     SandboxManager,
 )
+from podkeeper.runtime.logrotate import MONITOR_PERIOD as LOG_MONITOR_PERIOD
+from podkeeper.runtime.logrotate import LogPolicy, rotate_all
+from podkeeper.runtime.logs import pod_log_dir
 from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
@@ -155,6 +159,7 @@ class Agent:
         write_private(self.home / PID_NAME, str(os.getpid()))
         runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
+        rotator = asyncio.create_task(self._rotate_logs_periodically())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
@@ -172,11 +177,12 @@ class Agent:
             await c.stop()
         if runner is not None:
             await runner.cleanup()
-        flusher.cancel()
-        try:
-            await flusher
-        except asyncio.CancelledError:
-            pass
+        for task in (flusher, rotator):
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
         await self.runtime.shutdown()
         self.store.close()
         for name in (PID_NAME, "containers.json"):
@@ -523,8 +529,24 @@ class Agent:
             log.info("restored pod %s/%s from the state database", meta["namespace"], meta["name"])
         return worker
 
+    async def _rotate_logs_periodically(self) -> None:
+        """The kubelet's container log manager: rotate running containers' logs that grew
+        past containerLogMaxSize (runtime/logrotate.py)."""
+        policy = LogPolicy.from_env()
+        while True:
+            await asyncio.sleep(LOG_MONITOR_PERIOD)
+            paths = [i.log_path for w in self.pods.values() for i in w.instances.values()]
+            if paths:
+                await asyncio.to_thread(rotate_all, paths, policy)
+
     async def _reap_pod(self, worker: PodWorker) -> None:
         await worker.finished.wait()
+        if worker.machine.deleting:
+            # The kubelet removes a deleted pod's /var/log/pods folder (issue 13 item 11);
+            # its history (termination records with their last log lines) stays.
+            meta = worker.pod.metadata
+            folder = pod_log_dir(str(self.home), meta.namespace, meta.name, meta.uid)
+            await asyncio.to_thread(shutil.rmtree, folder, True)
         key = (worker.namespace, worker.name)
         if self.pods.get(key) is worker:
             del self.pods[key]
