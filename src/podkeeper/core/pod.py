@@ -640,11 +640,19 @@ class PodMachine:
             self.backoff.next(key, ts_inst.finished_at, now)
         self._start(rec, now)
 
-    def _stop(self, rec: ContainerRecord, inst: Instance, now: float) -> None:
-        """Stop for good (deletion, a finished pod, a deadline): `killContainer`'s default
-        message, no restart."""
+    def _stop(
+        self, rec: ContainerRecord, inst: Instance, now: float, grace: int | None = None
+    ) -> None:
+        """Stop for good (deletion, a finished pod, a deadline, an eviction):
+        `killContainer`'s default message, no restart; `grace` overrides the pod's."""
         self._kill(
-            rec, inst, now, f"Stopping container {rec.spec.name}", killed_by=None, restart=False
+            rec,
+            inst,
+            now,
+            f"Stopping container {rec.spec.name}",
+            killed_by=None,
+            restart=False,
+            grace=grace,
         )
 
     def _kill(
@@ -656,12 +664,17 @@ class PodMachine:
         *,
         killed_by: ProbeType | None,
         restart: bool,
+        grace: int | None = None,
     ) -> None:
         inst.killing = True
         inst.killed_by = killed_by
         inst.restart_after_kill = restart
         grace = choose_grace(
-            self.pod, rec.spec.name, deletion_grace=self.deletion_grace, killed_by=killed_by
+            self.pod,
+            rec.spec.name,
+            deletion_grace=self.deletion_grace,
+            killed_by=killed_by,
+            override=grace,
         )
         self._emit(ev.killing(message), rec, now)
         pre = rec.spec.lifecycle.pre_stop
@@ -692,11 +705,24 @@ class PodMachine:
             self._sync_running(now)
         self._refresh(now)
 
+    def evict(self, reason: str, message: str, now: float) -> None:
+        """The eviction manager evicts the pod (node pressure, `core/eviction.py`): a
+        Warning `Evicted` event, phase Failed with `reason`/`message`, every container
+        killed with a grace period of 0 (hard threshold; the runtime's 2 s minimum)."""
+        if self.evicted is not None or self.finished:
+            return
+        self._fail(reason, message, "Warning", now, grace=0)
+
     def _deadline_exceeded(self, now: float) -> None:
         """ShouldEvict: the pod turns Failed with reason DeadlineExceeded and is killed."""
         message = "Pod was active on the node longer than the specified deadline"
-        self.evicted = ("DeadlineExceeded", message)
-        self._events.append(ev.Event("Normal", "DeadlineExceeded", message, None, now))
+        self._fail("DeadlineExceeded", message, "Normal", now)
+
+    def _fail(
+        self, reason: str, message: str, etype: str, now: float, grace: int | None = None
+    ) -> None:
+        self.evicted = (reason, message)
+        self._events.append(ev.Event(etype, reason, message, None, now))
         for w in self.workers:
             w.stopped = True
         for rec in self.records.values():
@@ -704,7 +730,7 @@ class PodMachine:
             rec.backoff_event_at = None
             inst = rec.current
             if inst is not None and inst.state == RUNNING and not inst.killing:
-                self._stop(rec, inst, now)
+                self._stop(rec, inst, now, grace)
         self._refresh(now)
 
     def _regulars_done(self) -> bool:

@@ -28,6 +28,18 @@ from typing import Protocol
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.core.actions import RunProbe, StartContainer
 from podkeeper.core.events import Event
+from podkeeper.core.eviction import (
+    DEFAULT_THRESHOLDS,
+    EPHEMERAL_STORAGE,
+    MEMORY,
+    ContainerUsage,
+    NodeStats,
+    PodUsage,
+    Threshold,
+    decide,
+    parse_thresholds,
+)
+from podkeeper.core.eviction import REASON as EVICTED
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
@@ -61,6 +73,7 @@ from podkeeper.runtime.logrotate import MONITOR_PERIOD as LOG_MONITOR_PERIOD
 from podkeeper.runtime.logrotate import LogPolicy, rotate_all
 from podkeeper.runtime.logs import pod_log_dir
 from podkeeper.runtime.metrics import ProbeMetrics
+from podkeeper.runtime.nodestats import read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
 
@@ -116,6 +129,8 @@ class Agent:
         # re-applied pod would get a second worker beside the restored one (issue 13).
         self._restored = asyncio.Event()
         self._cgroups: CgroupManager | None = None
+        #: MemoryPressure / DiskPressure as the eviction manager last saw them (by resource).
+        self.node_pressure: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ clock
 
@@ -160,6 +175,7 @@ class Agent:
         runner = await serve(self, self.home / SOCKET_NAME) if serve is not None else None
         flusher = asyncio.create_task(self.store.flush_periodically())
         rotator = asyncio.create_task(self._rotate_logs_periodically())
+        evictor = asyncio.create_task(self._evict_periodically())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.shutdown()))
@@ -177,7 +193,7 @@ class Agent:
             await c.stop()
         if runner is not None:
             await runner.cleanup()
-        for task in (flusher, rotator):
+        for task in (flusher, rotator, evictor):
             task.cancel()
             try:
                 await task
@@ -248,6 +264,7 @@ class Agent:
             if o.get("state") and o.get("pod_uid"):
                 by_pod.setdefault(str(o["pod_uid"]), []).append({**o, "instance_id": iid})
         adopted: set[str] = set()
+        workers: list[PodWorker] = []
         for obj in self.store.list_objects("Pod", None):
             meta = obj.get("metadata", {})
             if meta.get("deletionTimestamp"):
@@ -261,11 +278,20 @@ class Agent:
                 continue
             entries = by_pod.get(str(meta.get("uid", "")), [])
             try:
-                self._create_pod(obj, restored=True, adopting=entries)
+                workers.append(self._create_pod(obj, restored=True, adopting=entries))
             except Exception:
                 log.exception("could not restore pod %s", meta.get("name"))
                 continue
             adopted |= {e["instance_id"] for e in entries}
+        # Restored means back with its sandbox (pod IP) and its containers re-attached,
+        # before `up` applies anything or a drain starts (issue 13 item 6).
+        if workers:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(w.attached.wait() for w in workers)), RESTORE_TIMEOUT
+                )
+            except TimeoutError:
+                log.warning("not every restored pod was back within %ss", RESTORE_TIMEOUT)
         return adopted
 
     # ------------------------------------------------------- orphan handling
@@ -539,6 +565,69 @@ class Agent:
             if paths:
                 await asyncio.to_thread(rotate_all, paths, policy)
 
+    async def _evict_periodically(self) -> None:
+        """The kubelet's eviction manager (`core/eviction.py`): every monitoring period,
+        node pressure from the host's signals and at most one pod evicted."""
+        period = float(os.environ.get(EVICTION_PERIOD_ENV) or EVICTION_PERIOD)
+        raw = os.environ.get(EVICTION_HARD_ENV)
+        thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
+        if raw:
+            try:
+                thresholds = parse_thresholds(raw)
+            except ValueError as e:
+                log.warning("%s: %s; using the defaults", EVICTION_HARD_ENV, e)
+        while True:
+            await asyncio.sleep(period)
+            workers = [
+                w
+                for w in self.pods.values()
+                if not (w.machine.finished or w.machine.deleting or w.machine.evicted)
+            ]
+            stats, usages = await asyncio.to_thread(self._observe, workers)
+            decision = decide(stats, thresholds, usages)
+            self._set_pressure(decision.pressure)
+            if decision.evict is not None:
+                ns, _, name = decision.evict.pod.partition("/")
+                worker = self.pods.get((ns, name))
+                if worker is not None:
+                    log.warning("evicting pod %s: %s", decision.evict.pod, decision.evict.message)
+                    worker.machine.evict(EVICTED, decision.evict.message, self.now())
+                    worker.wake()
+
+    def _observe(self, workers: list[PodWorker]) -> tuple[NodeStats, list[PodUsage]]:
+        usages = []
+        for w in workers:
+            containers = []
+            for inst in w.instances.values():
+                spec = w.pod.container(inst.container)
+                requests = {}
+                if spec.resources.requests_memory is not None:
+                    requests[MEMORY] = spec.resources.requests_memory
+                containers.append(
+                    ContainerUsage(inst.container, self.runtime.usage(inst.handle), requests)
+                )
+            usages.append(PodUsage(f"{w.namespace}/{w.name}", tuple(containers)))
+        return read_node_stats(self.home), usages
+
+    def _set_pressure(self, pressure: dict[str, bool]) -> None:
+        """Node conditions and their events on a change (`nodestatus` setters' events)."""
+        for resource, under in pressure.items():
+            if self.node_pressure.get(resource, False) == under:
+                continue
+            self.node_pressure[resource] = under
+            reason = PRESSURE_EVENTS[resource][under]
+            message = f"Node {self.node_name} status is now: {reason}"
+            obj = self._event_obj(
+                "default",
+                self.node_name,
+                "",
+                None,
+                Event("Normal", reason, message, None, self.now()),
+            )
+            obj["involvedObject"].update(kind="Node", name=self.node_name, uid=self.node_name)
+            obj["involvedObject"].pop("namespace", None)
+            self._record(obj)
+
     async def _reap_pod(self, worker: PodWorker) -> None:
         await worker.finished.wait()
         if worker.machine.deleting:
@@ -753,6 +842,18 @@ class Agent:
     def metrics_text(self) -> bytes:
         return self.metrics.exposition()
 
+
+#: How long a restart waits for its restored pods to be back before it serves applies.
+RESTORE_TIMEOUT = 60.0
+#: `--eviction-hard` and `--eviction-monitoring-period` (seconds), from the agent's env.
+EVICTION_HARD_ENV = "PODKEEPER_EVICTION_HARD"
+EVICTION_PERIOD_ENV = "PODKEEPER_EVICTION_MONITORING_PERIOD"
+EVICTION_PERIOD = 10.0
+#: The node events the kubelet records when a pressure condition changes.
+PRESSURE_EVENTS = {
+    MEMORY: {True: "NodeHasInsufficientMemory", False: "NodeHasSufficientMemory"},
+    EPHEMERAL_STORAGE: {True: "NodeHasDiskPressure", False: "NodeHasNoDiskPressure"},
+}
 
 #: Allocations between young-generation collections (CPython's default is 700).
 GC_GEN0_THRESHOLD = 10_000

@@ -247,6 +247,25 @@ class InstanceCgroup:
                 pass
         return n
 
+    def memory_working_set(self) -> int | None:
+        """Bytes in use less the inactive page cache: the kubelet's (cAdvisor's) working
+        set, which its memory eviction ranks pods by. None without a memory controller."""
+        if self.layout.version == 2:
+            d = self.dirs.get("unified")
+            usage = _read_int(os.path.join(d, "memory.current")) if d else None
+            inactive = _read_kv(os.path.join(d, "memory.stat")).get("inactive_file") if d else None
+        else:
+            mem = self._dir("memory")
+            usage = _read_int(os.path.join(mem, "memory.usage_in_bytes")) if mem else None
+            inactive = (
+                _read_kv(os.path.join(mem, "memory.stat")).get("total_inactive_file")
+                if mem
+                else None
+            )
+        if usage is None:
+            return None
+        return max(usage - (inactive or 0), 0)
+
     def read_evidence(self) -> CgroupEvidence:
         """Read limits, peak, OOM kills and CPU accounting. Call before `remove`."""
         ev = CgroupEvidence()

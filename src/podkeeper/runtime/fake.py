@@ -58,6 +58,7 @@ class FakeInstance:
         self._pid = FakeInstance._next_pid
         self._started_at = time.time()
         self.ignores_sigterm = False
+        self.usage: dict[str, int] = {}
         self.log: list[str] = []
         self._done: asyncio.Future[ExitInfo] = asyncio.get_running_loop().create_future()
         self._sigterm = asyncio.Event()
@@ -181,6 +182,11 @@ class FakeContainerRuntime:
         else:
             instance._sigterm.set()
         await instance.wait()
+
+    def usage(self, instance: RunningInstance) -> dict[str, int]:
+        """A fake instance's `usage` dict, which tests set to model memory or disk use."""
+        assert isinstance(instance, FakeInstance)
+        return dict(instance.usage)
 
     async def adopt(self, request: StartRequest, state: Mapping[str, Any]) -> FakeInstance | None:
         """Fake containers live in one event loop: nothing outlives an agent to adopt."""

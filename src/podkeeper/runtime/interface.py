@@ -153,6 +153,12 @@ class ContainerRuntime(Protocol):
         """Kill whatever is left (the agent is going away)."""
         ...
 
+    def usage(self, instance: RunningInstance) -> dict[str, int]:
+        """What the instance uses now, in bytes per resource (`memory`: its working set;
+        `ephemeral-storage`: what it wrote, its log included), for node-pressure
+        eviction; resources the runtime cannot measure are left out."""
+        ...
+
     async def adopt(
         self, request: StartRequest, state: Mapping[str, Any]
     ) -> RunningInstance | None:

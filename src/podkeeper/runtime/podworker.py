@@ -100,6 +100,8 @@ class PodWorker:
     sandbox: SandboxInfo | None = None
     #: containers.json entries of instances to re-attach to (an agent restart).
     adopting: list[Obj] = field(default_factory=list)
+    #: Set once the sandbox exists (with the pod IP) and adopted instances are attached.
+    attached: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set (class-wide) only by measurements; when None the loop does no extra work.
     probe_trace: ClassVar[ProbeTrace | None] = None
 
@@ -168,6 +170,7 @@ class PodWorker:
             if self.adopting:
                 await self._adopt(self.adopting)
                 self.adopting = []
+            self.attached.set()
             self._ended = self._loop.create_future()
             self._pass()
             await self._ended
@@ -175,6 +178,7 @@ class PodWorker:
             log.exception("pod worker %s crashed", self.name)
             raise
         finally:
+            self.attached.set()  # also when the sandbox failed: nobody waits forever
             self._arm(None)
             if self.sandbox is not None:
                 await self.agent.sandboxes.destroy(self.sandbox)

@@ -734,6 +734,22 @@ class ProcessRuntime:
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
         return inst
 
+    def usage(self, instance: RunningInstance) -> dict[str, int]:
+        """The working set of the instance's memory cgroup and the size of its log (host
+        processes write into the host's filesystem: only the log is theirs for sure)."""
+        if not isinstance(instance, ProcessInstance):
+            raise TypeError(f"not a process instance: {instance!r}")
+        out: dict[str, int] = {}
+        if instance.cgroup is not None:
+            ws = instance.cgroup.memory_working_set()
+            if ws is not None:
+                out["memory"] = ws
+        try:
+            out["ephemeral-storage"] = os.stat(instance.request.log_path).st_size
+        except OSError:
+            pass
+        return out
+
     async def exec_sync(
         self, instance: RunningInstance, argv: Sequence[str], timeout: float
     ) -> ProbeOutcome:

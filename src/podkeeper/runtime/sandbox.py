@@ -67,6 +67,7 @@ NETNS_ETC = "/etc/netns"
 RECORDS_DIR = "sandboxes"  # under the agent home
 # Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
 OWNER_LOCK = "owner.lock"
+_HIDDEN_TTL = 10.0
 _BRIDGE_NAME = re.compile(r"^pk([0-9a-f]{6})0$")
 # systemd's EXIT_NAMESPACE: the container's namespaces could not be set up.
 EXIT_NAMESPACE = 226
@@ -443,6 +444,7 @@ class NamespaceSandboxes:
     def __init__(self, home: Path, network: ipaddress.IPv4Network, auto_cidr: bool = False) -> None:
         self.home = Path(home)
         self._auto_cidr = auto_cidr
+        self._hidden: tuple[float, tuple[str, ...]] | None = None
         self.tag = home_tag(home)
         self.bridge = f"pk{self.tag}0"
         self.pool = AddressPool(network)
@@ -630,7 +632,19 @@ class NamespaceSandboxes:
     def hidden_paths(self) -> tuple[str, ...]:
         """What a pod's containers must not see (issue 13 item 3): every network
         namespace under /run/netns (this agent's other pods' and other agents'), this
-        home, and the homes of the other agents this host's bridges name (their alias)."""
+        home, and the homes of the other agents this host's bridges name (their alias).
+
+        Looked up at most every `_HIDDEN_TTL` seconds: a restart restores hundreds of
+        pods at once, and one `ip link` each was most of its time."""
+        now = time.monotonic()
+        cached = self._hidden
+        if cached is not None and now - cached[0] < _HIDDEN_TTL:
+            return cached[1]
+        paths = self._find_hidden_paths()
+        self._hidden = (now, paths)
+        return paths
+
+    def _find_hidden_paths(self) -> tuple[str, ...]:
         homes = [str(self.home)]
         try:
             out = subprocess.run(

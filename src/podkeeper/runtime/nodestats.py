@@ -1,0 +1,34 @@
+"""What the node has left: the eviction manager's signals, read from the host.
+
+The kubelet computes `memory.available` as the node's capacity less the root cgroup's
+working set and `nodefs.available` from the filesystem of its root directory
+(`pkg/kubelet/eviction/helpers.go` `makeSignalObservations`). podkeeper is not alone on
+its host, so it reads the kernel's own estimate, MemAvailable from /proc/meminfo, and
+the free space of the filesystem holding the agent's home (where logs and state grow).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from podkeeper.core.eviction import EPHEMERAL_STORAGE, MEMORY, NodeStats
+
+
+def read_node_stats(home: Path) -> NodeStats:
+    available: dict[str, int] = {}
+    capacity: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo") as f:
+            info = {k: v for k, _, v in (line.partition(":") for line in f)}
+        available[MEMORY] = int(info["MemAvailable"].split()[0]) * 1024
+        capacity[MEMORY] = int(info["MemTotal"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError, IndexError):
+        pass
+    try:
+        st = os.statvfs(home)
+        available[EPHEMERAL_STORAGE] = st.f_bavail * st.f_frsize
+        capacity[EPHEMERAL_STORAGE] = st.f_blocks * st.f_frsize
+    except OSError:
+        pass
+    return NodeStats(available, capacity)
