@@ -113,6 +113,7 @@ class Agent:
             log.error("state database: %s", line)
         if damage:
             self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
+        self.store.on_degraded = self._store_degraded
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -775,6 +776,23 @@ class Agent:
         return event_object(
             ns, pod, uid, field_path, e, self.wall_offset, self.node_name, next(self._event_seq)
         )
+
+    def _store_degraded(self, why: str | None) -> None:
+        """The state database stopped (or resumed) taking writes (issue 13 item 9): say so
+        on the node and on every pod, whose events and terminations are kept in memory
+        meanwhile; the pods go on being supervised."""
+        if why is not None:
+            reason = "StateNotSaved"
+            message = (
+                f"cannot write the state database {self.store.path}: {why}; events and"
+                " terminations are kept in memory until space returns"
+            )
+        else:
+            reason, message = "StateSaved", "the state database is writable again: all saved"
+        self._record_node_event(reason, message)
+        for w in list(self.pods.values()):
+            etype = "Warning" if why is not None else "Normal"
+            self.record_event(w, Event(etype, reason, message, None, self.now()))
 
     def _record_node_event(self, reason: str, message: str) -> None:
         """A Warning event about this node (as the kubelet reports node problems)."""

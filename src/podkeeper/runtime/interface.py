@@ -168,6 +168,10 @@ class ContainerRuntime(Protocol):
         ...
 
 
+class SandboxError(Exception):
+    """The pod's sandbox could not be made (an `ip` command, RunPodSandbox, a full disk)."""
+
+
 @dataclass(frozen=True)
 class SandboxInfo:
     """The pod's sandbox as the runtime needs it (the CRI's PodSandbox).

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
 from podkeeper.core.envexpand import EnvError, command_argv, container_env, expand
+from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.security import effective_security
@@ -32,6 +33,7 @@ from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
     RunningInstance,
+    SandboxError,
     SandboxInfo,
     StartError,
     StartRequest,
@@ -45,7 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("podkeeper.pod")
 
 Obj = dict[str, Any]
-HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
+HOOK_TIMEOUT = 120.0
+# A failed sandbox is tried again after 1, 2, 4 ... 30 s.
+SANDBOX_RETRY_FIRST = 1.0
+SANDBOX_RETRY_MAX = 30.0  # the CRI's default runtime request timeout bounds an exec hook
 
 #: `(worker, action, scheduled, started)`: a probe began running at clock time
 #: `started`; `scheduled` is the tick that made it due, None when no tick did (a
@@ -163,10 +168,9 @@ class PodWorker:
         self._loop = asyncio.get_running_loop()
         try:
             # RunPodSandbox comes before any container: the pod IP is known only then.
-            self.sandbox = await self.agent.sandboxes.create(
-                self.pod.metadata.uid, self.name, self.pod.spec.host_network
-            )
-            self.machine.pod_ip = self.sandbox.ip
+            self.sandbox = await self._create_sandbox()
+            if self.sandbox is not None:
+                self.machine.pod_ip = self.sandbox.ip
             if self.adopting:
                 await self._adopt(self.adopting)
                 self.adopting = []
@@ -184,6 +188,33 @@ class PodWorker:
                 await self.agent.sandboxes.destroy(self.sandbox)
             self._publish()
             self.finished.set()
+
+    async def _create_sandbox(self) -> SandboxInfo | None:
+        """The pod's sandbox, retried with back-off while it cannot be made, each failure
+        a `FailedCreatePodSandBox` Warning (the kubelet's `createPodSandbox` error);
+        None when the pod is deleted before it could be made (nothing to start then)."""
+        delay = SANDBOX_RETRY_FIRST
+        while True:
+            try:
+                return await self.agent.sandboxes.create(
+                    self.pod.metadata.uid, self.name, self.pod.spec.host_network
+                )
+            except (SandboxError, OSError) as e:
+                if self.machine.deleting:
+                    return None
+                self.agent.record_event(
+                    self,
+                    Event(
+                        "Warning",
+                        "FailedCreatePodSandBox",
+                        f"Failed to create pod sandbox: {e}",
+                        None,
+                        self.agent.now(),
+                    ),
+                )
+                log.error("pod %s: sandbox not created (retry in %gs): %s", self.name, delay, e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SANDBOX_RETRY_MAX)
 
     def _pass(self) -> None:
         """One pass of the worker: feed the clock to the core, carry out its actions, and

@@ -485,6 +485,10 @@ class ProcessInstance:
         for fd in {self._pidfd, self._watch}:
             if fd is not None:
                 os.close(fd)
+        if self._pid > 0:
+            # The monitor SIGKILLed the rest of the group before it reaped the main
+            # process; wait (bounded) until they are really gone, as without a monitor.
+            await _wait_group_gone(self._pid, _GROUP_GONE_TIMEOUT)
         with contextlib.suppress(OSError):
             os.unlink(mon.status_file)
         if ev is not None and self.cgroup is not None:

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
-from podkeeper.runtime.interface import SandboxInfo
+from podkeeper.runtime.interface import SandboxError, SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step
 
 T = TypeVar("T")
@@ -79,10 +79,6 @@ _CAP_NET_ADMIN = 12
 _CAP_SYS_ADMIN = 21
 
 _warned: set[str] = set()
-
-
-class SandboxError(Exception):
-    """An `ip` command failed while making or removing a sandbox."""
 
 
 def warn_once(message: str) -> None:
@@ -602,8 +598,8 @@ class NamespaceSandboxes:
 
         `hostNetwork` pods share the host's network and UTS namespaces (as in
         Kubernetes) but still get per-container PID and mount namespaces. If the
-        network cannot be made the pod falls back to the host network with an
-        error logged, rather than never starting."""
+        network cannot be made (a full disk, no free address) this raises
+        `SandboxError`."""
         hidden = await asyncio.to_thread(self.hidden_paths)
         if host_network:
             return SandboxInfo(
@@ -614,10 +610,10 @@ class NamespaceSandboxes:
             try:
                 live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name)
             except (SandboxError, OSError) as e:
-                log.error("pod %s: sandbox network not created, using the host's: %s", pod_name, e)
-                return SandboxInfo(
-                    pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
-                )
+                # Never the host network for a pod that asked for its own (issue 13
+                # item 9): the pod worker reports it and tries again, as the kubelet
+                # retries a failed RunPodSandbox.
+                raise SandboxError(str(e)) from e
         self.timings["create"] = time.perf_counter() - t0
         return SandboxInfo(
             pod_uid,

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ Obj = dict[str, Any]
 SCHEMA_VERSION = 1
 #: Seconds between commits of batched writes (the agent loop's cadence).
 FLUSH_INTERVAL = 0.05
+log = logging.getLogger(__name__)
+
 #: At most this many trailing log lines are kept with a termination.
 MAX_LOG_LINES = 50
 
@@ -145,6 +148,18 @@ class Store:
         self.path = Path(path)
         self._batch = batch
         self._pending = 0
+        # A full disk (issue 13 item 9): writes that cannot be committed wait here, in
+        # order, and are replayed when space returns; until then the events and
+        # terminations they carry are answered from memory.
+        self._txn: list[tuple[str, tuple[Any, ...]]] = []
+        self._backlog: list[tuple[str, tuple[Any, ...]]] = []
+        self._mem_events: dict[str, Obj] = {}
+        self._mem_terminations: list[Obj] = []
+        self.dropped = 0
+        #: Why writes are not reaching the disk, or None when they are.
+        self.degraded: str | None = None
+        #: Called with the reason when writes start failing, with None when they recover.
+        self.on_degraded: Callable[[str | None], None] | None = None
         _make_private(self.path)
         self._conn = sqlite3.connect(self.path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -180,9 +195,18 @@ class Store:
         return self._pending
 
     def flush(self) -> None:
-        """Commit every pending write. Cheap when there is none."""
+        """Commit every pending write. Cheap when there is none. When the disk was full,
+        first replay what waited (and say the store recovered once it went through)."""
+        if self.degraded is not None:
+            self._replay()
+            return
         if self._conn.in_transaction:
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                self._degrade(e)
+                return
+        self._txn.clear()
         self._pending = 0
 
     async def flush_periodically(self, interval: float = FLUSH_INTERVAL) -> None:
@@ -200,15 +224,92 @@ class Store:
         self.flush()
         self._conn.close()
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        if not self._conn.in_transaction:
+    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Execute one write; returns its row count (0 while the disk is full)."""
+        if self.degraded is not None:
+            self._queue(sql, params)
+            return 0
+        try:
+            if not self._conn.in_transaction:
+                self._conn.execute("BEGIN")
+            cur = self._conn.execute(sql, params)
+            self._txn.append((sql, params))
+            if self._batch:
+                self._pending += 1
+            else:
+                self._conn.execute("COMMIT")
+                self._txn.clear()
+        except sqlite3.OperationalError as e:
+            if (sql, params) not in self._txn[-1:]:
+                self._txn.append((sql, params))
+            self._degrade(e)
+            return 0
+        return cur.rowcount
+
+    def _degrade(self, err: sqlite3.OperationalError) -> None:
+        """A write or commit failed (disk full, I/O error): roll back, keep every write of
+        the transaction for later, and answer from memory until space returns."""
+        if not _disk_error(err):
+            raise err
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.rollback()
+        for sql, params in self._txn:  # rolled back: what they said must still be answered
+            self._remember(sql, params)
+        self._backlog.extend(self._txn)
+        self._txn.clear()
+        self._pending = 0
+        self._trim()
+        if self.degraded is None:
+            self.degraded = str(err)
+            log.error("state database %s: %s; keeping writes in memory", self.path, err)
+            if self.on_degraded is not None:
+                self.on_degraded(self.degraded)
+
+    def _remember(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Put a rolled-back event or termination write into the memory overlay."""
+        if sql.startswith("INSERT INTO events"):
+            self._mem_events[str(params[0])] = _loads(params[4])
+        elif sql.startswith("UPDATE events"):
+            self._mem_events[str(params[1])] = _loads(params[0])
+        elif sql.startswith("INSERT INTO terminations"):
+            self._mem_terminations.append(_loads(params[6]))
+
+    def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._backlog.append((sql, params))
+        self._trim()
+
+    def _trim(self) -> None:
+        over = len(self._backlog) - MAX_BACKLOG
+        if over > 0:
+            del self._backlog[:over]
+            self.dropped += over
+
+    def _replay(self) -> None:
+        try:
             self._conn.execute("BEGIN")
-        cur = self._conn.execute(sql, params)
-        if self._batch:
-            self._pending += 1
-        else:
+            for sql, params in self._backlog:
+                self._conn.execute(sql, params)
             self._conn.execute("COMMIT")
-        return cur
+        except sqlite3.OperationalError as e:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
+            if not _disk_error(e):
+                raise
+            return  # still full: try again at the next flush
+        written = len(self._backlog)
+        self._backlog.clear()
+        self._mem_events.clear()
+        self._mem_terminations.clear()
+        self._pending = 0
+        log.warning(
+            "state database %s writable again: %d waiting writes saved%s",
+            self.path,
+            written,
+            f", {self.dropped} dropped" if self.dropped else "",
+        )
+        self.degraded = None
+        if self.on_degraded is not None:
+            self.on_degraded(None)
 
     # -- objects ---------------------------------------------------------
 
@@ -249,11 +350,13 @@ class Store:
 
     def delete_object(self, kind: str, namespace: str, name: str) -> bool:
         """Forget an object; False when there was none."""
-        cur = self._write(
-            "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
-            (kind, namespace, name),
+        return (
+            self._write(
+                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+                (kind, namespace, name),
+            )
+            > 0
         )
-        return cur.rowcount > 0
 
     # -- events ----------------------------------------------------------
 
@@ -274,11 +377,16 @@ class Store:
         row = self._conn.execute(
             "SELECT id, doc FROM events WHERE correlation_key = ?", (key,)
         ).fetchone()
-        if row is not None:
-            stored = _loads(row[1])
+        known = self._mem_events.get(key) or (_loads(row[1]) if row is not None else None)
+        if known is not None:
+            stored = known
             stored["count"] = int(stored.get("count") or 1) + count
             stored["lastTimestamp"] = max(last, stored.get("lastTimestamp") or last, key=_epoch)
-            self._write("UPDATE events SET doc = ? WHERE id = ?", (_dumps(stored), row[0]))
+            self._write(
+                "UPDATE events SET doc = ? WHERE correlation_key = ?", (_dumps(stored), key)
+            )
+            if self.degraded is not None:
+                self._mem_events[key] = stored
             return stored, False
         stored = dict(ev)
         stored.update(firstTimestamp=first, lastTimestamp=last, count=count)
@@ -294,6 +402,8 @@ class Store:
                 _dumps(stored),
             ),
         )
+        if self.degraded is not None:
+            self._mem_events[key] = stored
         return stored, True
 
     def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]:
@@ -309,19 +419,33 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY first_time, id"
-        return [_loads(r[0]) for r in self._conn.execute(sql, params)]
+        found = [_loads(r[0]) for r in self._conn.execute(sql, params)]
+        if not self._mem_events:
+            return found
+        # Recorded while the disk was full: the newer state of a stored one, or new.
+        mem = {
+            k: e
+            for k, e in self._mem_events.items()
+            if (namespace is None or _event_namespace(e) == namespace)
+            and (
+                involved_name is None
+                or (e.get("involvedObject") or {}).get("name") == involved_name
+            )
+        }
+        out = [mem.pop(event_correlation_key(e), e) for e in found]
+        out += sorted(mem.values(), key=lambda e: _epoch(e["firstTimestamp"]))
+        return out
 
     def prune_events(self, keep: int) -> int:
         """Drop all but the `keep` most recently first-seen events; returns how many went.
 
         The API server keeps events one hour (`--event-ttl`); a long-lived
         agent bounds them by count instead."""
-        cur = self._write(
+        return self._write(
             "DELETE FROM events WHERE id NOT IN"
             " (SELECT id FROM events ORDER BY first_time DESC, id DESC LIMIT ?)",
             (keep,),
         )
-        return cur.rowcount
 
     # -- instances -------------------------------------------------------
 
@@ -389,6 +513,8 @@ class Store:
                 _dumps(doc),
             ),
         )
+        if self.degraded is not None:
+            self._mem_terminations.append(doc)
         return doc
 
     def terminations(self, namespace: str, pod: str, container: str | None) -> list[Obj]:
@@ -404,7 +530,29 @@ class Store:
                 " ORDER BY time, id",
                 (namespace, pod, container),
             )
-        return [_loads(r[0]) for r in rows]
+        found = [_loads(r[0]) for r in rows]
+        found += [
+            t
+            for t in self._mem_terminations
+            if t["namespace"] == namespace
+            and t["pod"] == pod
+            and (container is None or t["container"] == container)
+        ]
+        return found
+
+
+#: Writes kept in memory while the disk is full (then the oldest go, counted).
+MAX_BACKLOG = 100_000
+
+
+def _disk_error(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return "full" in text or "disk i/o" in text or "no space" in text
+
+
+def _event_namespace(ev: Mapping[str, Any]) -> str:
+    obj = ev.get("involvedObject") or {}
+    return str(obj.get("namespace") or (ev.get("metadata") or {}).get("namespace") or "default")
 
 
 # -- a damaged database (issue 13 item 10) -------------------------------------
