@@ -1,0 +1,667 @@
+"""podkeeper side by side with the tools a user would pick instead, in the same run (issue 16).
+
+The same work for each tool: N containers (``PK_BENCH_PEERS_N``, default 20) of a
+locally built busybox image, each with an exec health check every second that runs
+busybox ``true``, measured over a window (``PK_BENCH_PEERS_WINDOW``, default 60 s,
+10 s with ``--quick``). Rows:
+
+- ``peers.<tool>.cpu_per_1k_checks``: CPU-seconds the whole tool used in the window
+  per 1,000 checks it ran, and ``peers.podkeeper_vs_<tool>.cpu_per_1k_checks`` whose
+  ratio is podkeeper / peer (target <= 0.2);
+- ``peers.<tool>.fail_to_new_instance``: a container made to fail its check, from
+  the failing check to a new running instance ("never" for Docker: it only marks
+  the container unhealthy), and podkeeper's ratio to it (target < 1);
+- ``peers.<tool>.start_one``: one more container, from the user's command to running.
+
+What "the whole tool" counts:
+
+- podkeeper: the agent process from ``/proc/<pid>/stat``, utime + stime of all its
+  threads plus cutime + cstime, the children it reaped in the window (every check
+  process: the ``/bin/sh`` that joins the container's cgroup and execs busybox
+  ``true``). There is no other process: no daemon, no shim. Checks are the exec
+  probes the agent started in the window (its own trace, ``_pkagent``).
+- Docker: a private ``dockerd`` started in a cpuacct cgroup of its own; everything
+  it starts inherits it (its containerd, every ``containerd-shim-runc-v2``, every
+  ``runc`` create/exec/start and ``docker-init``). The containers' cgroups are
+  created under the same cgroup (``--cgroup-parent``), so the check processes and
+  ``runc init`` count too. The total is that cgroup's ``cpuacct.usage`` (ns, every
+  task that ever ran in it, exited ones included); the two halves are reported as
+  ``.daemons`` and ``.containers``. Checks are the ``exec_die`` events of the
+  window. The ``docker`` CLI calls made to set up are outside the window.
+
+Docker: Debian's ``docker.io`` (``apt-get install docker.io``). The daemon is
+private: its own ``--data-root``, ``--exec-root``, ``--pidfile`` and unix socket
+under a temp dir, ``--bridge=none --iptables=false --ip6tables=false
+--ip-forward=false --ip-masq=false`` and containers with ``--network none``: no
+change to the host's network. The image is built here from ``/bin/busybox``
+(Debian's ``busybox-static``) as a docker-archive tar and ``docker load``-ed;
+nothing is pulled. Afterwards every container and the image are removed, the
+daemon is stopped (SIGTERM, then SIGKILL to its whole cgroup), any mount left
+under the temp dir is unmounted, and the cgroups and the temp dir are removed.
+
+Not measured here, each with its reason in the table: Podman (its healthchecks
+are systemd timers: ``podman run --health-cmd`` creates a transient
+``systemd-run`` unit per container, so without systemd as PID 1 no check ever
+runs) and containerd through the CRI (the kubelet's own path: it needs a kubelet
+or podkeeper's CRI runtime, issue 10, which this suite does not depend on yet).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import BenchContext, Measurement, benchmark
+from benchmarks.bench_podkeeper import CLK_TCK, _cli, is_running, pod, traced_agent
+
+Obj = dict[str, Any]
+
+BUSYBOX = Path("/bin/busybox")
+IMAGE = "pk-bench-busybox:1"
+#: busybox applets linked into the image (``/bin/<name>`` -> busybox)
+APPLETS = ("sh", "true", "false", "sleep", "test", "touch", "rm", "cat")
+CHECK = ["true"]  # the exec form: no shell, as podkeeper's `command: [true]`
+SLEEP_S = 3600
+CHECK_PERIOD_S = 1
+MAX_CONTAINERS = 200  # whatever PK_BENCH_PEERS_N says
+CPU_TARGET = "ratio <= 0.2"  # podkeeper <= 1/5 of the peer's CPU per check
+FASTER_TARGET = "ratio < 1"
+
+
+class PeerUnavailable(Exception):
+    """The peer cannot run on this machine; the message says why (shown as the skip reason)."""
+
+
+def settings(quick: bool) -> tuple[int, float]:
+    """(containers, window seconds) from the environment, or the defaults."""
+    n = int(os.environ.get("PK_BENCH_PEERS_N", "20"))
+    window = float(os.environ.get("PK_BENCH_PEERS_WINDOW", "10" if quick else "60"))
+    if not 1 <= n <= MAX_CONTAINERS or window <= 0:
+        raise ValueError(f"PK_BENCH_PEERS_N must be 1..{MAX_CONTAINERS}, the window > 0")
+    return n, window
+
+
+def _log(msg: str) -> None:
+    print(f"  peers: {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------- the image
+
+
+def _tar_add(t: tarfile.TarFile, name: str, data: bytes | None = None, **attrs: Any) -> None:
+    ti = tarfile.TarInfo(name)
+    ti.mtime = 946684800  # fixed: the same busybox gives the same image id
+    for key, val in attrs.items():
+        setattr(ti, key, val)
+    if data is not None:
+        ti.size = len(data)
+    t.addfile(ti, io.BytesIO(data) if data is not None else None)
+
+
+def build_busybox_image(path: Path, busybox: Path = BUSYBOX, tag: str = IMAGE) -> str:
+    """Write a docker-archive tar (``docker load`` / ``ctr import``) of one layer:
+    ``/bin/busybox`` and its applet links, ``/tmp``. Its config runs ``sleep 3600`` with
+    the exec-form health check ``["CMD", "true"]``. Returns the image id (hex)."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for d, mode in (("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777)):
+            _tar_add(t, d, type=tarfile.DIRTYPE, mode=mode)
+        _tar_add(t, "bin/busybox", busybox.read_bytes(), mode=0o755)
+        for name in APPLETS:
+            _tar_add(t, f"bin/{name}", type=tarfile.SYMTYPE, linkname="busybox", mode=0o777)
+    layer_bytes = layer.getvalue()
+    layer_sha = hashlib.sha256(layer_bytes).hexdigest()
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    created = "2000-01-01T00:00:00Z"
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "created": created,
+        "config": {
+            "Cmd": ["sleep", str(SLEEP_S)],
+            "Env": ["PATH=/bin"],
+            "Healthcheck": {"Test": ["CMD", *CHECK]},
+        },
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_sha}"]},
+        "history": [{"created": created, "created_by": "podkeeper benchmarks: /bin/busybox"}],
+    }
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    config_sha = hashlib.sha256(config_bytes).hexdigest()
+    manifest = [{"Config": f"{config_sha}.json", "RepoTags": [tag], "Layers": []}]
+    manifest[0]["Layers"] = [f"{layer_sha}/layer.tar"]
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as t:
+        _tar_add(t, f"{layer_sha}/layer.tar", layer_bytes, mode=0o644)
+        _tar_add(t, f"{config_sha}.json", config_bytes, mode=0o644)
+        _tar_add(t, "manifest.json", json.dumps(manifest).encode(), mode=0o644)
+    return config_sha
+
+
+# ------------------------------------------------------------------ cgroups
+
+
+class CpuCgroup:
+    """A cgroup of our own for CPU accounting: cgroup v1 ``cpuacct`` or the v2 tree.
+
+    ``path(sub)`` is the cgroup path (``/pk-peers-…/sub``) that a daemon's
+    ``--cgroup-parent`` may name; ``usage_ns(sub)`` counts every task that ever ran
+    in it or below it. ``remove()`` removes it, and what runc made under it in
+    every other controller, deepest first.
+    """
+
+    ROOT = Path("/sys/fs/cgroup")
+
+    def __init__(self, prefix: str = "pk-peers") -> None:
+        self.name = f"{prefix}-{os.getpid()}-{random.randrange(1 << 32):08x}"
+        self.v2 = (self.ROOT / "cgroup.controllers").exists()
+        self.base = self.ROOT / self.name if self.v2 else self.ROOT / "cpuacct" / self.name
+        if not self.v2 and not (self.ROOT / "cpuacct" / "cpuacct.usage").exists():
+            raise PeerUnavailable("no cpuacct cgroup controller to account a daemon's CPU")
+        try:
+            self.base.mkdir()
+        except OSError as exc:
+            raise PeerUnavailable(f"cannot create a cgroup for the daemon: {exc}") from exc
+
+    def path(self, sub: str = "") -> str:
+        return f"/{self.name}/{sub}" if sub else f"/{self.name}"
+
+    def make(self, sub: str) -> Path:
+        d = self.base / sub
+        d.mkdir(exist_ok=True)
+        return d
+
+    def procs_file(self, sub: str) -> Path:
+        return self.make(sub) / "cgroup.procs"
+
+    def usage_ns(self, sub: str = "") -> int:
+        d = self.base / sub if sub else self.base
+        if not d.exists():
+            return 0
+        if self.v2:
+            for line in (d / "cpu.stat").read_text().splitlines():
+                key, _, val = line.partition(" ")
+                if key == "usage_usec":
+                    return int(val) * 1000
+            return 0
+        return int((d / "cpuacct.usage").read_text())
+
+    def pids(self) -> list[int]:
+        """Every process still in the cgroup, at any depth."""
+        out = []
+        for procs in self.base.rglob("cgroup.procs"):
+            with contextlib.suppress(OSError, ValueError):
+                out += [int(x) for x in procs.read_text().split()]
+        return out
+
+    def remove(self) -> None:
+        roots = [self.ROOT / self.name] if self.v2 else list(self.ROOT.glob(f"*/{self.name}"))
+        for root in roots:
+            dirs = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+            for d in [*dirs, root]:
+                for _ in range(50):
+                    try:
+                        d.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)  # a task still exiting
+
+
+# --------------------------------------------------------------- /proc helpers
+
+
+def proc_cpu_with_children(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``pid`` in seconds: its threads and the children
+    it has reaped."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+
+def systemd_absent_reason() -> str | None:
+    """Why systemd cannot run timers here, or None when it is PID 1."""
+    try:
+        comm = Path("/proc/1/comm").read_text().strip()
+    except OSError:
+        comm = "?"
+    if comm == "systemd" and Path("/run/systemd/system").is_dir():
+        return None
+    return f"PID 1 is {comm!r}, not systemd"
+
+
+# -------------------------------------------------------------------- Docker
+
+
+class PrivateDocker:
+    """A dockerd of our own in a temp dir, its CPU in ``cgroup``; ``close()`` leaves nothing."""
+
+    def __init__(self, cgroup: CpuCgroup, start_timeout: float = 30.0) -> None:
+        dockerd = shutil.which("dockerd")
+        if dockerd is None:
+            raise PeerUnavailable("dockerd not installed (Debian: apt-get install docker.io)")
+        # Debian's docker.io puts its CLI in /usr/bin; another one may come first in PATH.
+        cli = "/usr/bin/docker" if os.access("/usr/bin/docker", os.X_OK) else shutil.which("docker")
+        if cli is None:
+            raise PeerUnavailable("the docker CLI is not installed (apt-get install docker.io)")
+        self.cli = cli
+        self.cgroup = cgroup
+        self.dir = Path(tempfile.mkdtemp(prefix="pk-peers-docker-"))
+        self.sock = self.dir / "docker.sock"
+        self.env = dict(
+            os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(self.dir / "cli")
+        )
+        self.log = self.dir / "dockerd.log"
+        procs = cgroup.procs_file("daemons")
+        cgroup.make("containers")
+        args = [
+            dockerd,
+            f"--data-root={self.dir / 'data'}",
+            f"--exec-root={self.dir / 'exec'}",
+            f"--pidfile={self.dir / 'dockerd.pid'}",
+            f"--host=unix://{self.sock}",
+            "--bridge=none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-forward=false",
+            "--ip-masq=false",
+            f"--cgroup-parent={cgroup.path('containers')}",
+            "--log-level=warn",
+        ]
+        # The shell joins our cgroup, then becomes dockerd: everything it starts inherits it.
+        self.proc = subprocess.Popen(
+            ["/bin/sh", "-c", f'echo $$ > "{procs}" && exec "$@"', "sh", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed by the child's exit
+            start_new_session=True,
+        )
+        end = time.monotonic() + start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                self.close()
+                raise PeerUnavailable(f"dockerd exited {self.proc.returncode}: {' | '.join(tail)}")
+            if self.sock.exists() and self.docker("version", check=False).returncode == 0:
+                break
+            if time.monotonic() > end:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                self.close()
+                raise PeerUnavailable(f"dockerd not ready in {start_timeout:.0f} s: {tail}")
+            time.sleep(0.1)
+
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(
+            [self.cli, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and r.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def close(self) -> None:
+        """Containers and image, then the daemon, mounts, cgroups and files. Never raises."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                ids = self.docker("ps", "-aq", check=False, timeout=20).stdout.split()
+                if ids:
+                    self.docker("rm", "-f", "-v", *ids, check=False, timeout=60)
+                self.docker("rmi", "-f", IMAGE, check=False, timeout=20)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left in our cgroup (containerd, a shim, a container) is killed.
+        for _ in range(3):
+            pids = self.cgroup.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+        _unmount_under(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _unmount_under(d: Path) -> None:
+    """Lazily unmount every mount point at or below ``d``, deepest first."""
+    prefix = str(d)
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    points = [line.split()[4] for line in lines]
+    mine = [p for p in points if p == prefix or p.startswith(prefix + "/")]
+    for p in sorted(set(mine), key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], capture_output=True, check=False)
+
+
+def _docker_checks(d: PrivateDocker, since: float, until: float) -> int:
+    """Health-check execs that ended in [since, until]: dockerd's ``exec_die`` events."""
+    r = d.docker(
+        "events",
+        "--since",
+        f"{since:.6f}",
+        "--until",
+        f"{until:.6f}",
+        "--filter",
+        "event=exec_die",
+        "--format",
+        "{{.Action}}",
+        timeout=30,
+    )
+    return sum(1 for line in r.stdout.splitlines() if line.strip())
+
+
+def _docker_run(d: PrivateDocker, name: str, *extra: str) -> None:
+    d.docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        f"--health-interval={CHECK_PERIOD_S}s",
+        "--health-timeout=1s",
+        *extra,
+        IMAGE,
+    )
+
+
+def docker_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
+    cgroup = CpuCgroup()
+    try:
+        t0 = time.monotonic()
+        d = PrivateDocker(cgroup)
+        try:
+            version = d.docker("version", "--format", "{{.Server.Version}}").stdout.strip()
+            _log(f"dockerd {version} up in {time.monotonic() - t0:.1f} s")
+            tar = d.dir / "busybox.tar"
+            build_busybox_image(tar)
+            d.docker("load", "-i", str(tar))
+            for i in range(n):
+                _docker_run(d, f"pkb{i}")
+            # Each container's first check comes one interval after its start.
+            end = time.monotonic() + 15
+            while time.monotonic() < end:
+                out = d.docker("ps", "--filter", "health=healthy", "-q").stdout.split()
+                if len(out) >= n:
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"only {len(out)} of {n} Docker containers became healthy")
+            time.sleep(1.0)
+            wall0, u0, u0d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
+            m0 = time.monotonic()
+            time.sleep(window)
+            wall1, u1, u1d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
+            took = time.monotonic() - m0
+            checks = _docker_checks(d, wall0, wall1)
+            cpu_s, daemons_s = (u1 - u0) / 1e9, (u1d - u0d) / 1e9
+            _log(
+                f"docker: {checks} checks in {took:.1f} s, CPU {cpu_s:.2f} s "
+                f"(daemons {daemons_s:.2f} s, containers {cpu_s - daemons_s:.2f} s)"
+            )
+            fail_ms, fail_note = _docker_fail(d, 3.0 if ctx.quick else 10.0)
+            start_ms = _docker_start_one(d)
+        finally:
+            d.close()
+    finally:
+        cgroup.remove()
+    per_k = cpu_s / checks * 1000 if checks else math.nan
+    return [
+        Measurement("peers.docker.checks_per_s", checks / took, "check/s"),
+        Measurement("peers.docker.cpu_per_1k_checks", per_k, "CPU-s", better="lower"),
+        Measurement(
+            "peers.docker.cpu_per_1k_checks.daemons",
+            daemons_s / checks * 1000 if checks else math.nan,
+            "CPU-s",
+            better="lower",
+            note="dockerd, containerd, shims, runc",
+        ),
+        Measurement(
+            "peers.docker.cpu_per_1k_checks.containers",
+            (cpu_s - daemons_s) / checks * 1000 if checks else math.nan,
+            "CPU-s",
+            better="lower",
+            note="in the containers' cgroups: checks, runc init",
+        ),
+        Measurement(
+            "peers.docker.fail_to_new_instance", fail_ms, "ms", better="lower", note=fail_note
+        ),
+        Measurement("peers.docker.start_one", start_ms, "ms", better="lower"),
+    ]
+
+
+def _inspect(d: PrivateDocker, name: str) -> Obj:
+    data: list[Obj] = json.loads(d.docker("inspect", name, timeout=20).stdout)
+    return data[0]
+
+
+def _docker_fail(d: PrivateDocker, observe_s: float) -> tuple[float, str]:
+    """A container (restart policy ``always``) whose check starts failing: how long until a
+    new instance runs. Docker marks it unhealthy and never restarts it: inf ("never")."""
+    _docker_run(
+        d,
+        "pkfail",
+        "--restart=always",
+        "--health-retries=1",
+        "--health-cmd=test ! -e /tmp/fail",
+    )
+    end = time.monotonic() + 15
+    while _inspect(d, "pkfail")["State"].get("Health", {}).get("Status") != "healthy":
+        if time.monotonic() > end:
+            raise RuntimeError("the failing-check container never became healthy")
+        time.sleep(0.1)
+    before = _inspect(d, "pkfail")
+    d.docker("exec", "pkfail", "touch", "/tmp/fail")
+    t_flag = time.monotonic()
+    t_unhealthy = math.nan
+    end = t_flag + 10 + observe_s
+    while time.monotonic() < end:
+        st = _inspect(d, "pkfail")
+        if st["State"]["StartedAt"] != before["State"]["StartedAt"] or st["RestartCount"]:
+            # A Docker that restarts on a failed check: time it from the flag (an upper
+            # bound on "from the failing check", by at most one interval).
+            return (time.monotonic() - t_flag) * 1e3, "restarted (timed from the flag)"
+        if math.isnan(t_unhealthy) and st["State"]["Health"]["Status"] == "unhealthy":
+            t_unhealthy = time.monotonic()
+            end = t_unhealthy + observe_s
+        time.sleep(0.1)
+    if math.isnan(t_unhealthy):
+        raise RuntimeError("the failing-check container never became unhealthy")
+    return math.inf, (
+        f"never: unhealthy {t_unhealthy - t_flag:.1f} s after the flag, "
+        f"still the same instance {observe_s:.0f} s later (--restart=always)"
+    )
+
+
+def _docker_start_one(d: PrivateDocker) -> float:
+    """``docker run -d`` of one more container until it runs, in ms (the CLI returns after
+    the start; ``inspect`` confirms, polled until Running if it was not yet)."""
+    t0 = time.monotonic()
+    d.docker("run", "-d", "--name", "pkone", "--network", "none", IMAGE)
+    while not _inspect(d, "pkone")["State"]["Running"]:
+        if time.monotonic() - t0 > 20:
+            raise RuntimeError("docker run: the container did not start")
+        time.sleep(0.01)
+    return (time.monotonic() - t0) * 1e3
+
+
+# ------------------------------------------------------------------ podkeeper
+
+
+def _busybox(*argv: str) -> list[str]:
+    return [str(BUSYBOX), *argv]
+
+
+def podkeeper_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
+    """The real agent (``_pkagent``, process runtime), N pods of busybox ``sleep`` with an
+    exec liveness probe (busybox ``true``) every second."""
+    exec_probe = {
+        "exec": {"command": _busybox(*CHECK)},
+        "periodSeconds": CHECK_PERIOD_S,
+        "timeoutSeconds": 1,
+    }
+    sleep = _busybox("sleep", str(SLEEP_S))
+    with traced_agent() as agent:
+        objs = [pod(f"peer{i}", sleep, livenessProbe=exec_probe) for i in range(n)]
+        agent.client.apply(objs)
+        if not agent.wait_pods(is_running, n, time.monotonic() + 15):
+            raise RuntimeError(f"not all {n} podkeeper pods ran")
+        time.sleep(2.0)  # past every pod's first probe
+        agent.mark()
+        c0, m0 = proc_cpu_with_children(agent.pid), time.monotonic()
+        time.sleep(window)
+        stats = agent.stats()
+        c1, took = proc_cpu_with_children(agent.pid), time.monotonic() - m0
+        checks = int(stats["by_kind"].get("ExecTarget", 0))
+        if stats["failures"]:
+            raise RuntimeError(f"podkeeper probes failed: {stats['last_failure']}")
+        cpu_s = c1 - c0
+        _log(f"podkeeper: {checks} checks in {took:.1f} s, CPU {cpu_s:.2f} s")
+
+        # A container made to fail its check: liveness Failure -> new instance running.
+        flag = agent.home / "fail-flag"
+        fail = pod(
+            "pkfail",
+            sleep,
+            livenessProbe={
+                "exec": {"command": _busybox("test", "!", "-e", str(flag))},
+                "periodSeconds": CHECK_PERIOD_S,
+                "timeoutSeconds": 1,
+                "failureThreshold": 1,
+            },
+        )
+        agent.client.apply([fail])
+        agent.wait_pods(
+            lambda p: p["metadata"]["name"] == "pkfail" and is_running(p), 1, time.monotonic() + 10
+        )
+        time.sleep(1.5)  # a first successful check
+        flag.touch()
+        end = time.monotonic() + 10
+        fail_ms = math.nan
+        while time.monotonic() < end:
+            r = agent.stats()["extra_reactions"]["liveness_to_restart"]
+            if r["count"] >= 1:
+                fail_ms = r["max_ms"]
+                break
+            time.sleep(0.05)
+        flag.unlink(missing_ok=True)
+
+        # One container from the user's command (the real CLI) to Running in the API.
+        manifest = agent.home / "one.yaml"
+        manifest.write_text(json.dumps(pod("pkone", sleep)))
+        t0 = time.monotonic()
+        _cli(agent.home, "apply", "-f", str(manifest))
+        start_ms = math.nan
+        while time.monotonic() - t0 < 20:
+            if any(p["metadata"]["name"] == "pkone" and is_running(p) for p in agent.pods()):
+                start_ms = (time.monotonic() - t0) * 1e3
+                break
+            time.sleep(0.01)
+    per_k = cpu_s / checks * 1000 if checks else math.nan
+    return [
+        Measurement("peers.podkeeper.checks_per_s", checks / took, "check/s"),
+        Measurement("peers.podkeeper.cpu_per_1k_checks", per_k, "CPU-s", better="lower"),
+        Measurement("peers.podkeeper.fail_to_new_instance", fail_ms, "ms", better="lower"),
+        Measurement("peers.podkeeper.start_one", start_ms, "ms", better="lower"),
+    ]
+
+
+def versus(peer: str, limits: Any) -> list[Measurement]:
+    """podkeeper's rows again with the peer's as the limit: ratio = podkeeper / peer."""
+    out = []
+    for row, target in (
+        ("cpu_per_1k_checks", CPU_TARGET),
+        ("fail_to_new_instance", FASTER_TARGET),
+        ("start_one", None),
+    ):
+        mine = limits.get(f"peers.podkeeper.{row}")
+        if mine is None:
+            continue
+        unit = "CPU-s" if row.startswith("cpu") else "ms"
+        out.append(
+            Measurement(
+                f"peers.podkeeper_vs_{peer}.{row}",
+                mine,
+                unit,
+                f"peers.{peer}.{row}",
+                target,
+                better="lower",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------- registration
+
+
+@benchmark("peers.podkeeper", quick_budget_s=25, full_budget_s=90)
+def peers_podkeeper(ctx: BenchContext) -> list[Measurement]:
+    """podkeeper's side of the comparison (the peers use its rows as their limits)."""
+    n, window = settings(ctx.quick)
+    return podkeeper_side(ctx, n, window)
+
+
+@benchmark("peers.docker", quick_budget_s=50, full_budget_s=120, requires=("peers.podkeeper",))
+def peers_docker(ctx: BenchContext) -> list[Measurement]:
+    """Docker's health checks doing podkeeper's work, and podkeeper / Docker."""
+    n, window = settings(ctx.quick)
+    try:
+        rows = docker_side(ctx, n, window)
+    except PeerUnavailable as exc:
+        _log(f"docker skipped: {exc}")
+        return [Measurement.skip("peers.docker", str(exc))]
+    return rows + versus("docker", ctx.limits)
+
+
+@benchmark("peers.podman", quick_budget_s=1, full_budget_s=1)
+def peers_podman(ctx: BenchContext) -> list[Measurement]:
+    """Podman runs its healthchecks from systemd timers; where systemd is absent, skip."""
+    why = systemd_absent_reason()
+    if why is not None:
+        reason = f"podman's healthchecks are systemd timers and {why}"
+    elif shutil.which("podman") is None:
+        reason = "podman not installed (Debian: apt-get install podman)"
+    else:
+        reason = "not automated yet: systemd is here, measure podman by hand (issue 16)"
+    return [Measurement.skip("peers.podman", reason)]
+
+
+@benchmark("peers.containerd_cri", quick_budget_s=1, full_budget_s=1)
+def peers_containerd_cri(ctx: BenchContext) -> list[Measurement]:
+    """containerd through the CRI is the kubelet's path; measured once podkeeper's CRI
+    runtime (issue 10) lands, and not depended on before."""
+    return [
+        Measurement.skip(
+            "peers.containerd_cri",
+            "needs a kubelet or podkeeper's CRI runtime (issue 10, in progress)",
+        )
+    ]
