@@ -63,6 +63,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -282,14 +283,7 @@ class PrivateDocker:
             f"--cgroup-parent={cgroup.path('containers')}",
             "--log-level=warn",
         ]
-        # The shell joins our cgroup, then becomes dockerd: everything it starts inherits it.
-        self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'echo $$ > "{procs}" && exec "$@"', "sh", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "wb"),  # noqa: SIM115 - closed by the child's exit
-            start_new_session=True,
-        )
+        self.proc = spawn_in_cgroup(args, procs, self.log)
         end = time.monotonic() + start_timeout
         while True:
             if self.proc.poll() is not None:
@@ -333,20 +327,40 @@ class PrivateDocker:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 pass
-        # Whatever is left in our cgroup (containerd, a shim, a container) is killed.
-        for _ in range(3):
-            pids = self.cgroup.pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.3)
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        self.proc.wait()
-        _unmount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        finish_daemon(self.proc, self.cgroup, self.dir)
+
+
+def spawn_in_cgroup(
+    args: list[str], procs: Path, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in the cgroup of ``procs`` (a ``cgroup.procs`` file): a shell joins it,
+    then becomes the program, so everything it starts inherits the cgroup."""
+    with open(log or os.devnull, "wb") as err:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            ["/bin/sh", "-c", f'echo $$ > "{procs}" && exec "$@"', "sh", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+
+
+def finish_daemon(proc: subprocess.Popen[bytes], cgroup: CpuCgroup, d: Path) -> None:
+    """After a daemon's own shutdown: SIGKILL whatever is left in our cgroup (a daemon, a
+    shim, a container: all started by this benchmark), unmount under ``d``, remove ``d``."""
+    for _ in range(3):
+        pids = cgroup.pids()
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.3)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    proc.wait()
+    _unmount_under(d)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _unmount_under(d: Path) -> None:
@@ -362,21 +376,56 @@ def _unmount_under(d: Path) -> None:
         subprocess.run(["umount", "-l", p], capture_output=True, check=False)
 
 
-def _docker_checks(d: PrivateDocker, since: float, until: float) -> int:
-    """Health-check execs that ended in [since, until]: dockerd's ``exec_die`` events."""
-    r = d.docker(
-        "events",
-        "--since",
-        f"{since:.6f}",
-        "--until",
-        f"{until:.6f}",
-        "--filter",
-        "event=exec_die",
-        "--format",
-        "{{.Action}}",
-        timeout=30,
+@contextlib.contextmanager
+def docker_check_events(d: PrivateDocker) -> Iterator[Callable[[float, float], int]]:
+    """Count health-check execs: dockerd's ``exec_die`` events, followed live.
+
+    ``docker events --since`` would replay them from dockerd's in-memory log, which
+    keeps only the last 256 events (a check makes three): it undercounts past ~85
+    checks. So a ``docker events`` client follows them as they happen; yields
+    ``count(since, until)`` (epoch seconds)."""
+    out = d.dir / "exec-die.txt"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(
+            [d.cli, "events", "--filter", "event=exec_die", "--format", "{{.TimeNano}}"],
+            env=d.env,
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def count(since: float, until: float) -> int:
+        time.sleep(0.5)  # the last events on their way to the client
+        stamps = [int(x) for x in out.read_text().split() if x.isdigit()]
+        return sum(1 for t in stamps if since * 1e9 <= t <= until * 1e9)
+
+    try:
+        time.sleep(0.5)  # subscribed
+        yield count
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _go_time(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time with nanoseconds, as Docker writes them."""
+    from datetime import datetime
+
+    head, _, frac = text.rstrip("Z").partition(".")
+    dt = datetime.fromisoformat(head + "+00:00")
+    return dt.timestamp() + (float("0." + frac) if frac else 0.0)
+
+
+def _docker_check_ms(d: PrivateDocker, names: list[str]) -> float:
+    """Median check duration (Start to End) over the health logs (5 latest each)."""
+    data = json.loads(d.docker("inspect", *names, timeout=30).stdout)
+    durations = sorted(
+        _go_time(e["End"]) - _go_time(e["Start"])
+        for c in data
+        for e in (c["State"].get("Health") or {}).get("Log") or []
+        if e.get("End") and e.get("Start")
     )
-    return sum(1 for line in r.stdout.splitlines() if line.strip())
+    return durations[len(durations) // 2] * 1e3 if durations else math.nan
 
 
 def _docker_run(d: PrivateDocker, name: str, *extra: str) -> None:
@@ -416,13 +465,15 @@ def docker_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
                 time.sleep(0.2)
             else:
                 raise RuntimeError(f"only {len(out)} of {n} Docker containers became healthy")
-            time.sleep(1.0)
-            wall0, u0, u0d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
-            m0 = time.monotonic()
-            time.sleep(window)
-            wall1, u1, u1d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
-            took = time.monotonic() - m0
-            checks = _docker_checks(d, wall0, wall1)
+            with docker_check_events(d) as count_checks:
+                time.sleep(0.5)
+                wall0, u0, u0d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
+                m0 = time.monotonic()
+                time.sleep(window)
+                wall1, u1, u1d = time.time(), cgroup.usage_ns(), cgroup.usage_ns("daemons")
+                took = time.monotonic() - m0
+                checks = count_checks(wall0, wall1)
+            check_ms = _docker_check_ms(d, [f"pkb{i}" for i in range(n)])
             cpu_s, daemons_s = (u1 - u0) / 1e9, (u1d - u0d) / 1e9
             _log(
                 f"docker: {checks} checks in {took:.1f} s, CPU {cpu_s:.2f} s "
@@ -436,7 +487,20 @@ def docker_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
         cgroup.remove()
     per_k = cpu_s / checks * 1000 if checks else math.nan
     return [
-        Measurement("peers.docker.checks_per_s", checks / took, "check/s"),
+        Measurement(
+            "peers.docker.checks_per_s",
+            checks / took,
+            "check/s",
+            note=f"{n} containers at --health-interval {CHECK_PERIOD_S}s: the next check "
+            f"starts an interval after the last one ended",
+        ),
+        Measurement(
+            "peers.docker.check_duration.p50",
+            check_ms,
+            "ms",
+            better="lower",
+            note="one check's Start to End in dockerd's health log",
+        ),
         Measurement("peers.docker.cpu_per_1k_checks", per_k, "CPU-s", better="lower"),
         Measurement(
             "peers.docker.cpu_per_1k_checks.daemons",
@@ -604,7 +668,8 @@ def versus(peer: str, limits: Any) -> list[Measurement]:
         ("start_one", None),
     ):
         mine = limits.get(f"peers.podkeeper.{row}")
-        if mine is None:
+        theirs = limits.get(f"peers.{peer}.{row}")
+        if mine is None or theirs is None or math.isnan(theirs):
             continue
         unit = "CPU-s" if row.startswith("cpu") else "ms"
         out.append(
@@ -618,6 +683,197 @@ def versus(peer: str, limits: Any) -> list[Measurement]:
             )
         )
     return out
+
+
+# ---------------------------------------------------------- containerd (ctr)
+
+CTR_NS = "pkbench"
+CTR_IMAGE = f"docker.io/library/{IMAGE}"
+
+
+class PrivateContainerd:
+    """A containerd of our own (root, state and socket in a temp dir, the CRI plugin off),
+    its CPU in ``cgroup``; ``close()`` leaves nothing."""
+
+    def __init__(self, cgroup: CpuCgroup, start_timeout: float = 20.0) -> None:
+        containerd, ctr = shutil.which("containerd"), shutil.which("ctr")
+        if containerd is None or ctr is None:
+            raise PeerUnavailable("containerd not installed (Debian: apt-get install containerd)")
+        self.ctr_bin, self.cgroup = ctr, cgroup
+        self.dir = Path(tempfile.mkdtemp(prefix="pk-peers-containerd-"))
+        self.sock = self.dir / "containerd.sock"
+        self.log = self.dir / "containerd.log"
+        config = self.dir / "config.toml"
+        config.write_text(
+            "version = 2\n"
+            f'root = "{self.dir / "root"}"\n'
+            f'state = "{self.dir / "state"}"\n'
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+            f'[grpc]\n  address = "{self.sock}"\n'
+            '[ttrpc]\n  address = ""\n[debug]\n  address = ""\n'
+        )
+        cgroup.make("containers")
+        cgroup.make("driver")
+        self.containers: list[str] = []
+        self.proc = spawn_in_cgroup(
+            [containerd, "--config", str(config), "--log-level", "warn"],
+            cgroup.procs_file("daemons"),
+            self.log,
+        )
+        end = time.monotonic() + start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+                self.close()
+                raise PeerUnavailable(f"containerd exited: {' | '.join(tail)}")
+            if self.sock.exists() and self.ctr("version", check=False).returncode == 0:
+                break
+            if time.monotonic() > end:
+                self.close()
+                raise PeerUnavailable(f"containerd not ready in {start_timeout:.0f} s")
+            time.sleep(0.1)
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.ctr_bin, "--address", str(self.sock), "-n", CTR_NS, *args]
+
+    def ctr(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(
+            self.argv(*args), capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and r.returncode != 0:
+            raise RuntimeError(f"ctr {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def run(self, name: str) -> None:
+        """``ctr run -d`` in a cgroup under ours: returns once the task runs."""
+        self.containers.append(name)
+        cg = f"{self.cgroup.path('containers')}/{name}"
+        self.ctr("run", "-d", "--cgroup", cg, CTR_IMAGE, name)
+
+    def close(self) -> None:
+        """Every task and container (so each shim exits and removes its socket), then the
+        daemon, mounts, cgroups and files. Never raises."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                for name in self.containers:
+                    self.ctr("task", "kill", "-s", "KILL", name, check=False, timeout=10)
+                for name in self.containers:
+                    for _ in range(20):
+                        r = self.ctr("task", "delete", name, check=False, timeout=10)
+                        if r.returncode == 0 or "not found" in r.stderr:
+                            break
+                        time.sleep(0.1)
+                    self.ctr("container", "delete", name, check=False, timeout=10)
+                self.ctr("image", "rm", CTR_IMAGE, check=False, timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        finish_daemon(self.proc, self.cgroup, self.dir)
+
+
+def _ctr_driver(c: PrivateContainerd, name: str, count: Path) -> subprocess.Popen[bytes]:
+    """The stand-in for a kubelet's prober: a shell loop running ``ctr task exec … true``,
+    then ``sleep 1``, one byte appended to ``count`` per successful check."""
+    exec_argv = " ".join(c.argv("task", "exec", "--exec-id", "chk$k", name, *CHECK))
+    loop = f'k=0; while :; do k=$((k+1)); {exec_argv} && printf . >> "{count}"; sleep 1; done'
+    return spawn_in_cgroup(["/bin/sh", "-c", loop], c.cgroup.procs_file("driver"))
+
+
+def containerd_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
+    cgroup = CpuCgroup()
+    drivers: list[subprocess.Popen[bytes]] = []
+    try:
+        t0 = time.monotonic()
+        c = PrivateContainerd(cgroup)
+        try:
+            _log(f"containerd up in {time.monotonic() - t0:.1f} s")
+            tar = c.dir / "busybox.tar"
+            build_busybox_image(tar)
+            c.ctr("image", "import", str(tar))
+            counts = [c.dir / f"checks-{i}" for i in range(n)]
+            for i in range(n):
+                c.run(f"pkc{i}")
+                counts[i].touch()
+            drivers = [_ctr_driver(c, f"pkc{i}", counts[i]) for i in range(n)]
+
+            def done() -> int:
+                return sum(p.stat().st_size for p in counts)
+
+            time.sleep(2.0)  # every driver past its first check
+            if done() == 0:
+                raise RuntimeError("no ctr exec check succeeded")
+            parts = ("", "daemons", "driver")
+            u0, k0, m0 = [cgroup.usage_ns(p) for p in parts], done(), time.monotonic()
+            time.sleep(window)
+            u1, k1, took = [cgroup.usage_ns(p) for p in parts], done(), time.monotonic() - m0
+            for p in drivers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            drivers = []
+            checks = k1 - k0
+            total_s, daemons_s, driver_s = ((b - a) / 1e9 for a, b in zip(u0, u1, strict=True))
+            _log(
+                f"containerd: {checks} checks in {took:.1f} s, CPU {total_s:.2f} s (daemons "
+                f"{daemons_s:.2f} s, ctr driver {driver_s:.2f} s)"
+            )
+            t0 = time.monotonic()
+            c.run("pkone")
+            start_ms = (time.monotonic() - t0) * 1e3
+        finally:
+            for p in drivers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            c.close()
+    finally:
+        cgroup.remove()
+
+    def per_k(cpu: float) -> float:
+        return cpu / checks * 1000 if checks else math.nan
+
+    return [
+        Measurement(
+            "peers.containerd_ctr.checks_per_s",
+            checks / took,
+            "check/s",
+            note=f"{n} containers, a `ctr task exec` then `sleep 1` loop each",
+        ),
+        Measurement(
+            "peers.containerd_ctr.cpu_per_1k_checks", per_k(total_s), "CPU-s", better="lower"
+        ),
+        Measurement(
+            "peers.containerd_ctr.cpu_per_1k_checks.daemons",
+            per_k(daemons_s),
+            "CPU-s",
+            better="lower",
+            note="containerd, shims, runc",
+        ),
+        Measurement(
+            "peers.containerd_ctr.cpu_per_1k_checks.driver",
+            per_k(driver_s),
+            "CPU-s",
+            better="lower",
+            note="a ctr process (and sh, sleep) per check: the kubelet's place",
+        ),
+        Measurement(
+            "peers.containerd_ctr.cpu_per_1k_checks.containers",
+            per_k(total_s - daemons_s - driver_s),
+            "CPU-s",
+            better="lower",
+            note="in the containers' cgroups: checks, runc init",
+        ),
+        Measurement.skip(
+            "peers.containerd_ctr.fail_to_new_instance",
+            "containerd has no checks or restarts of its own (the kubelet's job)",
+        ),
+        Measurement("peers.containerd_ctr.start_one", start_ms, "ms", better="lower"),
+    ]
 
 
 # --------------------------------------------------------------- registration
@@ -639,7 +895,7 @@ def peers_docker(ctx: BenchContext) -> list[Measurement]:
     except PeerUnavailable as exc:
         _log(f"docker skipped: {exc}")
         return [Measurement.skip("peers.docker", str(exc))]
-    return rows + versus("docker", ctx.limits)
+    return rows + versus("docker", {**ctx.limits, **{m.name: m.value for m in rows}})
 
 
 @benchmark("peers.podman", quick_budget_s=1, full_budget_s=1)
@@ -665,3 +921,20 @@ def peers_containerd_cri(ctx: BenchContext) -> list[Measurement]:
             "needs a kubelet or podkeeper's CRI runtime (issue 10, in progress)",
         )
     ]
+
+
+@benchmark(
+    "peers.containerd_ctr",
+    quick_budget_s=40,
+    full_budget_s=100,
+    requires=("peers.podkeeper",),
+)
+def peers_containerd_ctr(ctx: BenchContext) -> list[Measurement]:
+    """containerd without the kubelet: `ctr task exec` every second per container."""
+    n, window = settings(ctx.quick)
+    try:
+        rows = containerd_side(ctx, n, window)
+    except PeerUnavailable as exc:
+        _log(f"containerd skipped: {exc}")
+        return [Measurement.skip("peers.containerd_ctr", str(exc))]
+    return rows + versus("containerd_ctr", {**ctx.limits, **{m.name: m.value for m in rows}})
