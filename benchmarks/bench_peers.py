@@ -22,12 +22,24 @@ What "the whole tool" counts:
   probes the agent started in the window (its own trace, ``_pkagent``).
 - Docker: a private ``dockerd`` started in a cpuacct cgroup of its own; everything
   it starts inherits it (its containerd, every ``containerd-shim-runc-v2``, every
-  ``runc`` create/exec/start and ``docker-init``). The containers' cgroups are
+  ``runc`` create/exec/start). The containers' cgroups are
   created under the same cgroup (``--cgroup-parent``), so the check processes and
   ``runc init`` count too. The total is that cgroup's ``cpuacct.usage`` (ns, every
   task that ever ran in it, exited ones included); the two halves are reported as
   ``.daemons`` and ``.containers``. Checks are the ``exec_die`` events of the
-  window. The ``docker`` CLI calls made to set up are outside the window.
+  window, followed live by a ``docker events`` client (dockerd keeps only its last
+  256 events for ``--since``). The ``docker`` CLI calls made to set up are outside
+  the window.
+- containerd without the kubelet (``peers.containerd_ctr``): a private containerd
+  (its own root, state and socket, the CRI plugin off) in a cgroup of its own, the
+  containers' cgroups under it (``ctr run --cgroup``), and in a third one the
+  checker a kubelet would be: per container a shell loop ``ctr task exec … true;
+  sleep 1``. Reported as ``.daemons`` (containerd, shims, runc), ``.driver`` (a
+  ``ctr`` process per check, the shell, ``sleep``) and ``.containers``. A
+  long-lived CRI client would cost less than a ``ctr`` process per check: read the
+  ``.daemons`` row for containerd's own share. Checks are the loops' successful
+  execs. containerd neither checks nor restarts anything by itself, so it has no
+  "failing check to a new instance" row.
 
 Docker: Debian's ``docker.io`` (``apt-get install docker.io``). The daemon is
 private: its own ``--data-root``, ``--exec-root``, ``--pidfile`` and unix socket
@@ -95,6 +107,17 @@ def settings(quick: bool) -> tuple[int, float]:
     if not 1 <= n <= MAX_CONTAINERS or window <= 0:
         raise ValueError(f"PK_BENCH_PEERS_N must be 1..{MAX_CONTAINERS}, the window > 0")
     return n, window
+
+
+def fit_window(ctx: BenchContext, window: float, overhead_s: float) -> float:
+    """The window, shortened (and said so) when it and the set-up would overrun the budget:
+    a longer PK_BENCH_PEERS_WINDOW needs a larger --budget."""
+    room = ctx.remaining() - overhead_s
+    if window <= room:
+        return window
+    fitted = max(1.0, room)
+    _log(f"window {window:g} s cut to {fitted:.0f} s by the budget (--budget gives more)")
+    return fitted
 
 
 def _log(msg: str) -> None:
@@ -883,7 +906,7 @@ def containerd_side(ctx: BenchContext, n: int, window: float) -> list[Measuremen
 def peers_podkeeper(ctx: BenchContext) -> list[Measurement]:
     """podkeeper's side of the comparison (the peers use its rows as their limits)."""
     n, window = settings(ctx.quick)
-    return podkeeper_side(ctx, n, window)
+    return podkeeper_side(ctx, n, fit_window(ctx, window, 20))
 
 
 @benchmark("peers.docker", quick_budget_s=50, full_budget_s=120, requires=("peers.podkeeper",))
@@ -891,7 +914,7 @@ def peers_docker(ctx: BenchContext) -> list[Measurement]:
     """Docker's health checks doing podkeeper's work, and podkeeper / Docker."""
     n, window = settings(ctx.quick)
     try:
-        rows = docker_side(ctx, n, window)
+        rows = docker_side(ctx, n, fit_window(ctx, window, 40))
     except PeerUnavailable as exc:
         _log(f"docker skipped: {exc}")
         return [Measurement.skip("peers.docker", str(exc))]
@@ -933,7 +956,7 @@ def peers_containerd_ctr(ctx: BenchContext) -> list[Measurement]:
     """containerd without the kubelet: `ctr task exec` every second per container."""
     n, window = settings(ctx.quick)
     try:
-        rows = containerd_side(ctx, n, window)
+        rows = containerd_side(ctx, n, fit_window(ctx, window, 25))
     except PeerUnavailable as exc:
         _log(f"containerd skipped: {exc}")
         return [Measurement.skip("peers.containerd_ctr", str(exc))]
