@@ -290,6 +290,7 @@ class PrivateDocker:
             os.environ, DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(self.dir / "cli")
         )
         self.log = self.dir / "dockerd.log"
+        self.ids: list[str] = []  # full container ids, for their shims' sockets
         procs = cgroup.procs_file("daemons")
         cgroup.make("containers")
         args = [
@@ -351,6 +352,11 @@ class PrivateDocker:
             except subprocess.TimeoutExpired:
                 pass
         finish_daemon(self.proc, self.cgroup, self.dir)
+        # dockerd's containerd: its socket under the exec root, namespace "moby"
+        address = self.dir / "exec" / "containerd" / "containerd.sock"
+        left = remove_dead_shim_sockets([shim_socket(address, "moby", i) for i in self.ids])
+        if left:
+            _log(f"docker: removed {left} socket(s) of killed shims")
 
 
 def spawn_in_cgroup(
@@ -452,7 +458,7 @@ def _docker_check_ms(d: PrivateDocker, names: list[str]) -> float:
 
 
 def _docker_run(d: PrivateDocker, name: str, *extra: str) -> None:
-    d.docker(
+    r = d.docker(
         "run",
         "-d",
         "--name",
@@ -464,6 +470,7 @@ def _docker_run(d: PrivateDocker, name: str, *extra: str) -> None:
         *extra,
         IMAGE,
     )
+    d.ids.append(r.stdout.strip())
 
 
 def docker_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
@@ -593,7 +600,8 @@ def _docker_start_one(d: PrivateDocker) -> float:
     """``docker run -d`` of one more container until it runs, in ms (the CLI returns after
     the start; ``inspect`` confirms, polled until Running if it was not yet)."""
     t0 = time.monotonic()
-    d.docker("run", "-d", "--name", "pkone", "--network", "none", IMAGE)
+    r = d.docker("run", "-d", "--name", "pkone", "--network", "none", IMAGE)
+    d.ids.append(r.stdout.strip())
     while not _inspect(d, "pkone")["State"]["Running"]:
         if time.monotonic() - t0 > 20:
             raise RuntimeError("docker run: the container did not start")
@@ -710,8 +718,37 @@ def versus(peer: str, limits: Any) -> list[Measurement]:
 
 # ---------------------------------------------------------- containerd (ctr)
 
-CTR_NS = "pkbench"
 CTR_IMAGE = f"docker.io/library/{IMAGE}"
+#: containerd 1.6 puts every shim's socket here, whatever its root and state dirs are.
+SHIM_SOCKETS = Path("/run/containerd/s")
+
+
+def shim_socket(address: Path | str, namespace: str, container_id: str) -> Path:
+    """Where containerd 1.6's shim for this container listens
+    (``runtime/v2/shim/util_unix.go`` ``SocketAddress``: sha256 of address/ns/id)."""
+    key = os.path.join(str(address), namespace, container_id)
+    return SHIM_SOCKETS / hashlib.sha256(key.encode()).hexdigest()
+
+
+def remove_dead_shim_sockets(paths: list[Path]) -> int:
+    """Unlink those of ``paths`` that exist and nobody listens on (a shim that was killed
+    leaves its socket behind); returns how many."""
+    import socket
+
+    n = 0
+    for p in paths:
+        if not p.exists():
+            continue
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(str(p))
+        except OSError:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                n += 1
+        finally:
+            s.close()
+    return n
 
 
 class PrivateContainerd:
@@ -724,6 +761,11 @@ class PrivateContainerd:
             raise PeerUnavailable("containerd not installed (Debian: apt-get install containerd)")
         self.ctr_bin, self.cgroup = ctr, cgroup
         self.dir = Path(tempfile.mkdtemp(prefix="pk-peers-containerd-"))
+        self.ns = f"pkbench-{os.getpid()}-{random.randrange(1 << 32):08x}"
+        # runc's state and ctr's stdio fifos default to /run/containerd/{runc,fifo}: here.
+        self.runc_root = self.dir / "runc"
+        self.fifo_dir = self.dir / "fifo"
+        self.fifo_dir.mkdir()
         self.sock = self.dir / "containerd.sock"
         self.log = self.dir / "containerd.log"
         config = self.dir / "config.toml"
@@ -757,7 +799,7 @@ class PrivateContainerd:
             time.sleep(0.1)
 
     def argv(self, *args: str) -> list[str]:
-        return [self.ctr_bin, "--address", str(self.sock), "-n", CTR_NS, *args]
+        return [self.ctr_bin, "--address", str(self.sock), "-n", self.ns, *args]
 
     def ctr(
         self, *args: str, check: bool = True, timeout: float = 60
@@ -773,23 +815,38 @@ class PrivateContainerd:
         """``ctr run -d`` in a cgroup under ours: returns once the task runs."""
         self.containers.append(name)
         cg = f"{self.cgroup.path('containers')}/{name}"
-        self.ctr("run", "-d", "--cgroup", cg, CTR_IMAGE, name)
+        self.ctr(
+            "run",
+            "-d",
+            "--null-io",
+            f"--runc-root={self.runc_root}",
+            f"--fifo-dir={self.fifo_dir}",
+            f"--cgroup={cg}",
+            CTR_IMAGE,
+            name,
+        )
 
     def close(self) -> None:
         """Every task and container (so each shim exits and removes its socket), then the
         daemon, mounts, cgroups and files. Never raises."""
         if self.proc.poll() is None:
+            for name in self.containers:
+                with contextlib.suppress(Exception):
+                    self.ctr("task", "kill", "-s", "KILL", name, check=False, timeout=20)
+            for name in self.containers:
+                end = time.monotonic() + 20
+                while time.monotonic() < end:
+                    try:
+                        r = self.ctr("task", "delete", "-f", name, check=False, timeout=20)
+                    except subprocess.TimeoutExpired:
+                        continue
+                    if r.returncode == 0 or "not found" in r.stderr:
+                        break
+                    time.sleep(0.2)
+                with contextlib.suppress(Exception):
+                    self.ctr("container", "delete", name, check=False, timeout=20)
             with contextlib.suppress(Exception):
-                for name in self.containers:
-                    self.ctr("task", "kill", "-s", "KILL", name, check=False, timeout=10)
-                for name in self.containers:
-                    for _ in range(20):
-                        r = self.ctr("task", "delete", name, check=False, timeout=10)
-                        if r.returncode == 0 or "not found" in r.stderr:
-                            break
-                        time.sleep(0.1)
-                    self.ctr("container", "delete", name, check=False, timeout=10)
-                self.ctr("image", "rm", CTR_IMAGE, check=False, timeout=10)
+                self.ctr("image", "rm", CTR_IMAGE, check=False, timeout=20)
             with contextlib.suppress(ProcessLookupError):
                 self.proc.terminate()
             try:
@@ -797,12 +854,19 @@ class PrivateContainerd:
             except subprocess.TimeoutExpired:
                 pass
         finish_daemon(self.proc, self.cgroup, self.dir)
+        left = remove_dead_shim_sockets(
+            [shim_socket(self.sock, self.ns, name) for name in self.containers]
+        )
+        if left:
+            _log(f"containerd: removed {left} socket(s) of killed shims")
 
 
 def _ctr_driver(c: PrivateContainerd, name: str, count: Path) -> subprocess.Popen[bytes]:
     """The stand-in for a kubelet's prober: a shell loop running ``ctr task exec … true``,
     then ``sleep 1``, one byte appended to ``count`` per successful check."""
-    exec_argv = " ".join(c.argv("task", "exec", "--exec-id", "chk$k", name, *CHECK))
+    exec_argv = " ".join(
+        c.argv("task", "exec", f"--fifo-dir={c.fifo_dir}", "--exec-id", "chk$k", name, *CHECK)
+    )
     loop = f'k=0; while :; do k=$((k+1)); {exec_argv} && printf . >> "{count}"; sleep 1; done'
     return spawn_in_cgroup(["/bin/sh", "-c", loop], c.cgroup.procs_file("driver"))
 

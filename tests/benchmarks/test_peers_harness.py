@@ -24,7 +24,7 @@ import benchmarks.bench_peers as peers  # noqa: E402
 import benchmarks.bench_podkeeper as bench_podkeeper  # noqa: E402
 import benchmarks.report as report  # noqa: E402
 
-from benchmarks import Measurement  # noqa: E402
+from benchmarks import BenchContext, Measurement  # noqa: E402
 
 BENCH = [sys.executable, "-m", "benchmarks"]
 
@@ -247,3 +247,47 @@ def test_cpu_cgroup_counts_a_spawned_process_and_is_removed_with_its_children() 
         cg.remove()
     assert not list(Path("/sys/fs/cgroup").glob(f"*/{cg.name}"))
     assert not (Path("/sys/fs/cgroup") / cg.name).exists()
+
+
+@pytest.mark.parametrize(
+    ("fn", "row", "missing"),
+    [
+        (peers.peers_docker, "peers.docker", "dockerd not installed"),
+        (peers.peers_containerd_ctr, "peers.containerd_ctr", "containerd not installed"),
+    ],
+)
+def test_a_peer_that_is_not_installed_is_a_skip_row_with_the_reason(
+    fn: object, row: str, missing: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dockerd, containerd or ctr on it
+    ctx = BenchContext(row, quick=True, budget_s=10, limits={})
+    before = set(Path("/sys/fs/cgroup").glob("*/pk-peers-*"))
+    rows = list(fn(ctx))  # type: ignore[operator]
+    assert [(m.name, bool(m.skipped)) for m in rows] == [(row, True)]
+    reason = rows[0].skipped or ""
+    # Without root there is no cgroup of our own either: that is the reason then.
+    assert missing in reason or "cgroup" in reason
+    assert set(Path("/sys/fs/cgroup").glob("*/pk-peers-*")) == before  # nothing left
+
+
+def test_only_dead_shim_sockets_are_removed(tmp_path: Path) -> None:
+    import socket
+
+    dead, live, absent = tmp_path / "dead", tmp_path / "live", tmp_path / "absent"
+    s1 = socket.socket(socket.AF_UNIX)
+    s1.bind(str(dead))
+    s1.close()  # the file stays, nobody listens: a killed shim's socket
+    s2 = socket.socket(socket.AF_UNIX)
+    s2.bind(str(live))
+    s2.listen()
+    try:
+        assert peers.remove_dead_shim_sockets([dead, live, absent]) == 1
+        assert not dead.exists() and live.exists()
+    finally:
+        s2.close()
+
+
+def test_shim_socket_is_under_containerds_fixed_socket_dir() -> None:
+    a = peers.shim_socket("/tmp/x/containerd.sock", "ns", "c1")
+    assert a.parent == Path("/run/containerd/s") and len(a.name) == 64
+    assert a != peers.shim_socket("/tmp/x/containerd.sock", "ns", "c2")
