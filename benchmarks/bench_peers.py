@@ -637,8 +637,11 @@ def podkeeper_side(ctx: BenchContext, n: int, window: float) -> list[Measurement
         stats = agent.stats()
         c1, took = proc_cpu_with_children(agent.pid), time.monotonic() - m0
         checks = int(stats["by_kind"].get("ExecTarget", 0))
-        if stats["failures"]:
-            raise RuntimeError(f"podkeeper probes failed: {stats['last_failure']}")
+        # A check that failed (a 1 s timeout on a machine busy with other work) still
+        # counts as a check, as it does for the peers; the row says so.
+        failed = int(stats["failures"])
+        if failed:
+            _log(f"podkeeper: {failed} check(s) failed, last: {stats['last_failure']}")
         cpu_s = c1 - c0
         _log(f"podkeeper: {checks} checks in {took:.1f} s, CPU {cpu_s:.2f} s")
 
@@ -683,7 +686,12 @@ def podkeeper_side(ctx: BenchContext, n: int, window: float) -> list[Measurement
             time.sleep(0.01)
     per_k = cpu_s / checks * 1000 if checks else math.nan
     return [
-        Measurement("peers.podkeeper.checks_per_s", checks / took, "check/s"),
+        Measurement(
+            "peers.podkeeper.checks_per_s",
+            checks / took,
+            "check/s",
+            note=f"{failed} failed (timed out)" if failed else None,
+        ),
         Measurement("peers.podkeeper.cpu_per_1k_checks", per_k, "CPU-s", better="lower"),
         Measurement("peers.podkeeper.fail_to_new_instance", fail_ms, "ms", better="lower"),
         Measurement("peers.podkeeper.start_one", start_ms, "ms", better="lower"),
