@@ -1021,8 +1021,8 @@ def peers_containerd_cri(ctx: BenchContext) -> list[Measurement]:
 
 @benchmark(
     "peers.containerd_ctr",
-    quick_budget_s=40,
-    full_budget_s=100,
+    quick_budget_s=45,
+    full_budget_s=120,
     requires=("peers.podkeeper",),
 )
 def peers_containerd_ctr(ctx: BenchContext) -> list[Measurement]:
