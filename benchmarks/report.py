@@ -180,7 +180,7 @@ def print_table(rows: Iterable[Row], out: TextIO = sys.stdout) -> None:
                 r.name,
                 "-" if r.skipped is not None else fmt_number(r.value),
                 r.unit,
-                r.better,
+                "-" if r.skipped is not None else r.better,
                 limit,
                 ratio,
                 r.target or "-",
