@@ -92,6 +92,13 @@ class Measurement:
     (ratio = value / that limit's value). ``target`` is checked for pass/fail,
     see :func:`parse_target`. ``better`` says which direction is good, and is
     printed in every row so a ratio is never misread.
+
+    ``smoke=True``: the row was not measured at full size (a ``--quick`` level,
+    not the search the target is about); it is shown with its target but not
+    judged ("smoke"). ``skipped``: why the row could not be measured here (a
+    peer not installed); the value is NaN and the verdict "skip". ``note``:
+    a short remark printed with the row. A ``value`` of ``math.inf`` on a
+    time reads "never" (Docker does not restart an unhealthy container).
     """
 
     name: str
@@ -100,12 +107,20 @@ class Measurement:
     limit_name: str | None = None
     target: str | None = None
     better: Better = "higher"
+    smoke: bool = False
+    skipped: str | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         if self.target is not None:
             parse_target(self.target)  # fail at the benchmark, not in the report
         if self.better not in ("higher", "lower"):
             raise ValueError(f"better must be 'higher' or 'lower', not {self.better!r}")
+
+    @classmethod
+    def skip(cls, name: str, reason: str) -> Measurement:
+        """A row that says why ``name`` was not measured on this machine."""
+        return cls(name, float("nan"), "-", skipped=reason)
 
 
 @dataclass

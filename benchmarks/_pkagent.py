@@ -21,7 +21,10 @@ whose keys ``bench_podkeeper`` waits on all of):
   back-off then in force (``core.backoff.INITIAL_SECONDS``: the first restart
   is immediate and starts the back-off at 10 s, the second waits it out);
 - ``readiness_to_endpoint_removed``: readiness Failure -> the pod's address
-  gone from the backends of its Service's load balancer (``PortProxy.set_backends``).
+  gone from the backends of its Service's load balancer (``PortProxy.set_backends``);
+- ``liveness_to_restart``: liveness Failure -> the next instance of that container
+  started (the runtime's start returned: the process runs), ``bench_peers``'s
+  "failing check to a new running instance".
 
 ``SIGUSR1`` starts a measurement window (clears the lateness samples);
 ``SIGUSR2`` writes ``HOME/bench-stats.json`` (atomically). The parent reads
@@ -90,11 +93,14 @@ def main(argv: list[str]) -> int:
     extra_reactions: dict[str, list[float]] = {
         "backoff_restart_lateness": [],
         "readiness_to_endpoint_removed": [],
+        "liveness_to_restart": [],
     }
     # (namespace, pod) -> its first readiness Failure not yet followed by its address
     # leaving a load balancer (or by Ready again).
     endpoint_fail: dict[tuple[str, str], float] = {}
     live_fail: dict[tuple[str, str], float] = {}
+    # (pod, container) -> its liveness Failure not yet followed by a new instance
+    live_fail_restart: dict[tuple[str, str], float] = {}
     ready_fail: dict[str, float] = {}
     startup_ok: dict[tuple[str, str], float] = {}
     exits: dict[tuple[str, str], float] = {}
@@ -132,6 +138,9 @@ def main(argv: list[str]) -> int:
                 key = (request.pod_name, request.container_name)
                 n = starts[key] = starts.get(key, 0) + 1
                 t = exits.pop(key, None)
+                t_fail = live_fail_restart.pop(key, None)
+                if t_fail is not None:
+                    extra_reactions["liveness_to_restart"].append(now - t_fail)
                 if n == 2 and t is not None:
                     reactions["exit_to_restart"].append(now - t)
                 if n == 3 and t is not None:
@@ -168,6 +177,7 @@ def main(argv: list[str]) -> int:
             if a.probe_type is ProbeType.LIVENESS:
                 if outcome.result is Result.FAILURE:
                     live_fail[key] = now
+                    live_fail_restart.setdefault(key, now)
             elif a.probe_type is ProbeType.READINESS:
                 if outcome.result is Result.FAILURE:
                     ready_fail.setdefault(worker.name, now)

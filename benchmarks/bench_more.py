@@ -107,7 +107,7 @@ def probe_grpc(ctx: BenchContext) -> list[Measurement]:
         # 1,400: the knee was between 1,200 and 1,600 on the first runs here.
         levels = [200, 400, 800, 1200, 1400, 1600, 2000, 2400, 3000]
         best = _grpc_throughput(levels, 3.0, ctx.deadline, quick=False)
-    return throughput_rows("grpc", best, "raw.grpc", with_cpu=not ctx.quick)
+    return throughput_rows("grpc", best, "raw.grpc", with_cpu=not ctx.quick, smoke=ctx.quick)
 
 
 # ------------------------------------------------- 2. the first backed-off restart

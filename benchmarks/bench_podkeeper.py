@@ -362,15 +362,30 @@ def probe_throughput(ctx: BenchContext) -> list[Measurement]:
             results[kind] = _throughput_one(kind, levels, 3.0, time.monotonic() + share)
     out: list[Measurement] = []
     for kind, best in results.items():
-        out += throughput_rows(kind, best, limits[kind], with_cpu=not ctx.quick)
+        out += throughput_rows(kind, best, limits[kind], with_cpu=not ctx.quick, smoke=ctx.quick)
     return out
 
 
-def throughput_rows(kind: str, best: Obj, limit: str, *, with_cpu: bool) -> list[Measurement]:
+#: Handlers whose throughput is a tracked figure against its raw limit, without a
+#: pass/fail: 0.7 of a C-speed loopback loop would need a compiled prober, and one
+#: core's capacity is already ~40x what a full default kubelet node needs (issue 16).
+TRACKED_ONLY = frozenset({"http", "tcp"})
+
+
+def throughput_rows(
+    kind: str, best: Obj, limit: str, *, with_cpu: bool, smoke: bool = False
+) -> list[Measurement]:
     """`probe.<kind>.rate` and `.p99_lateness`; with the CPU share, `.agent_cpu` and
-    `.capacity` (the rate divided by that share: what one fully busy core would do)."""
+    `.capacity` (the rate divided by that share: what one fully busy core would do).
+
+    `smoke`: the rate is a --quick run's offered load, not the searched limit, so
+    its ratio target is shown but not judged. httpGet and tcpSocket rates carry
+    no target at all (`TRACKED_ONLY`)."""
+    ratio_target = None if kind in TRACKED_ONLY else "ratio >= 0.7"
     out = [
-        Measurement(f"probe.{kind}.rate", best["rate"], "probe/s", limit, "ratio >= 0.7"),
+        Measurement(
+            f"probe.{kind}.rate", best["rate"], "probe/s", limit, ratio_target, smoke=smoke
+        ),
         Measurement(
             f"probe.{kind}.p99_lateness",
             best["p99"],
@@ -385,7 +400,7 @@ def throughput_rows(kind: str, best: Obj, limit: str, *, with_cpu: bool) -> list
         capacity = best["rate"] / (cpu / 100) if cpu == cpu and cpu > 0 else float("nan")
         out += [
             Measurement(f"probe.{kind}.agent_cpu", cpu, "% core", better="lower"),
-            Measurement(f"probe.{kind}.capacity", capacity, "probe/s", limit, "ratio >= 0.7"),
+            Measurement(f"probe.{kind}.capacity", capacity, "probe/s", limit, ratio_target),
         ]
     return out
 
@@ -530,11 +545,22 @@ def socket_closed_port() -> int:
 # -------------------------------------------------------------------- 4. idle
 
 
-@benchmark("agent.idle", quick_budget_s=3.5, full_budget_s=40)
+#: The probes' default period: the idle window is a whole number of them.
+IDLE_PERIOD_S = 10.0
+
+
+@benchmark("agent.idle", quick_budget_s=13.5, full_budget_s=40)
 def agent_idle(ctx: BenchContext) -> list[Measurement]:
-    """100 pods with default-period (10 s) readiness and liveness probes: agent CPU and RSS."""
+    """100 pods with default-period (10 s) readiness and liveness probes: agent CPU and RSS.
+
+    The window is whole probe periods, one with --quick, three in full runs. A
+    1.5 s window (--quick before issue 16) measured a phase of the period, not
+    the idle cost: twelve 1.5 s windows in a row read 0.67-2.7 % of a core
+    (``/proc`` counts 10 ms ticks, 0.67 % each in 1.5 s; the threads' own
+    nanosecond clocks said 0.8-2.3 %) while 10 s and 30 s windows read 1.0-1.3 %.
+    """
     n = 100
-    window = 1.5 if ctx.quick else 30.0
+    window = IDLE_PERIOD_S if ctx.quick else 3 * IDLE_PERIOD_S
     with (
         forked_server("http", ctx.budget_s * 1.5 + 15) as hport,
         forked_server("tcp", ctx.budget_s * 1.5 + 15) as tport,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -26,20 +27,34 @@ class Row:
     limit: float | None
     ratio: float | None
     target: str | None
-    passed: bool | None  # None: no target, or its limit was not measured
+    passed: bool | None  # None: no target, its limit was not measured, smoke or skipped
+    smoke: bool = False
+    skipped: str | None = None
+    note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """JSON has no NaN or infinity: those values are null, and infinity says "never"."""
+        note = self.note
+        if self.value == math.inf and not note:
+            note = "never"
         return {
             "name": self.name,
-            "value": self.value,
+            "value": _finite(self.value),
             "unit": self.unit,
-            "limit": self.limit,
-            "ratio": self.ratio,
+            "limit": _finite(self.limit),
+            "ratio": _finite(self.ratio),
             "target": self.target,
             "limit_name": self.limit_name,
             "better": self.better,
             "passed": self.passed,
+            "smoke": self.smoke,
+            "skipped": self.skipped,
+            "note": note,
         }
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
 
 
 def build_rows(measurements: Iterable[Measurement]) -> list[Row]:
@@ -49,12 +64,36 @@ def build_rows(measurements: Iterable[Measurement]) -> list[Row]:
     rows = []
     for m in ms:
         limit = values.get(m.limit_name) if m.limit_name else None
-        ratio = m.value / limit if limit else None
-        passed = parse_target(m.target).met(m.value, ratio) if m.target else None
+        ratio = _ratio(m.value, limit)
+        judged = m.target is not None and not m.smoke and m.skipped is None
+        passed = parse_target(m.target).met(m.value, ratio) if judged and m.target else None
         rows.append(
-            Row(m.name, m.value, m.unit, m.better, m.limit_name, limit, ratio, m.target, passed)
+            Row(
+                m.name,
+                m.value,
+                m.unit,
+                m.better,
+                m.limit_name,
+                limit,
+                ratio,
+                m.target,
+                passed,
+                smoke=m.smoke,
+                skipped=m.skipped,
+                note=m.note,
+            )
         )
     return rows
+
+
+def _ratio(value: float, limit: float | None) -> float | None:
+    """value / limit; None when the limit is missing, zero or NaN (a skipped peer).
+    Over an infinite limit ("never") the ratio is 0; an infinite value gives None."""
+    if limit is None or limit == 0 or math.isnan(limit) or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return None
+    return value / limit
 
 
 def machine_info() -> dict[str, str]:
@@ -97,6 +136,8 @@ def print_machine(info: Mapping[str, str], out: TextIO = sys.stdout) -> None:
 def fmt_number(v: float | None) -> str:
     if v is None:
         return "-"
+    if v == math.inf:
+        return "never"
     if abs(v) >= 1000:
         return f"{v:,.0f}"
     if abs(v) >= 100:
@@ -105,16 +146,31 @@ def fmt_number(v: float | None) -> str:
 
 
 def _verdict(row: Row) -> str:
+    if row.skipped is not None:
+        return "skip"
     if row.target is None:
         return ""
+    if row.smoke:
+        return "smoke"
     if row.passed is None:
         return "n/a"
     return "pass" if row.passed else "FAIL"
 
 
+def _note(r: Row) -> str:
+    if r.skipped is not None:
+        return f"skipped: {r.skipped}"
+    return r.note or ""
+
+
 def print_table(rows: Iterable[Row], out: TextIO = sys.stdout) -> None:
-    """A fixed-width table; ``better`` is spelt out on every row so no ratio is misread."""
-    header = ("name", "value", "unit", "better", "limit", "ratio", "target", "result")
+    """A fixed-width table; ``better`` is spelt out on every row so no ratio is misread.
+
+    A ``note`` column (a skipped row's reason, a remark) is added when a row has one."""
+    rows = list(rows)
+    notes = any(r.skipped or r.note for r in rows)
+    header: tuple[str, ...] = ("name", "value", "unit", "better", "limit", "ratio", "target")
+    header += ("result", "note") if notes else ("result",)
     lines = [header]
     for r in rows:
         limit = f"{r.limit_name}={fmt_number(r.limit)}" if r.limit_name else "-"
@@ -122,15 +178,17 @@ def print_table(rows: Iterable[Row], out: TextIO = sys.stdout) -> None:
         lines.append(
             (
                 r.name,
-                fmt_number(r.value),
+                "-" if r.skipped is not None else fmt_number(r.value),
                 r.unit,
-                r.better,
+                "-" if r.skipped is not None else r.better,
                 limit,
                 ratio,
                 r.target or "-",
                 _verdict(r),
             )
         )
+        if notes:
+            lines[-1] += (_note(r),)
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     right = {1, 5}  # numbers
     for k, line in enumerate(lines):
