@@ -79,16 +79,16 @@ from podkeeper.runtime.store import open_store
 
 log = logging.getLogger("podkeeper.agent")
 
+#: Seconds beyond the longest grace that a drain waits, plus this much per pod.
 DRAIN_MARGIN = 10.0
+DRAIN_PER_POD = 0.1
 
 
 class Closer(Protocol):
     async def cleanup(self) -> None: ...
 
 
-ServeFn = Callable[
-    ["Agent", Path], Awaitable[Closer]
-]  # seconds beyond the longest grace that a drain waits
+ServeFn = Callable[["Agent", Path], Awaitable[Closer]]
 
 
 def _rfc3339(epoch: float) -> str:
@@ -201,6 +201,13 @@ class Agent:
             except asyncio.CancelledError:
                 pass
         await self.runtime.shutdown()
+        # A drain that ran out of time still leaves no sandbox behind (issue 13 item 7:
+        # `down` with 300 pods and a 1 s grace left ~50 namespaces and veths).
+        for w in list(self.pods.values()):
+            if w.sandbox is not None:
+                await self.sandboxes.destroy(w.sandbox)
+        for line in await self.sandboxes.cleanup_stale(frozenset()):
+            log.warning("removed at shutdown: %s", line)
         self.store.close()
         for name in (PID_NAME, "containers.json"):
             try:
@@ -251,9 +258,11 @@ class Agent:
         if workers:
             done = asyncio.gather(*(w.finished.wait() for w in workers))
             try:
-                await asyncio.wait_for(done, longest + DRAIN_MARGIN)
+                # Sandboxes go one at a time after their pods: allow for them too.
+                budget = longest + DRAIN_MARGIN + DRAIN_PER_POD * len(workers)
+                await asyncio.wait_for(done, budget)
             except TimeoutError:
-                log.warning("drain did not finish within %ss; killing the rest", longest)
+                log.warning("drain did not finish within %.0fs; killing the rest", budget)
         self._stopped.set()
 
     async def _restore(self, orphans: dict[str, Obj]) -> set[str]:
