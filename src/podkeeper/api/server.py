@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import paths
+from podkeeper.api import paths, pki
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.paths import Resource
 
@@ -36,7 +37,13 @@ STREAM_CHECK_INTERVAL = 0.5
 SHUTDOWN_TIMEOUT = 2.0
 _CHUNK = 64 * 1024
 
+#: Where the TLS listener binds (loopback unless asked otherwise) and on which port
+#: (default: the previous kubeconfig's port when free, else any free port).
+ADDRESS_ENV = "PODKEEPER_API_ADDRESS"
+PORT_ENV = "PODKEEPER_API_PORT"
+
 BACKEND: web.AppKey[AgentBackend] = web.AppKey("backend")
+TOKEN: web.AppKey[str | None] = web.AppKey("token")
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping")
 TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("tasks")
 
@@ -157,11 +164,33 @@ def _apply_failure(exc: ApplyError) -> StatusError:
     return StatusError(422, "Invalid", str(exc), {"causes": causes})
 
 
+def _authenticated(request: web.Request) -> bool:
+    """Requests on the unix socket are the home owner's (mode 0600); TLS ones must prove it.
+
+    A client certificate signed by the home's CA (verified in the handshake) or the
+    bearer token from `pki/token`, as the API server's x509 and token authenticators."""
+    transport = request.transport
+    if transport is None or transport.get_extra_info("ssl_object") is None:
+        return True
+    if transport.get_extra_info("peercert"):
+        return True
+    token = request.app[TOKEN]
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return (
+        token is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.encode())
+    )
+
+
 @web.middleware
 async def _status_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Turn every error into a `Status` body, as the API server answers."""
+    if not _authenticated(request):
+        return StatusError(401, "Unauthorized", "Unauthorized").response()
     try:
         return await handler(request)
     except StatusError as exc:
@@ -584,6 +613,7 @@ def build_app(backend: AgentBackend) -> web.Application:
     """The API application over `backend` (not yet bound to a socket)."""
     app = web.Application(middlewares=[_status_middleware])
     app[BACKEND] = backend
+    app[TOKEN] = None
     app[STOPPING] = asyncio.Event()
     app[TASKS] = set()
     routes: list[web.RouteDef] = []
@@ -626,11 +656,51 @@ def _remove_stale_socket(path: Path) -> None:
         path.unlink()
 
 
-async def serve(backend: AgentBackend, socket_path: str | Path) -> web.AppRunner:
+def _tls_socket(home: Path) -> socket.socket:
+    address = os.environ.get(ADDRESS_ENV) or "127.0.0.1"
+    wanted = os.environ.get(PORT_ENV)
+    ports = [int(wanted)] if wanted else [p for p in (pki.previous_port(home), 0) if p is not None]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    for i, port in enumerate(ports):
+        try:
+            return socket.create_server((address, port), family=family, backlog=128)
+        except OSError:
+            if i == len(ports) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _start_tls(runner: web.AppRunner, home: Path) -> int:
+    """The HTTPS listener for kubectl and client libraries; writes `home/kubeconfig`."""
+    sock = _tls_socket(home)
+    address, port = sock.getsockname()[:2]
+    hosts = [] if address in ("0.0.0.0", "::") else [address]
+    creds = await asyncio.to_thread(pki.ensure, home, hosts)
+    runner.app[TOKEN] = creds.read_token()
+    try:
+        await web.SockSite(runner, sock, ssl_context=creds.server_context()).start()
+    except BaseException:
+        sock.close()
+        raise
+    host = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+    url_host = f"[{host}]" if ":" in host else host
+    pki.write_kubeconfig(home, pki.kubeconfig(creds, f"https://{url_host}:{port}"))
+    log.info(
+        "Kubernetes API on https://%s:%d (kubeconfig: %s)", url_host, port, home / "kubeconfig"
+    )
+    return int(port)
+
+
+async def serve(
+    backend: AgentBackend, socket_path: str | Path, *, tls: bool = True
+) -> web.AppRunner:
     """Serve the API on the unix socket `socket_path` (mode 0600); stop with `runner.cleanup()`.
 
     A stale socket file is removed first; a live agent on it raises RuntimeError.
-    The socket file is removed again on cleanup (unless another agent replaced it)."""
+    The socket file is removed again on cleanup (unless another agent replaced it).
+    With `tls`, the same API is also served over HTTPS on loopback for kubectl
+    (`PODKEEPER_API_ADDRESS`, `PODKEEPER_API_PORT`; PORT `off` disables it), with
+    credentials and a kubeconfig next to the socket (`api/pki.py`)."""
     path = Path(socket_path)
     _remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -656,6 +726,8 @@ async def serve(backend: AgentBackend, socket_path: str | Path) -> web.AppRunner
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
+        if tls and os.environ.get(PORT_ENV) != "off":
+            await _start_tls(runner, path.parent)
     except BaseException:
         sock.close()
         await runner.cleanup()
