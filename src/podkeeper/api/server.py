@@ -22,9 +22,11 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import paths, pki
+from podkeeper.api import kube, paths, pki
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.paths import Resource
+from podkeeper.api.registry import Registry
+from podkeeper.api.status import StatusError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +45,8 @@ ADDRESS_ENV = "PODKEEPER_API_ADDRESS"
 PORT_ENV = "PODKEEPER_API_PORT"
 
 BACKEND: web.AppKey[AgentBackend] = web.AppKey("backend")
-TOKEN: web.AppKey[str | None] = web.AppKey("token")
+#: The bearer token of the TLS listener (a one-item list: the app is frozen once serving).
+TOKEN: web.AppKey[list[str]] = web.AppKey("token")
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping")
 TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("tasks")
 
@@ -65,31 +68,6 @@ _EVENT_FIELDS = frozenset(
         "metadata.namespace",
     }
 )
-
-
-class StatusError(Exception):
-    """An error answered with a Kubernetes `Status` body."""
-
-    def __init__(
-        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-    def response(self) -> web.Response:
-        """The `v1 Status` response."""
-        body: Obj = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return web.json_response(body, status=self.code)
 
 
 def _bad_request(message: str) -> StatusError:
@@ -174,13 +152,13 @@ def _authenticated(request: web.Request) -> bool:
         return True
     if transport.get_extra_info("peercert"):
         return True
-    token = request.app[TOKEN]
+    tokens = request.app[TOKEN]
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     return (
-        token is not None
+        bool(tokens)
         and scheme.lower() == "bearer"
-        and hmac.compare_digest(given.strip().encode(), token.encode())
+        and hmac.compare_digest(given.strip().encode(), tokens[0].encode())
     )
 
 
@@ -197,6 +175,9 @@ async def _status_middleware(
         return exc.response()
     except ApplyError as exc:
         return _apply_failure(exc).response()
+    except web.HTTPRequestEntityTooLarge as exc:
+        size = exc.actual_size if hasattr(exc, "actual_size") else None
+        return kube.too_large(size).response()
     except web.HTTPNotFound:
         return StatusError(
             404, "NotFound", "the server could not find the requested resource"
@@ -590,7 +571,11 @@ async def _shutdown(request: web.Request) -> web.StreamResponse:
 
 
 async def _version(request: web.Request) -> web.Response:
-    return web.json_response(request.app[BACKEND].version())
+    # kubectl parses `version.Info` (major, minor, gitVersion...); podkeeper's CLI reads its
+    # own keys from the same object.
+    info = request.app[kube.REGISTRY].cluster.version_info()
+    info.update(request.app[BACKEND].version())
+    return web.json_response(info)
 
 
 async def _probe_metrics(request: web.Request) -> web.Response:
@@ -607,23 +592,22 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _on_shutdown(app: web.Application) -> None:
     # Open log follows and watches end within one poll instead of holding the stop.
     app[STOPPING].set()
+    await app[kube.REGISTRY].close()
 
 
-def build_app(backend: AgentBackend) -> web.Application:
+def build_app(backend: AgentBackend, home: Path | None = None) -> web.Application:
     """The API application over `backend` (not yet bound to a socket)."""
-    app = web.Application(middlewares=[_status_middleware])
+    app = web.Application(middlewares=[_status_middleware], client_max_size=kube.MAX_BODY_BYTES)
     app[BACKEND] = backend
-    app[TOKEN] = None
+    registry = Registry(backend, home)
+    app[kube.REGISTRY] = registry
+    app[TOKEN] = []
     app[STOPPING] = asyncio.Event()
     app[TASKS] = set()
-    routes: list[web.RouteDef] = []
-    for res in paths.OBJECT_RESOURCES.values():
-        routes += _object_routes(res)
-    ev = paths.EVENT
-    routes += [
+    app[kube.STOP] = app[STOPPING]
+    routes: list[web.RouteDef] = [
         web.get("/api/v1/namespaces/{ns}/pods/{name}/log", _pod_log),
-        web.get(ev.collection_path(None), _events),
-        web.get(f"{ev.prefix}/namespaces/{{ns}}/{ev.plural}", _events),
+        *kube.routes(),
         web.post(paths.APPLY_PATH, _apply),
         web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
         web.post(paths.SHUTDOWN_PATH, _shutdown),
@@ -676,7 +660,7 @@ async def _start_tls(runner: web.AppRunner, home: Path) -> int:
     address, port = sock.getsockname()[:2]
     hosts = [] if address in ("0.0.0.0", "::") else [address]
     creds = await asyncio.to_thread(pki.ensure, home, hosts)
-    runner.app[TOKEN] = creds.read_token()
+    runner.app[TOKEN][:] = [creds.read_token()]
     try:
         await web.SockSite(runner, sock, ssl_context=creds.server_context()).start()
     except BaseException:
@@ -718,18 +702,20 @@ async def serve(
             if os.stat(path).st_ino == inode:
                 path.unlink()
 
-    app = build_app(backend)
+    app = build_app(backend, path.parent)
     app.on_cleanup.append(unlink_socket)
     runner = web.AppRunner(
         app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None
     )
     try:
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        # HTTPS first: once the unix socket answers, `up` applies at once, and the agent
+        # must not be inside an await of this function then (its controllers start after).
         if tls and os.environ.get(PORT_ENV) != "off":
             await _start_tls(runner, path.parent)
+        await web.SockSite(runner, sock).start()
     except BaseException:
-        sock.close()
         await runner.cleanup()
+        sock.close()
         raise
     return runner
