@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from podkeeper.api import discovery, kinds, patch, selectors, tables
+from podkeeper.api import discovery, kinds, openapi, patch, selectors, tables
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.kinds import Kind
 from podkeeper.api.registry import Change, Expired, Registry
@@ -703,6 +703,9 @@ def routes() -> list[web.RouteDef]:
     out: list[web.RouteDef] = [
         web.get("/api", _aggregated_core),
         web.get("/apis", apis_root),
+        web.get("/openapi/v3", _openapi_index),
+        web.get("/openapi/v3/{tail:.+}", _openapi_doc),
+        web.get("/openapi/v2", _openapi_v2),
     ]
     for gv in kinds.group_versions():
         prefix = f"/apis/{gv}" if "/" in gv else f"/api/{gv}"
@@ -722,6 +725,25 @@ async def _aggregated_core(request: web.Request) -> web.Response:
             headers={"Content-Type": discovery.aggregated_content_type(version)},
         )
     return web.json_response(discovery.api_versions(_server_address(request)))
+
+
+async def _openapi_index(request: web.Request) -> web.Response:
+    return web.json_response(openapi.index())
+
+
+async def _openapi_doc(request: web.Request) -> web.Response:
+    gv = openapi.group_version_of(request.match_info["tail"])
+    if gv is None:
+        raise StatusError(404, "NotFound", "the server could not find the requested resource")
+    return web.Response(
+        body=openapi.document(gv),
+        content_type="application/json",
+        headers={"Cache-Control": "public, immutable"} if request.query.get("hash") else None,
+    )
+
+
+async def _openapi_v2(request: web.Request) -> web.Response:
+    return web.Response(body=openapi.swagger_v2(), content_type="application/json")
 
 
 def _resource_list(gv: str) -> Handler:

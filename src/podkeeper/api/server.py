@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hmac
 import json
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -362,9 +364,25 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
             f'container "{container}" in pod "{name}" is waiting to start: '
             f"{_waiting_reason(pod, container)}"
         )
+    timestamps = _bool_param(request, "timestamps")
+    limit = _int_param(request, "limitBytes")
+    since = _int_param(request, "sinceSeconds")
+    if since is not None and since <= 0:
+        raise _bad_request("sinceSeconds: Invalid value: must be greater than 0")
+    if limit is not None and limit <= 0:
+        raise _bad_request("limitBytes: Invalid value: must be greater than 0")
     resp = await _stream_response(request, "text/plain; charset=utf-8")
+    sent = 0
+    stamper = _Stamper(path) if timestamps else None
     f: IO[bytes] | None = None
     try:
+        if since is not None:
+            with contextlib.suppress(OSError):
+                # Lines carry no time of their own (runtime/logs.py): a file last written
+                # before the window has nothing in it.
+                if os.stat(path).st_mtime < time.time() - since:
+                    f = open(path, "rb")  # noqa: SIM115 - held across awaits, closed below
+                    f.seek(0, os.SEEK_END)
         while True:
             if f is None:
                 with contextlib.suppress(FileNotFoundError):
@@ -372,13 +390,23 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
                     f.seek(_tail_offset(f, tail) if tail is not None else 0)
             chunk = f.read(_CHUNK) if f is not None else b""
             if chunk:
+                if stamper is not None:
+                    chunk = stamper.stamp(chunk)
+                if limit is not None:
+                    chunk = chunk[: limit - sent]
                 await resp.write(chunk)
+                sent += len(chunk)
+                if limit is not None and sent >= limit:
+                    break
                 continue
+            if stamper is not None:
+                stamper.caught_up()
             if not follow or _client_gone(request):
                 break
             # kubelet `pkg/kubelet/kuberuntime/logs` ReadLogs: a followed log ends once
-            # its container is no longer the running one; here, once the pod is gone
-            # or a newer instance writes elsewhere (after draining what is left).
+            # its container is no longer running (after draining what is left): when
+            # it exited, the pod is gone, or a newer instance writes elsewhere. kubectl's
+            # `logs -f` on an exited container returns (issue 13 item 16).
             current_pod = backend.get_object("Pod", ns, name)
             if current_pod is None or (current_pod.get("metadata") or {}).get("uid") != (
                 pod.get("metadata") or {}
@@ -388,6 +416,9 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
             if backend.log_path(ns, name, container, False) != path:
                 follow = False
                 continue
+            if not _container_running(current_pod, container):
+                follow = False
+                continue
             if await _wait_stopping(request, LOG_POLL_INTERVAL):
                 follow = False
     finally:
@@ -395,6 +426,47 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
             f.close()
     await resp.write_eof()
     return resp
+
+
+def _container_running(pod: Obj, container: str) -> bool:
+    """True unless the container's status says it is not running (waiting or terminated)."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container:
+            return "running" in (cs.get("state") or {})
+    return True
+
+
+class _Stamper:
+    """`timestamps=true`: each line prefixed with an RFC 3339 time, as the kubelet's CRI log.
+
+    podkeeper's log files keep no per-line times (runtime/logs.py), so lines that
+    were in the file when the request came get the file's last write time (an upper
+    bound), and lines that arrive while following get the time they were read."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            self._time: float | None = os.stat(path).st_mtime
+        except OSError:
+            self._time = None
+        self._at_line_start = True
+
+    def caught_up(self) -> None:
+        self._time = None
+
+    def stamp(self, chunk: bytes) -> bytes:
+        when = self._time if self._time is not None else time.time()
+        prefix = (
+            datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            + " "
+        ).encode()
+        out = bytearray()
+        for line in chunk.splitlines(keepends=True):
+            if self._at_line_start:
+                out += prefix
+            out += line
+            self._at_line_start = line.endswith(b"\n")
+        return bytes(out)
 
 
 # -- events ---------------------------------------------------------------
