@@ -122,11 +122,13 @@ async def _shielded(call: Awaitable[Any]) -> Any:
     return await asyncio.shield(call)
 
 
-async def read_body(request: web.Request, *, yaml_ok: bool = False) -> Any:
+async def read_body(request: web.Request) -> Any:
     """The request body as JSON (YAML for apply patches); 415, 413 and 400 as the API server."""
     ctype = request.content_type or "application/json"
-    allowed = ("json", "yaml") if yaml_ok else ("json",)
-    if not any(a in ctype for a in allowed):
+    # Issue 13 item 15: a text/plain body was accepted. JSON and YAML media types pass;
+    # clients that label JSON `application/octet-stream` (the Python client's create)
+    # are read as JSON.
+    if ctype.startswith(("text/", "multipart/", "application/x-www-form-urlencoded")):
         # apiserver `negotiation.NewUnsupportedMediaTypeError`.
         raise StatusError(
             415,
@@ -217,17 +219,56 @@ def _generate_name(prefix: str) -> str:
     return prefix + "".join(secrets.choice(alphabet) for _ in range(5))
 
 
-def _validate(obj: Obj) -> None:
-    """Defaults and validation without applying (dryRun)."""
+_CAUSE_REASONS = {
+    "Required value": "FieldValueRequired",
+    "Unsupported value": "FieldValueNotSupported",
+    "Forbidden": "FieldValueForbidden",
+    "Duplicate value": "FieldValueDuplicate",
+    "Too long": "FieldValueTooLong",
+    "Too many": "FieldValueTooMany",
+    "Not found": "FieldValueNotFound",
+}
+
+
+def _invalid_status(kind: Kind, name: str, message: str, causes: list[Obj]) -> StatusError:
+    details: Obj = {"name": name, "kind": kind.name, "causes": causes}
+    if kind.group:
+        details["group"] = kind.group
+    return StatusError(422, "Invalid", message, details)
+
+
+def _validate(kind: Kind, obj: Obj) -> Obj:
+    """Defaults and validation; a 422 whose causes name each field (`field.ErrorList`)."""
     from podkeeper.manifest import default_object, format_invalid, validate_object
 
     defaulted = default_object(obj)
     problems = validate_object(defaulted)
     if problems:
-        name = _meta(obj).get("name", "")
-        raise ApplyError([format_invalid(str(obj.get("kind")), str(name), problems)])
-    obj.clear()
-    obj.update(defaulted)
+        name = str(_meta(obj).get("name", ""))
+        causes = [
+            {
+                "reason": _CAUSE_REASONS.get(p.type, "FieldValueInvalid"),
+                "message": p.body(),
+                "field": p.path,
+            }
+            for p in problems
+        ]
+        raise _invalid_status(kind, name, format_invalid(kind.name, name, problems), causes)
+    return defaulted
+
+
+def _apply_error(kind: Kind, name: str, exc: ApplyError) -> StatusError:
+    """The agent's own refusals (e.g. an immutable field) as a 422 with causes."""
+    causes = []
+    for message in exc.messages:
+        _, sep, rest = message.partition(" is invalid: ")
+        body = rest if sep else message
+        field, sep, detail = body.partition(": ")
+        if sep and field and " " not in field:
+            causes.append({"reason": "FieldValueInvalid", "message": detail, "field": field})
+        else:
+            causes.append({"reason": "FieldValueInvalid", "message": body})
+    return _invalid_status(kind, name, "; ".join(exc.messages), causes)
 
 
 async def _store(request: web.Request, kind: Kind, obj: Obj, dry_run: bool) -> Obj:
@@ -241,10 +282,13 @@ async def _store(request: web.Request, kind: Kind, obj: Obj, dry_run: bool) -> O
         raise StatusError(
             405, "MethodNotAllowed", f"{kind.qualified()} are maintained by the agent itself"
         )
+    defaulted = _validate(kind, obj)
     if dry_run:
-        _validate(obj)
-        return obj
-    stored = await _shielded(_backend(request).apply([obj]))
+        return defaulted
+    try:
+        stored = await _shielded(_backend(request).apply([obj]))
+    except ApplyError as exc:
+        raise _apply_error(kind, str(_meta(obj).get("name", "")), exc) from None
     return reg.observe(kind, stored[0] if stored else obj)
 
 
@@ -503,7 +547,7 @@ async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str
             f"the body of the request was in an unknown format - accepted media types include: "
             f"{', '.join(_PATCH_TYPES)}",
         )
-    body = await read_body(request, yaml_ok=True)
+    body = await read_body(request)
     reg = _registry(request)
     existing = reg.get(kind, namespace, name)
     dry_run = _dry_run(request)
