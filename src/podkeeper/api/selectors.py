@@ -45,6 +45,18 @@ class Requirement:
 _KEY = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _SET_RE = re.compile(rf"^\s*({_KEY})\s+(in|notin)\s*\(([^)]*)\)\s*$")
 _KEY_RE = re.compile(rf"^{_KEY}$")
+_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _check_value(value: str) -> str:
+    if len(value) > 63 or not _VALUE_RE.match(value):
+        # apimachinery validateLabelValue.
+        raise SelectorError(
+            f"unable to parse requirement: values[0]: Invalid value: {value!r}: a valid label"
+            " must be an empty string or consist of alphanumeric characters, '-', '_' or '.',"
+            " and must start and end with an alphanumeric character"
+        )
+    return value
 
 
 def _split_top(text: str) -> list[str]:
@@ -72,7 +84,7 @@ def parse_labels(text: str) -> list[Requirement]:
     for term in _split_top(text):
         m = _SET_RE.match(term)
         if m:
-            values = frozenset(v.strip() for v in m.group(3).split(",") if v.strip())
+            values = frozenset(_check_value(v.strip()) for v in m.group(3).split(",") if v.strip())
             reqs.append(Requirement(m.group(1), m.group(2), values))
             continue
         for op in ("!=", "==", "="):
@@ -80,6 +92,7 @@ def parse_labels(text: str) -> list[Requirement]:
                 key, value = (s.strip() for s in term.split(op, 1))
                 if not _KEY_RE.match(key):
                     raise SelectorError(f"unable to parse requirement: invalid label key {key!r}")
+                _check_value(value)
                 reqs.append(Requirement(key, "!=" if op == "!=" else "=", frozenset({value})))
                 break
         else:
