@@ -544,3 +544,32 @@ def test_official_python_client(cluster: Cluster) -> None:
         assert apps.read_namespaced_deployment("hello", "default").metadata.labels["x"] == "y"
         node = core.list_node().items[0]
         assert node.status.capacity["cpu"]
+
+
+def test_rollout_restart_and_undo_and_namespaces(cluster: Cluster) -> None:
+    def replicasets() -> dict[str, str]:
+        out = cluster.kubectl("get", "rs", "-l", "app=hello", "-o", "json").stdout
+        return {
+            rs["metadata"]["name"]: str(rs["spec"]["replicas"]) for rs in json.loads(out)["items"]
+        }
+
+    cluster.kubectl("rollout", "status", "deployment/hello", "--timeout", "60s")
+    before = {name for name, n in replicasets().items() if n != "0"}
+    out = cluster.kubectl("rollout", "restart", "deployment/hello").stdout.strip()
+    assert out == "deployment.apps/hello restarted"
+    cluster.kubectl("rollout", "status", "deployment/hello", "--timeout", "60s")
+    after = {name for name, n in replicasets().items() if n != "0"}
+    assert after and after != before
+    out = cluster.kubectl("rollout", "undo", "deployment/hello").stdout.strip()
+    assert out == "deployment.apps/hello rolled back"
+    cluster.kubectl("rollout", "status", "deployment/hello", "--timeout", "60s")
+    # Back to the very ReplicaSet of the first revision, not a third one.
+    assert {name for name, n in replicasets().items() if n != "0"} == before
+    assert len(replicasets()) == 2
+    # `create namespace` sends protobuf (kubectl's typed client).
+    assert cluster.kubectl("create", "namespace", "team").stdout.strip() == "namespace/team created"
+    cluster.kubectl("-n", "team", "run", "x", "--image=busybox", "--command", "--", "sleep", "100")
+    assert cluster.kubectl("-n", "team", "get", "pods", "-o", "name").stdout.split() == ["pod/x"]
+    everywhere = cluster.kubectl("get", "pods", "-A").stdout
+    assert header(everywhere)[:2] == ["NAMESPACE", "NAME"] and "team" in everywhere
+    cluster.kubectl("-n", "team", "delete", "pod", "x", "--grace-period=0", "--force")

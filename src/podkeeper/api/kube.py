@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from podkeeper.api import discovery, kinds, openapi, patch, selectors, tables
+from podkeeper.api import discovery, kinds, openapi, patch, protobuf, selectors, tables
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.kinds import Kind
 from podkeeper.api.registry import Change, Expired, Registry
@@ -122,7 +122,7 @@ async def _shielded(call: Awaitable[Any]) -> Any:
     return await asyncio.shield(call)
 
 
-async def read_body(request: web.Request) -> Any:
+async def read_body(request: web.Request, *, metadata_only: bool = False) -> Any:
     """The request body as JSON (YAML for apply patches); 415, 413 and 400 as the API server."""
     ctype = request.content_type or "application/json"
     # Issue 13 item 15: a text/plain body was accepted. JSON and YAML media types pass;
@@ -143,6 +143,18 @@ async def read_body(request: web.Request) -> Any:
     raw = await request.read()
     if not raw.strip():
         return None
+    if ctype == protobuf.MEDIA_TYPE:
+        try:
+            if not metadata_only:
+                raise protobuf.ProtobufError("the object has a spec")
+            return protobuf.decode(raw)
+        except protobuf.ProtobufError as exc:
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"this server reads protobuf bodies only for namespaces ({exc}):"
+                " send application/json",
+            ) from None
     try:
         value = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)
     except RecursionError:
@@ -271,9 +283,30 @@ def _apply_error(kind: Kind, name: str, exc: ApplyError) -> StatusError:
     return _invalid_status(kind, name, "; ".join(exc.messages), causes)
 
 
+#: Fields whose empty object means the same as no field (a Go struct's zero value).
+_EMPTY_IS_ABSENT = frozenset({"resources"})
+
+
+def normalize(value: Any) -> Any:
+    """`null` fields dropped, `resources: {}` too: what a Go client serializes for zero values
+    (`creationTimestamp: null` in templates) means "unset", as the API server decodes it.
+    Without this, `kubectl rollout undo` (which sends a template read back from a
+    ReplicaSet) would look like a new template and start a new rollout."""
+    if isinstance(value, dict):
+        return {
+            k: normalize(v)
+            for k, v in value.items()
+            if v is not None and not (k in _EMPTY_IS_ABSENT and v == {})
+        }
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
+    return value
+
+
 async def _store(request: web.Request, kind: Kind, obj: Obj, dry_run: bool) -> Obj:
     """Write `obj` through the agent (or the API's own namespaces) and return it versioned."""
     reg = _registry(request)
+    obj = normalize(obj)
     if kind.source == "namespace":
         if dry_run:
             return obj
@@ -481,7 +514,7 @@ async def get_item(request: web.Request, kind: Kind, namespace: str, name: str) 
 async def create(request: web.Request, kind: Kind, namespace: str | None) -> web.Response:
     if "create" not in kind.verbs:
         raise StatusError(405, "MethodNotAllowed", f"create is not supported on {kind.qualified()}")
-    body = _object_body(await read_body(request), kind)
+    body = _object_body(await read_body(request, metadata_only=kind.source == "namespace"), kind)
     meta = _meta(body)
     _check_namespace(kind, meta, namespace)
     if not meta.get("name"):
@@ -573,7 +606,7 @@ async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str
     if _meta(patched).get("name") != name:
         raise _bad("the name of the object may not be changed by a patch")
     cleaned = _clean(patched)
-    if cleaned == _clean(existing):
+    if normalize(cleaned) == normalize(_clean(existing)):
         return web.json_response(existing)
     out = await _store(request, kind, cleaned, dry_run)
     return web.json_response(out)
