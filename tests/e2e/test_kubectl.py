@@ -573,3 +573,33 @@ def test_rollout_restart_and_undo_and_namespaces(cluster: Cluster) -> None:
     everywhere = cluster.kubectl("get", "pods", "-A").stdout
     assert header(everywhere)[:2] == ["NAMESPACE", "NAME"] and "team" in everywhere
     cluster.kubectl("-n", "team", "delete", "pod", "x", "--grace-period=0", "--force")
+
+
+def test_describe_shows_only_this_pods_events(cluster: Cluster) -> None:
+    def pod(image: str) -> Path:
+        return cluster.write(
+            "again.yaml",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "again"},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "app", "image": image, "command": ["sleep", "1000"]}],
+                },
+            },
+        )
+
+    cluster.kubectl("create", "-f", str(pod("busybox:first")))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/again", "--timeout=60s")
+    cluster.kubectl("delete", "pod", "again", "--grace-period=1", timeout=60)
+    cluster.kubectl("create", "-f", str(pod("busybox:second")))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/again", "--timeout=60s")
+    for out in (
+        cluster.kubectl("describe", "pod", "again").stdout,
+        cluster.podkeeper("describe", "pod", "again").stdout,
+    ):
+        events = out[out.index("Events:") :]
+        assert 'image "busybox:second"' in events
+        assert "busybox:first" not in events, events
+    cluster.kubectl("delete", "pod", "again", "--grace-period=1", timeout=60)
