@@ -292,8 +292,11 @@ def test_describe_pod_deployment_service_node(cluster: Cluster) -> None:
     assert "NewReplicaSet:" in dep
     svc = cluster.kubectl("describe", "service", "hello").stdout
     assert re.search(r"^Selector:\s+app=hello$", svc, re.M)
+    # kubectl 1.32 reads the Service's EndpointSlices (derived from its Endpoints).
+    assert re.search(r"^Endpoints:\s+10\.\d+\.\d+\.\d+:8080,", svc, re.M), svc
     node = cluster.kubectl("describe", "node").stdout
     assert re.search(r"^Capacity:$", node, re.M) and "KubeletReady" in node
+    assert re.search(r"^  HolderIdentity:\s+\S+$", node, re.M), node
 
 
 # -- logs ----------------------------------------------------------------------------

@@ -248,6 +248,28 @@ class Cluster:
             },
         }
 
+    def lease(self) -> Obj:
+        """The node's heartbeat Lease in `kube-node-lease` (`describe node` shows it)."""
+        now = time.time()
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.node_name,
+                "namespace": "kube-node-lease",
+                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"podkeeper-lease:{self.node_name}")),
+                "creationTimestamp": rfc3339(self.started),
+            },
+            "spec": {
+                "holderIdentity": self.node_name,
+                "leaseDurationSeconds": 40,
+                # Renewed every ten seconds, as the kubelet's (nodelease controller).
+                "renewTime": time.strftime(
+                    "%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(now - (now - self.started) % 10)
+                ),
+            },
+        }
+
     # -- generic access --------------------------------------------------
 
     def list(self, kind: str) -> list[Obj]:
@@ -255,6 +277,8 @@ class Cluster:
             return [self.node()]
         if kind == "Namespace":
             return self.namespaces()
+        if kind == "Lease":
+            return [self.lease()]
         return []
 
     def get(self, kind: str, name: str) -> Obj | None:
@@ -274,3 +298,52 @@ class Cluster:
             "compiler": "cpython",
             "platform": f"linux/{platform.machine()}",
         }
+
+
+def endpoint_slice(ep: Obj) -> Obj:
+    """The `discovery.k8s.io/v1 EndpointSlice` the EndpointSlice controller would keep for
+    an Endpoints object (kubectl 1.32 `describe service` reads slices, not Endpoints)."""
+    meta = ep.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    endpoints: list[Obj] = []
+    ports: list[Obj] = []
+    for subset in ep.get("subsets") or []:
+        for ready, key in ((True, "addresses"), (False, "notReadyAddresses")):
+            for a in subset.get(key) or []:
+                entry: Obj = {
+                    "addresses": [a.get("ip")],
+                    "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                }
+                if a.get("nodeName"):
+                    entry["nodeName"] = a["nodeName"]
+                if a.get("targetRef"):
+                    entry["targetRef"] = a["targetRef"]
+                endpoints.append(entry)
+        for p in subset.get("ports") or []:
+            port = {
+                "name": p.get("name", ""),
+                "port": p.get("port"),
+                "protocol": p.get("protocol", "TCP"),
+            }
+            if port not in ports:
+                ports.append(port)
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": f"{name}-podkeeper",
+            "namespace": meta.get("namespace", "default"),
+            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"podkeeper-slice:{meta.get('uid', name)}")),
+            "creationTimestamp": meta.get("creationTimestamp"),
+            "labels": {
+                "kubernetes.io/service-name": name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+            },
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Service", "name": name, "uid": meta.get("uid", "")}
+            ],
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": ports,
+    }

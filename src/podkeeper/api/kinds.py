@@ -37,7 +37,8 @@ class Kind:
     resource: Resource
     singular: str
     namespaced: bool
-    #: `backend` (the agent's objects), `events`, `node` or `namespace` (the API's own).
+    #: `backend` (the agent's objects), `events`, `endpointslices` (derived from
+    #: Endpoints), or the API's own: `node`, `namespace`, `lease`.
     source: str
     verbs: tuple[str, ...] = RW
     categories: tuple[str, ...] = ()
@@ -68,6 +69,8 @@ class Kind:
 
 
 NODE = Resource("Node", "v1", "nodes", ("no",))
+ENDPOINTSLICE = Resource("EndpointSlice", "discovery.k8s.io/v1", "endpointslices")
+LEASE = Resource("Lease", "coordination.k8s.io/v1", "leases")
 NAMESPACE = Resource("Namespace", "v1", "namespaces", ("ns",))
 
 _POD_FIELDS = selectors.fields(
@@ -182,6 +185,27 @@ KINDS: tuple[Kind, ...] = (
         columns=tables.REPLICASET_COLUMNS,
         printer=tables.print_replicaset,
         subresources=(Subresource("status", "ReplicaSet", ("get",)),),
+    ),
+)
+
+KINDS += (
+    Kind(
+        ENDPOINTSLICE,
+        "endpointslice",
+        True,
+        "endpointslices",
+        verbs=RO,
+        columns=tables.ENDPOINTSLICE_COLUMNS,
+        printer=tables.print_endpointslice,
+    ),
+    Kind(
+        LEASE,
+        "lease",
+        True,
+        "lease",
+        verbs=RO,
+        columns=tables.LEASE_COLUMNS,
+        printer=tables.print_lease,
     ),
 )
 

@@ -125,15 +125,24 @@ class Registry:
                 if ev is not None:
                     found.append(_event_defaults(ev))
             return found
-        return self.cluster.list(kind.name)
+        if kind.source == "endpointslices":
+            return [
+                cluster.endpoint_slice(ep)
+                for ep in self.backend.list_objects("Endpoints", namespace)
+            ]
+        return [
+            o
+            for o in self.cluster.list(kind.name)
+            if namespace is None or not kind.namespaced or _meta(o).get("namespace") == namespace
+        ]
 
     def _raw_get(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         if kind.source == "backend":
             return self.backend.get_object(kind.name, namespace, name)
-        if kind.source == "events":
-            for ev in self._raw_list(kind, namespace):
-                if _meta(ev).get("name") == name:
-                    return ev
+        if kind.source in ("events", "endpointslices", "lease"):
+            for obj in self._raw_list(kind, namespace):
+                if _meta(obj).get("name") == name:
+                    return obj
             return None
         return self.cluster.get(kind.name, name)
 

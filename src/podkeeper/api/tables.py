@@ -436,6 +436,46 @@ def print_endpoints(ep: Obj, now: float) -> list[Cell]:
     return [str(_meta(ep).get("name", "")), format_endpoints(ep), _age(ep, now)]
 
 
+ENDPOINTSLICE_COLUMNS = (
+    _NAME,
+    Column("AddressType", description="The IP protocol for this slice"),
+    Column("Ports", description="The ports for this slice"),
+    Column("Endpoints", description="The addresses of this slice"),
+    _AGE,
+)
+
+
+def print_endpointslice(es: Obj, now: float) -> list[Cell]:
+    """printers.go printEndpointSlice (formatDiscoveryPorts, formatDiscoveryEndpoints)."""
+    ports = [str(p.get("port")) for p in es.get("ports") or [] if p.get("port") is not None]
+    addresses = [str(a) for e in es.get("endpoints") or [] for a in e.get("addresses") or []]
+    shown = ",".join(addresses[:3])
+    if len(addresses) > 3:
+        shown += f" + {len(addresses) - 3} more..."
+    return [
+        str(_meta(es).get("name", "")),
+        str(es.get("addressType") or ""),
+        ",".join(ports) if ports else "<unset>",
+        shown or "<unset>",
+        _age(es, now),
+    ]
+
+
+LEASE_COLUMNS = (
+    _NAME,
+    Column("Holder", description="The holder of the lease"),
+    _AGE,
+)
+
+
+def print_lease(lease: Obj, now: float) -> list[Cell]:
+    return [
+        str(_meta(lease).get("name", "")),
+        str((lease.get("spec") or {}).get("holderIdentity") or "<unknown>"),
+        _age(lease, now),
+    ]
+
+
 # -- events ---------------------------------------------------------------
 
 EVENT_COLUMNS = (
