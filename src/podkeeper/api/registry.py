@@ -36,6 +36,8 @@ from podkeeper.api.kinds import BY_KIND, Kind
 
 #: Seconds between polls of the agent's objects while anyone watches.
 POLL_INTERVAL = 0.1
+#: Seconds between polls of a kind whose changes are also pushed (`PodFeed`): a safety net.
+FED_POLL_INTERVAL = 2.0
 #: Changes kept for watches that resume from a resourceVersion.
 HISTORY = 20_000
 
@@ -105,6 +107,9 @@ class Registry:
         self.cluster = cluster.Cluster(backend, home, self.started)
         #: The last configuration applied server-side, by (kind, ns, name, manager).
         self.applied: dict[tuple[str, str, str, str], Obj] = {}
+        #: Kinds whose changes the agent pushes (see `PodFeed`); polled only as a safety net.
+        self.fed: set[str] = set()
+        self._polled: dict[str, float] = {}
 
     @property
     def resource_version(self) -> int:
@@ -261,17 +266,40 @@ class Registry:
             self._event_pump = asyncio.get_running_loop().create_task(self._pump_events())
 
     async def _poll(self) -> None:
-        """While anyone watches, look at the watched kinds every POLL_INTERVAL seconds."""
+        """While anyone watches, look at the watched kinds every POLL_INTERVAL seconds
+        (kinds the agent pushes every FED_POLL_INTERVAL)."""
+        loop = asyncio.get_running_loop()
         while self._watches:
             kinds = {w.kind for w in self._watches}
+            now = loop.time()
             for name in kinds:
                 kind = BY_KIND[name]
-                if kind.source != "events":
-                    try:
-                        self.list(kind, None)
-                    except Exception:  # a failing source must not end every watch
-                        pass
+                interval = FED_POLL_INTERVAL if name in self.fed else POLL_INTERVAL
+                if kind.source == "events" or now - self._polled.get(name, 0.0) < interval:
+                    continue
+                self._polled[name] = now
+                try:
+                    self.list(kind, None)
+                except Exception:  # a failing source must not end every watch
+                    pass
             await asyncio.sleep(POLL_INTERVAL)
+
+    def watched(self, kind: str) -> bool:
+        """True while anyone watches `kind`."""
+        return any(w.kind == kind for w in self._watches)
+
+    def pushed(self, kind: Kind, obj: Obj, gone: bool) -> None:
+        """A change the agent announces: observed at once when anyone watches the kind."""
+        if not self.watched(kind.name):
+            return
+        if gone:
+            key = self._key(kind, obj)
+            entry = self._entries.get(key)
+            uid = str(_meta(obj).get("uid") or "")
+            if entry is not None and (not uid or entry.uid == uid):
+                self._forget(key, entry)
+        else:
+            self.observe(kind, obj)
 
     async def _pump_events(self) -> None:
         kind = BY_KIND["Event"]

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from podkeeper.api import kube, paths, pki
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
+from podkeeper.api.feed import PodFeed
 from podkeeper.api.paths import Resource
 from podkeeper.api.registry import Registry
 from podkeeper.api.status import StatusError
@@ -748,7 +749,11 @@ async def _start_tls(runner: web.AppRunner, home: Path) -> int:
 
 
 async def serve(
-    backend: AgentBackend, socket_path: str | Path, *, tls: bool = True
+    backend: AgentBackend,
+    socket_path: str | Path,
+    *,
+    tls: bool = True,
+    feed: PodFeed | None = None,
 ) -> web.AppRunner:
     """Serve the API on the unix socket `socket_path` (mode 0600); stop with `runner.cleanup()`.
 
@@ -775,6 +780,8 @@ async def serve(
                 path.unlink()
 
     app = build_app(backend, path.parent)
+    if feed is not None:
+        feed.connect(app[kube.REGISTRY])
     app.on_cleanup.append(unlink_socket)
     runner = web.AppRunner(
         app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None
