@@ -210,9 +210,7 @@ async def test_events_filtered_by_involved_object_uid(
     agent.backend.emit(old)
     agent.backend.emit(new)
     selector = "involvedObject.name=web,involvedObject.namespace=default,involvedObject.uid=u2"
-    _, body = await call(
-        http, "GET", "/api/v1/namespaces/default/events", fieldSelector=selector
-    )
+    _, body = await call(http, "GET", "/api/v1/namespaces/default/events", fieldSelector=selector)
     assert [e["reason"] for e in body["items"]] == ["Started"]
 
 
