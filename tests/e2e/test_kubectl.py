@@ -174,10 +174,11 @@ def test_version_and_api_resources(cluster: Cluster) -> None:
     assert re.search(r"^Server Version: v1\.\d+\.0-podkeeper", out, re.M), out
     res = cluster.kubectl("api-resources").stdout
     assert header(res) == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
-    rows = {line.split()[0]: line.split() for line in res.splitlines()[1:]}
-    assert rows["pods"] == ["pods", "po", "v1", "true", "Pod"]
-    assert rows["deployments"] == ["deployments", "deploy", "apps/v1", "true", "Deployment"]
-    assert rows["nodes"] == ["nodes", "no", "v1", "false", "Node"]
+    rows = {line.split()[-1]: line.split() for line in res.splitlines()[1:]}
+    assert rows["Pod"] == ["pods", "po", "v1", "true", "Pod"]
+    assert rows["Deployment"] == ["deployments", "deploy", "apps/v1", "true", "Deployment"]
+    assert rows["Node"] == ["nodes", "no", "v1", "false", "Node"]
+    assert rows["PodMetrics"] == ["pods", "metrics.k8s.io/v1beta1", "true", "PodMetrics"]
 
 
 # -- get -----------------------------------------------------------------------
@@ -606,3 +607,39 @@ def test_describe_shows_only_this_pods_events(cluster: Cluster) -> None:
         assert 'image "busybox:second"' in events
         assert "busybox:first" not in events, events
     cluster.kubectl("delete", "pod", "again", "--grace-period=1", timeout=60)
+
+
+def test_top_pods_and_node(cluster: Cluster) -> None:
+    hog = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "hog"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "python",
+                    "command": [
+                        sys.executable,
+                        "-c",
+                        "x = bytearray(64 * 1024 * 1024)\nwhile True: pass",
+                    ],
+                }
+            ],
+        },
+    }
+    cluster.kubectl("create", "-f", str(cluster.write("hog.yaml", hog)))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/hog", "--timeout=60s")
+    time.sleep(1)  # the bytearray is allocated
+    out = cluster.kubectl("top", "pod", "hog").stdout
+    assert header(out) == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    name, cpu, memory = out.splitlines()[1].split()
+    if not (cluster.home / "pods").exists() or (cpu == "0m" and memory == "0Mi"):
+        pytest.skip("no cgroups on this machine: the agent runs without accounting")
+    # A busy loop: far more than 100 millicores even on a loaded machine; 64 MiB resident.
+    assert name == "hog" and int(cpu.rstrip("m")) > 100, out
+    assert int(memory.rstrip("Mi")) >= 60, out
+    node = cluster.kubectl("top", "node").stdout
+    assert header(node) == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
+    cluster.kubectl("delete", "pod", "hog", "--grace-period=1", timeout=60)

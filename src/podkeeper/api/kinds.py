@@ -38,7 +38,8 @@ class Kind:
     singular: str
     namespaced: bool
     #: `backend` (the agent's objects), `events`, `endpointslices` (derived from
-    #: Endpoints), or the API's own: `node`, `namespace`, `lease`.
+    #: Endpoints), `metrics` (cgroup samples, unversioned), or the API's own: `node`,
+    #: `namespace`, `lease`.
     source: str
     verbs: tuple[str, ...] = RW
     categories: tuple[str, ...] = ()
@@ -71,6 +72,8 @@ class Kind:
 NODE = Resource("Node", "v1", "nodes", ("no",))
 ENDPOINTSLICE = Resource("EndpointSlice", "discovery.k8s.io/v1", "endpointslices")
 LEASE = Resource("Lease", "coordination.k8s.io/v1", "leases")
+POD_METRICS = Resource("PodMetrics", "metrics.k8s.io/v1beta1", "pods")
+NODE_METRICS = Resource("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes")
 NAMESPACE = Resource("Namespace", "v1", "namespaces", ("ns",))
 
 _POD_FIELDS = selectors.fields(
@@ -207,6 +210,12 @@ KINDS += (
         columns=tables.LEASE_COLUMNS,
         printer=tables.print_lease,
     ),
+)
+
+#: metrics.k8s.io, as metrics-server serves it for `kubectl top` (api/metrics.py).
+KINDS += (
+    Kind(POD_METRICS, "", True, "metrics", verbs=("get", "list")),
+    Kind(NODE_METRICS, "", False, "metrics", verbs=("get", "list")),
 )
 
 #: By Kubernetes kind.

@@ -381,9 +381,11 @@ async def list_or_watch(
 ) -> web.StreamResponse:
     labels, fields = _selectors(request, kind)
     match = _matcher(kind, labels, fields)
-    if request.query.get("watch", "").lower() in ("true", "1"):
-        return await _watch(request, kind, namespace, match)
     reg = _registry(request)
+    if kind.source == "metrics":
+        await reg.metrics.refresh()
+    elif request.query.get("watch", "").lower() in ("true", "1"):
+        return await _watch(request, kind, namespace, match)
     involved = next((t.value for t in fields if t.field == "involvedObject.name" and t.equal), None)
     items = [o for o in reg.list(kind, namespace, involved) if match(o)]
     rv = reg.resource_version
@@ -505,6 +507,8 @@ async def _watch(
 
 
 async def get_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    if kind.source == "metrics":
+        await _registry(request).metrics.refresh()
     obj = _registry(request).get(kind, namespace, name)
     if obj is None:
         raise _not_found(kind, name)

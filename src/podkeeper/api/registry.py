@@ -33,6 +33,7 @@ from typing import Any
 from podkeeper.api import cluster
 from podkeeper.api.backend import AgentBackend, Obj
 from podkeeper.api.kinds import BY_KIND, Kind
+from podkeeper.api.metrics import Metrics
 
 #: Seconds between polls of the agent's objects while anyone watches.
 POLL_INTERVAL = 0.1
@@ -105,6 +106,7 @@ class Registry:
         self._poller: asyncio.Task[None] | None = None
         self._event_pump: asyncio.Task[None] | None = None
         self.cluster = cluster.Cluster(backend, home, self.started)
+        self.metrics = Metrics(backend, home, self.cluster.node_name)
         #: The last configuration applied server-side, by (kind, ns, name, manager).
         self.applied: dict[tuple[str, str, str, str], Obj] = {}
         #: Kinds whose changes the agent pushes (see `PodFeed`); polled only as a safety net.
@@ -130,6 +132,10 @@ class Registry:
                 if ev is not None:
                     found.append(_event_defaults(ev))
             return found
+        if kind.source == "metrics":
+            return (
+                self.metrics.pods(namespace) if kind.name == "PodMetrics" else self.metrics.nodes()
+            )
         if kind.source == "endpointslices":
             return [
                 cluster.endpoint_slice(ep)
@@ -144,7 +150,7 @@ class Registry:
     def _raw_get(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         if kind.source == "backend":
             return self.backend.get_object(kind.name, namespace, name)
-        if kind.source in ("events", "endpointslices", "lease"):
+        if kind.source in ("events", "endpointslices", "lease", "metrics"):
             for obj in self._raw_list(kind, namespace):
                 if _meta(obj).get("name") == name:
                     return obj
@@ -209,6 +215,8 @@ class Registry:
     ) -> builtins.list[Obj]:
         """Every object of `kind` (in `namespace`), versioned; vanished ones recorded DELETED."""
         ns = namespace if kind.namespaced else None
+        if kind.source == "metrics":  # samples, not objects: no versions, no watch
+            return self._raw_list(kind, ns, involved)
         out = [self.observe(kind, o) for o in self._raw_list(kind, ns, involved)]
         if involved is None:
             self._sweep(kind, ns, {self._key(kind, o) for o in out})
@@ -218,6 +226,8 @@ class Registry:
         """One object, versioned (None when it does not exist, recorded DELETED if it did)."""
         ns = namespace if kind.namespaced else ""
         obj = self._raw_get(kind, ns, name)
+        if kind.source == "metrics":
+            return obj
         if obj is None:
             key = (kind.name, ns, name)
             entry = self._entries.get(key)
