@@ -643,3 +643,78 @@ def test_top_pods_and_node(cluster: Cluster) -> None:
     node = cluster.kubectl("top", "node").stdout
     assert header(node) == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
     cluster.kubectl("delete", "pod", "hog", "--grace-period=1", timeout=60)
+
+
+_BIG_SERVER = """
+import http.server
+BODY = bytes(range(256)) * 4096  # 1 MiB
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = BODY if self.path == "/big" else b"hello from the pod\\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[::-1])
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_port_forward_carries_http(cluster: Cluster) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "http"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "python",
+                    "command": [sys.executable, "-c", _BIG_SERVER],
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                }
+            ],
+        },
+    }
+    cluster.kubectl("create", "-f", str(cluster.write("http.yaml", pod)))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/http", "--timeout=60s")
+    port = _free_port()
+    with subprocess.Popen(
+        [str(KUBECTL), "port-forward", "pod/http", f"{port}:8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=cluster.env(),
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first.startswith(f"Forwarding from 127.0.0.1:{port} -> 8080"), first
+            base = f"http://127.0.0.1:{port}"
+            with urllib.request.urlopen(f"{base}/", timeout=10) as resp:
+                assert resp.read() == b"hello from the pod\n"
+            with urllib.request.urlopen(f"{base}/big", timeout=30) as resp:
+                assert resp.read() == bytes(range(256)) * 4096
+            payload = os.urandom(200_000)
+            req = urllib.request.Request(f"{base}/echo", data=payload, method="POST")
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                assert resp.read() == payload[::-1]
+        finally:
+            proc.kill()
+    cluster.kubectl("delete", "pod", "http", "--grace-period=1", timeout=60)

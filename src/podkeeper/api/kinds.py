@@ -113,6 +113,7 @@ KINDS: tuple[Kind, ...] = (
         fields=_POD_FIELDS,
         subresources=(
             Subresource("log", "Pod", ("get",)),
+            Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
             Subresource("status", "Pod", ("get",)),
         ),
     ),

@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import kube, paths, pki
+from podkeeper.api import kube, paths, pki, portforward
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.feed import PodFeed
 from podkeeper.api.paths import Resource
@@ -470,6 +470,32 @@ class _Stamper:
         return bytes(out)
 
 
+# -- port-forward -----------------------------------------------------------
+
+
+async def _port_forward(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    pod = backend.get_object("Pod", ns, name)
+    if pod is None:
+        raise _not_found(paths.POD, name)
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        # apiserver/kubelet wording for a pod that cannot take a stream.
+        raise _bad_request(
+            f"unable to upgrade connection: pod {name} is not running (phase {status.get('phase')})"
+        )
+    ws = web.WebSocketResponse(protocols=[portforward.SUBPROTOCOL], max_msg_size=0)
+    if not ws.can_prepare(request).ok:
+        raise _bad_request(
+            "port-forward is served over WebSocket (subprotocol "
+            f"{portforward.SUBPROTOCOL}); SPDY upgrades are not supported"
+        )
+    await ws.prepare(request)
+    await portforward.SpdyServer(ws, str(status.get("podIP") or "127.0.0.1")).run()
+    return ws
+
+
 # -- events ---------------------------------------------------------------
 
 
@@ -680,6 +706,7 @@ def build_app(backend: AgentBackend, home: Path | None = None) -> web.Applicatio
     app[kube.STOP] = app[STOPPING]
     routes: list[web.RouteDef] = [
         web.get("/api/v1/namespaces/{ns}/pods/{name}/log", _pod_log),
+        web.get("/api/v1/namespaces/{ns}/pods/{name}/portforward", _port_forward),
         *kube.routes(),
         web.post(paths.APPLY_PATH, _apply),
         web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
