@@ -718,3 +718,18 @@ def test_port_forward_carries_http(cluster: Cluster) -> None:
         finally:
             proc.kill()
     cluster.kubectl("delete", "pod", "http", "--grace-period=1", timeout=60)
+
+
+def test_exec_stdin_stdout_stderr_and_exit_code(cluster: Cluster) -> None:
+    out = cluster.kubectl(
+        "exec", "web", "--", "sh", "-c", "echo out; echo err >&2; hostname; exit 3", check=False
+    )
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == "out\nweb\n"  # the pod's own hostname: the container's namespaces
+    assert out.stderr.startswith("err\n") and "command terminated with exit code 3" in out.stderr
+    fed = cluster.kubectl("exec", "-i", "web", "--", "sh", "-c", "cat; echo done", stdin="abc\n")
+    assert fed.returncode == 0 and fed.stdout == "abc\ndone\n"
+    env = cluster.kubectl("exec", "web", "--", "sh", "-c", "echo $HOSTNAME").stdout
+    assert env == "web\n"
+    gone = cluster.kubectl("exec", "once", "--", "true", check=False)
+    assert gone.returncode == 1 and "cannot exec into a container in a completed pod" in gone.stderr

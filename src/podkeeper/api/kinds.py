@@ -112,6 +112,7 @@ KINDS: tuple[Kind, ...] = (
         printer=tables.print_pod,
         fields=_POD_FIELDS,
         subresources=(
+            Subresource("exec", "PodExecOptions", ("create", "get")),
             Subresource("log", "Pod", ("get",)),
             Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
             Subresource("status", "Pod", ("get",)),

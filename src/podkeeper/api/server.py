@@ -24,7 +24,7 @@ from typing import IO, Any, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import kube, paths, pki, portforward
+from podkeeper.api import execstream, kube, paths, pki, portforward
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.feed import PodFeed
 from podkeeper.api.paths import Resource
@@ -496,6 +496,45 @@ async def _port_forward(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+# -- exec -------------------------------------------------------------------
+
+
+async def _exec(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    pod = backend.get_object("Pod", ns, name)
+    if pod is None:
+        raise _not_found(paths.POD, name)
+    container = _pick_container(pod, name, request.query.get("container") or None)
+    command = request.query.getall("command", [])
+    if not command:
+        raise _bad_request("you must specify at least one command for the container")
+    if _bool_param(request, "tty"):
+        raise _bad_request("a TTY is not supported by this agent: run without -t")
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    current: Obj = next((c for c in statuses if c.get("name") == container), {})
+    if "running" not in (current.get("state") or {}):
+        # kubelet wording (`pkg/kubelet/kubelet_pods.go` GetExec).
+        raise _bad_request(f'unable to upgrade connection: container not found ("{container}")')
+    instance = str(current.get("containerID") or "").rpartition("://")[2]
+    home = request.app[kube.REGISTRY].home
+    try:
+        if home is None:
+            raise execstream.ExecError("the agent has no home")
+        pid, cgroup = execstream.container_process(home, instance)
+    except execstream.ExecError as exc:
+        raise _bad_request(f"unable to exec in container {container}: {exc}") from None
+    argv, env, cwd = execstream.command_line(pid, command)
+    ws = web.WebSocketResponse(protocols=execstream.PROTOCOLS, max_msg_size=0)
+    if not ws.can_prepare(request).ok:
+        raise _bad_request(
+            "exec is served over WebSocket (v5.channel.k8s.io); SPDY upgrades are not supported"
+        )
+    await ws.prepare(request)
+    await execstream.run(ws, argv, env, cwd, command, cgroup, stdin=_bool_param(request, "stdin"))
+    return ws
+
+
 # -- events ---------------------------------------------------------------
 
 
@@ -707,6 +746,8 @@ def build_app(backend: AgentBackend, home: Path | None = None) -> web.Applicatio
     routes: list[web.RouteDef] = [
         web.get("/api/v1/namespaces/{ns}/pods/{name}/log", _pod_log),
         web.get("/api/v1/namespaces/{ns}/pods/{name}/portforward", _port_forward),
+        web.get("/api/v1/namespaces/{ns}/pods/{name}/exec", _exec),
+        web.post("/api/v1/namespaces/{ns}/pods/{name}/exec", _exec),
         *kube.routes(),
         web.post(paths.APPLY_PATH, _apply),
         web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
