@@ -27,6 +27,7 @@ from aiohttp import web
 from podkeeper.api import execstream, kube, paths, pki, portforward
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.feed import PodFeed
+from podkeeper.api.kinds import BY_KIND
 from podkeeper.api.paths import Resource
 from podkeeper.api.registry import Registry
 from podkeeper.api.status import StatusError
@@ -676,7 +677,14 @@ async def _apply(request: web.Request) -> web.Response:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise _bad_request('the request body must be {"items": [objects...]}')
     stored = await _shielded(request.app[BACKEND].apply(items))
-    return web.json_response({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": stored})
+    # Versioned like every other answer, so a client can tell "unchanged" from "configured".
+    registry = request.app[kube.REGISTRY]
+    versioned = [
+        registry.observe(BY_KIND[o["kind"]], o) if o.get("kind") in BY_KIND else o for o in stored
+    ]
+    return web.json_response(
+        {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": versioned}
+    )
 
 
 async def _terminations(request: web.Request) -> web.Response:
