@@ -287,3 +287,22 @@ async def test_discovery_legacy_and_aggregated(http: aiohttp.ClientSession) -> N
     assert resources["deployments"]["subresources"][0]["subresource"] == "scale"
     _, version = await call(http, "GET", "/version")
     assert version["major"] == "1" and version["gitVersion"].startswith("v1.")
+
+
+async def test_watch_with_a_label_selector_sees_objects_leave_and_enter(
+    http: aiohttp.ClientSession, agent: Agent
+) -> None:
+    p = pod("sel")
+    p["metadata"]["labels"] = {"tier": "a"}
+    agent.backend.add(p)
+    async with http.get(PODS, params={"watch": "true", "labelSelector": "tier=a"}) as resp:
+
+        async def next_event() -> tuple[str, str]:
+            ev = json.loads(await asyncio.wait_for(resp.content.readline(), 10))
+            return ev["type"], ev["object"]["metadata"]["labels"]["tier"]
+
+        assert await next_event() == ("ADDED", "a")
+        agent.backend.objects[("Pod", "default", "sel")]["metadata"]["labels"] = {"tier": "b"}
+        assert await next_event() == ("DELETED", "b")
+        agent.backend.objects[("Pod", "default", "sel")]["metadata"]["labels"] = {"tier": "a"}
+        assert await next_event() == ("ADDED", "a")

@@ -460,13 +460,35 @@ async def _watch(
     stop = request.app[STOP]
     try:
         await resp.prepare(request)
+
+        # What this watcher has been shown: an object leaving its selection is DELETED
+        # for it, one entering is ADDED (apiserver `cacher.go` watch filtering).
+        def key(obj: Obj) -> tuple[str, str]:
+            meta = _meta(obj)
+            return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+        visible: set[tuple[str, str]] = set()
+
+        async def deliver(change_type: str, obj: Obj) -> bool:
+            k, now_matches = key(obj), match(obj)
+            was = k in visible
+            if change_type == "DELETED" or not now_matches:
+                visible.discard(k)
+                if was:
+                    await send("DELETED", obj)
+                return was
+            visible.add(k)
+            await send("ADDED" if not was else change_type, obj)
+            return True
+
         if since is None:
             for obj in current:
-                if match(obj):
-                    await send("ADDED", obj)
-        for old in replay:
-            if match(old.obj):
-                await send(old.type, old.obj)
+                await deliver("ADDED", obj)
+        else:
+            visible.update(key(o) for o in current if match(o))
+            visible.update(key(c.obj) for c in replay if c.type != "ADDED")
+            for old in replay:
+                await deliver(old.type, old.obj)
         idle_since = time.monotonic()
         while not stop.is_set() and not _client_gone(request):
             wait = WATCH_CHECK_INTERVAL
@@ -490,9 +512,8 @@ async def _watch(
                 continue
             if change is None:
                 break
-            if match(change.obj):
+            if await deliver(change.type, change.obj):
                 idle_since = time.monotonic()
-                await send(change.type, change.obj)
     except (ConnectionResetError, asyncio.CancelledError):
         reg.unwatch(w)
         raise
