@@ -306,3 +306,18 @@ async def test_watch_with_a_label_selector_sees_objects_leave_and_enter(
         assert await next_event() == ("DELETED", "b")
         agent.backend.objects[("Pod", "default", "sel")]["metadata"]["labels"] = {"tier": "a"}
         assert await next_event() == ("ADDED", "a")
+
+
+async def test_eviction_deletes_gracefully(http: aiohttp.ClientSession, agent: Agent) -> None:
+    agent.backend.add(pod("ev"))
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "ev", "namespace": "default"},
+        "deleteOptions": {"gracePeriodSeconds": 3},
+    }
+    code, status = await call(http, "POST", f"{PODS}/ev/eviction", body)
+    assert (code, status["status"]) == (201, "Success")
+    assert agent.backend.deleted == [("Pod", "default", "ev", 3)]
+    code, _ = await call(http, "POST", f"{PODS}/nope/eviction", {"metadata": {"name": "nope"}})
+    assert code == 404

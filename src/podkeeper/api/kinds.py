@@ -112,6 +112,7 @@ KINDS: tuple[Kind, ...] = (
         printer=tables.print_pod,
         fields=_POD_FIELDS,
         subresources=(
+            Subresource("eviction", "Eviction", ("create",), "policy/v1"),
             Subresource("exec", "PodExecOptions", ("create", "get")),
             Subresource("log", "Pod", ("get",)),
             Subresource("portforward", "PodPortForwardOptions", ("create", "get")),

@@ -782,6 +782,30 @@ async def scale(request: web.Request, kind: Kind, namespace: str, name: str) -> 
     return web.json_response(_scale(out))
 
 
+async def evict(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    """`pods/eviction` (kubectl drain): a graceful delete; no PodDisruptionBudgets here."""
+    body = await read_body(request)
+    if not isinstance(body, dict):
+        raise _bad("the request body must be a policy/v1 Eviction")
+    if _meta(body).get("name", name) != name:
+        raise _bad("name in URL does not match name in Eviction object")
+    options = body.get("deleteOptions") or {}
+    grace = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+    if _registry(request).get(kind, namespace, name) is None:
+        raise _not_found(kind, name)
+    if not _dry_run(request):
+        await _shielded(
+            _backend(request).delete(
+                kind.name, namespace, name, None if grace is None else int(grace)
+            )
+        )
+        _registry(request).get(kind, namespace, name)
+    return web.json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+        status=201,
+    )
+
+
 # -- discovery and version -------------------------------------------------
 
 
@@ -895,6 +919,9 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     async def scale_one(request: web.Request) -> web.Response:
         return await scale(request, kind, ns_of(request), request.match_info["name"])
 
+    async def evict_one(request: web.Request) -> web.Response:
+        return await evict(request, kind, ns_of(request), request.match_info["name"])
+
     if kind.namespaced:
         coll = f"{r.prefix}/namespaces/{{ns}}/{r.plural}"
         out = [
@@ -915,6 +942,8 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     for sub in kind.subresources:
         if sub.name == "status":
             out.append(web.get(f"{item}/status", get_one))
+        elif sub.name == "eviction":
+            out.append(web.post(f"{item}/eviction", evict_one))
         elif sub.name == "scale":
             out += [
                 web.get(f"{item}/scale", scale_one),
