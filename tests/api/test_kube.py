@@ -321,3 +321,24 @@ async def test_eviction_deletes_gracefully(http: aiohttp.ClientSession, agent: A
     assert agent.backend.deleted == [("Pod", "default", "ev", 3)]
     code, _ = await call(http, "POST", f"{PODS}/nope/eviction", {"metadata": {"name": "nope"}})
     assert code == 404
+
+
+async def test_podkeeper_apply_endpoint_has_the_same_input_checks(
+    http: aiohttp.ClientSession, agent: Agent
+) -> None:
+    # Issue 13 item 15, through `podkeeper apply`'s own endpoint.
+    apply = "/podkeeper/v1/apply"
+    code, body = await call(http, "POST", apply, raw=b"items: []", ctype="text/plain")
+    assert code == 415
+    bad = pod("m")
+    bad["metadata"] = ["m"]
+    code, body = await call(http, "POST", apply, {"items": [bad]})
+    assert (code, body["reason"]) == (422, "Invalid")
+    deep = pod("deep")
+    cur: Obj = deep["spec"]
+    for _ in range(400):
+        cur["x"] = {}
+        cur = cur["x"]
+    code, body = await call(http, "POST", apply, {"items": [deep]})
+    assert code == 400 and "levels deep" in body["message"]
+    assert agent.backend.applied == []

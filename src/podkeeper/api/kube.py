@@ -178,6 +178,22 @@ def too_large(size: int | None) -> StatusError:
     )
 
 
+def check_shape(body: Obj, kind: Kind) -> None:
+    """`metadata`, `spec` and `status` must be objects: a 422 naming the field otherwise."""
+    meta = body.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise _invalid(
+            kind, "", [("metadata", f"Invalid value: {type(meta).__name__}: must be an object")]
+        )
+    for section in ("spec", "status"):
+        if section in body and body[section] is not None and not isinstance(body[section], dict):
+            raise _invalid(
+                kind,
+                str(meta.get("name", "")),
+                [(section, f"Invalid value: {type(body[section]).__name__}: must be an object")],
+            )
+
+
 def _object_body(body: Any, kind: Kind) -> Obj:
     if not isinstance(body, dict):
         raise _bad(f"the request body must be a {kind.name} object")
@@ -190,20 +206,8 @@ def _object_body(body: Any, kind: Kind) -> Obj:
             if body["apiVersion"] != kind.resource.group_version
             else f"the body is a {body['kind']}, not a {kind.name}"
         )
-    meta = body.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise _invalid(
-            kind,
-            "",
-            [("metadata", f"Invalid value: {type(meta).__name__}: must be an object")],
-        )
-    for section in ("spec", "status"):
-        if section in body and body[section] is not None and not isinstance(body[section], dict):
-            raise _invalid(
-                kind,
-                str(meta.get("name", "")),
-                [(section, f"Invalid value: {type(body[section]).__name__}: must be an object")],
-            )
+    check_shape(body, kind)
+    body.setdefault("metadata", {})
     return body
 
 

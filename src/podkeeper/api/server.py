@@ -13,14 +13,13 @@ import asyncio
 import contextlib
 import datetime
 import hmac
-import json
 import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from aiohttp import web
 
@@ -54,25 +53,6 @@ TOKEN: web.AppKey[list[str]] = web.AppKey("token")
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping")
 TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("tasks")
 
-# Field selectors the API server accepts for events (`pkg/registry/core/event/strategy.go`).
-_EVENT_FIELDS = frozenset(
-    {
-        "involvedObject.kind",
-        "involvedObject.namespace",
-        "involvedObject.name",
-        "involvedObject.uid",
-        "involvedObject.apiVersion",
-        "involvedObject.resourceVersion",
-        "involvedObject.fieldPath",
-        "reason",
-        "reportingComponent",
-        "source",
-        "type",
-        "metadata.name",
-        "metadata.namespace",
-    }
-)
-
 
 def _bad_request(message: str) -> StatusError:
     return StatusError(400, "BadRequest", message)
@@ -104,20 +84,6 @@ async def _shielded(call: Awaitable[T]) -> T:
     Handlers are cancelled on disconnect (so streams end); an apply or delete
     cut in half would leave the agent between two states."""
     return await asyncio.shield(call)
-
-
-def _list_body(res: Resource, items: list[Obj]) -> Obj:
-    return {"apiVersion": res.group_version, "kind": res.list_kind, "metadata": {}, "items": items}
-
-
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise _bad_request(f"the request body is not valid JSON: {exc}") from None
 
 
 def _int_param(request: web.Request, name: str) -> int | None:
@@ -197,71 +163,6 @@ async def _status_middleware(
     except Exception as exc:
         log.exception("%s %s failed", request.method, request.path)
         return StatusError(500, "InternalError", f"internal error: {exc}").response()
-
-
-# -- generic object routes ------------------------------------------------
-
-
-def _object_routes(res: Resource) -> list[web.RouteDef]:
-    async def list_all(request: web.Request) -> web.Response:
-        items = request.app[BACKEND].list_objects(res.kind, None)
-        return web.json_response(_list_body(res, items))
-
-    async def list_ns(request: web.Request) -> web.Response:
-        items = request.app[BACKEND].list_objects(res.kind, request.match_info["ns"])
-        return web.json_response(_list_body(res, items))
-
-    async def get_one(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        obj = request.app[BACKEND].get_object(res.kind, ns, name)
-        if obj is None:
-            raise _not_found(res, name)
-        return web.json_response(obj)
-
-    async def create(request: web.Request) -> web.Response:
-        ns = request.match_info["ns"]
-        obj = await _json_body(request)
-        if not isinstance(obj, dict):
-            raise _bad_request(f"the request body must be a {res.kind} object")
-        obj.setdefault("apiVersion", res.group_version)
-        obj.setdefault("kind", res.kind)
-        if obj["kind"] != res.kind:
-            raise _bad_request(f"the body is a {obj['kind']}, not a {res.kind}")
-        meta = obj.setdefault("metadata", {})
-        if meta.setdefault("namespace", ns) != ns:
-            # apiserver `pkg/endpoints/handlers/rest.go` wording.
-            raise _bad_request(
-                "the namespace of the provided object does not match the namespace sent on"
-                " the request"
-            )
-        stored = await _shielded(request.app[BACKEND].apply([obj]))
-        return web.json_response(stored[0] if stored else obj, status=201)
-
-    async def delete(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        grace = _int_param(request, "gracePeriodSeconds")
-        body = await _json_body(request)
-        if grace is None and isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
-            try:
-                grace = int(body["gracePeriodSeconds"])
-            except (TypeError, ValueError):
-                raise _bad_request("gracePeriodSeconds: must be an integer") from None
-        if grace is not None and grace < 0:
-            raise _bad_request("gracePeriodSeconds: must be greater than or equal to 0")
-        obj = await _shielded(request.app[BACKEND].delete(res.kind, ns, name, grace))
-        if obj is None:
-            raise _not_found(res, name)
-        return web.json_response(obj)
-
-    coll = f"{res.prefix}/namespaces/{{ns}}/{res.plural}"
-    item = f"{coll}/{{name}}"
-    return [
-        web.get(res.collection_path(None), list_all),
-        web.get(coll, list_ns),
-        web.post(coll, create),
-        web.get(item, get_one),
-        web.delete(item, delete),
-    ]
 
 
 # -- streams --------------------------------------------------------------
@@ -536,146 +437,21 @@ async def _exec(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-# -- events ---------------------------------------------------------------
-
-
-def _field(obj: Obj, dotted: str) -> str:
-    if dotted == "source":
-        return str((obj.get("source") or {}).get("component", ""))
-    value: Any = obj
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return "" if value is None else str(value)
-
-
-def _parse_field_selector(text: str) -> list[tuple[str, str, bool]]:
-    """`a=b,c!=d` → [(field, value, equal)]; unknown fields rejected as the API server does."""
-    terms: list[tuple[str, str, bool]] = []
-    for term in filter(None, (t.strip() for t in text.split(","))):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            equal = False
-        elif "==" in term:
-            key, value = term.split("==", 1)
-            equal = True
-        elif "=" in term:
-            key, value = term.split("=", 1)
-            equal = True
-        else:
-            raise _bad_request(f"invalid field selector: {term!r}")
-        key = key.strip()
-        if key not in _EVENT_FIELDS:
-            raise _bad_request(
-                f'"{key}" is not a known field selector: only "{", ".join(sorted(_EVENT_FIELDS))}"'
-            )
-        terms.append((key, value.strip(), equal))
-    return terms
-
-
-def _event_matches(ev: Obj, namespace: str | None, terms: list[tuple[str, str, bool]]) -> bool:
-    if namespace is not None:
-        ev_ns = (ev.get("metadata") or {}).get("namespace") or (ev.get("involvedObject") or {}).get(
-            "namespace"
-        )
-        if ev_ns != namespace:
-            return False
-    return all((_field(ev, key) == value) == equal for key, value, equal in terms)
-
-
-def _event_key(ev: Obj) -> str:
-    meta = ev.get("metadata") or {}
-    if meta.get("uid") or meta.get("name"):
-        return f"{meta.get('namespace', '')}/{meta.get('uid') or meta.get('name')}"
-    return json.dumps(
-        [ev.get("involvedObject"), ev.get("reason"), ev.get("message"), ev.get("type")],
-        sort_keys=True,
-    )
-
-
-async def _events(request: web.Request) -> web.StreamResponse:
-    backend = request.app[BACKEND]
-    namespace = request.match_info.get("ns")
-    terms = _parse_field_selector(request.query.get("fieldSelector", ""))
-    involved = next((v for k, v, eq in terms if k == "involvedObject.name" and eq), None)
-    if not _bool_param(request, "watch"):
-        items = [
-            ev
-            for ev in backend.list_events(namespace, involved)
-            if _event_matches(ev, namespace, terms)
-        ]
-        return web.json_response(_list_body(paths.EVENT, items))
-    return await _watch_events(request, namespace, involved, terms)
-
-
-async def _watch_events(
-    request: web.Request,
-    namespace: str | None,
-    involved: str | None,
-    terms: list[tuple[str, str, bool]],
-) -> web.StreamResponse:
-    """Newline-delimited watch events: the current list as ADDED, then changes as they come."""
-    backend = request.app[BACKEND]
-    queue: asyncio.Queue[Obj | None] = asyncio.Queue()
-    source = backend.watch_events()
-
-    async def pump(it: AsyncIterator[Obj]) -> None:
-        try:
-            async for ev in it:
-                queue.put_nowait(ev)
-        finally:
-            queue.put_nowait(None)
-
-    # Subscribe before listing, so that nothing between the two is lost.
-    pump_task = asyncio.create_task(pump(source))
-    await asyncio.sleep(0)
-    resp = await _stream_response(request, "application/json")
-    seen: set[str] = set()
-
-    async def send(ev: Obj) -> None:
-        key = _event_key(ev)
-        kind = "MODIFIED" if key in seen or int(ev.get("count") or 1) > 1 else "ADDED"
-        seen.add(key)
-        await resp.write(json.dumps({"type": kind, "object": ev}).encode() + b"\n")
-
-    try:
-        for ev in backend.list_events(namespace, involved):
-            if _event_matches(ev, namespace, terms):
-                key = _event_key(ev)
-                seen.add(key)
-                await resp.write(json.dumps({"type": "ADDED", "object": ev}).encode() + b"\n")
-        stopping = request.app[STOPPING]
-        while not stopping.is_set() and not _client_gone(request):
-            getter = asyncio.ensure_future(queue.get())
-            stopper = asyncio.ensure_future(stopping.wait())
-            done, _ = await asyncio.wait(
-                {getter, stopper},
-                timeout=STREAM_CHECK_INTERVAL,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            stopper.cancel()
-            if getter not in done:
-                getter.cancel()
-                continue
-            update = getter.result()
-            if update is None:  # the backend's stream ended
-                break
-            if _event_matches(update, namespace, terms):
-                await send(update)
-    finally:
-        pump_task.cancel()
-        await asyncio.gather(pump_task, return_exceptions=True)
-    await resp.write_eof()
-    return resp
-
-
 # -- podkeeper's own endpoints -------------------------------------------
 
 
 async def _apply(request: web.Request) -> web.Response:
-    body = await _json_body(request)
+    # The same checks as the Kubernetes endpoints (issue 13 item 15): 415 for text/plain,
+    # 413 saying the limit, deep nesting refused before anything is stored, and each
+    # object's metadata/spec must be objects (422, not a 500 from deep inside).
+    body = await kube.read_body(request)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise _bad_request('the request body must be {"items": [objects...]}')
+    for item in items:
+        kind = BY_KIND.get(str(item.get("kind")))
+        if kind is not None:
+            kube.check_shape(item, kind)
     stored = await _shielded(request.app[BACKEND].apply(items))
     # Versioned like every other answer, so a client can tell "unchanged" from "configured".
     registry = request.app[kube.REGISTRY]
