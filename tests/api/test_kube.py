@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from podkeeper.api import kube, registry
+from podkeeper.api import registry, shared
 from tests.api.conftest import Agent
 from tests.api.fakes import event, pod
 
@@ -77,16 +77,16 @@ async def test_absurdly_deep_object_is_refused(http: aiohttp.ClientSession, agen
     obj["metadata"]["annotations"] = {"a": "b"}
     obj["spec"]["extra"] = nested
     code, body = await call(http, "POST", PODS, obj)
-    assert code == 400 and f"more than {kube.MAX_DEPTH} levels deep" in body["message"]
+    assert code == 400 and f"more than {shared.MAX_DEPTH} levels deep" in body["message"]
     assert agent.backend.applied == []  # never stored
 
 
 async def test_body_over_the_limit_is_413_and_says_the_limit(http: aiohttp.ClientSession) -> None:
-    big = io.BytesIO(b"{" + b" " * (kube.MAX_BODY_BYTES + 10) + b"}")
+    big = io.BytesIO(b"{" + b" " * (shared.MAX_BODY_BYTES + 10) + b"}")
     async with http.post(PODS, data=big, headers={"Content-Type": "application/json"}) as resp:
         code, body = resp.status, json.loads(await resp.read())
     assert (code, body["reason"]) == (413, "RequestEntityTooLarge")
-    assert f"the limit is {kube.MAX_BODY_BYTES} bytes" in body["message"]
+    assert f"the limit is {shared.MAX_BODY_BYTES} bytes" in body["message"]
 
 
 async def test_invalid_object_names_each_field(http: aiohttp.ClientSession) -> None:

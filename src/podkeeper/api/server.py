@@ -23,7 +23,7 @@ from typing import IO, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import execstream, kube, paths, pki, portforward
+from podkeeper.api import execstream, kube, paths, pki, portforward, shared
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
 from podkeeper.api.feed import PodFeed
 from podkeeper.api.kinds import BY_KIND
@@ -147,7 +147,7 @@ async def _status_middleware(
         return _apply_failure(exc).response()
     except web.HTTPRequestEntityTooLarge as exc:
         size = exc.actual_size if hasattr(exc, "actual_size") else None
-        return kube.too_large(size).response()
+        return shared.too_large(size).response()
     except web.HTTPNotFound:
         return StatusError(
             404, "NotFound", "the server could not find the requested resource"
@@ -451,7 +451,7 @@ async def _apply(request: web.Request) -> web.Response:
     for item in items:
         kind = BY_KIND.get(str(item.get("kind")))
         if kind is not None:
-            kube.check_shape(item, kind)
+            shared.check_shape(item, kind)
     stored = await _shielded(request.app[BACKEND].apply(items))
     # Versioned like every other answer, so a client can tell "unchanged" from "configured".
     registry = request.app[kube.REGISTRY]
@@ -519,7 +519,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def build_app(backend: AgentBackend, home: Path | None = None) -> web.Application:
     """The API application over `backend` (not yet bound to a socket)."""
-    app = web.Application(middlewares=[_status_middleware], client_max_size=kube.MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_status_middleware], client_max_size=shared.MAX_BODY_BYTES)
     app[BACKEND] = backend
     registry = Registry(backend, home)
     app[kube.REGISTRY] = registry
