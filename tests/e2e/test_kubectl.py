@@ -446,6 +446,17 @@ def test_auth_and_file_modes(cluster: Cluster) -> None:
     for path in (cluster.kubeconfig, creds.ca_key, creds.server_key, creds.client_key, creds.token):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(creds.folder.stat().st_mode) == 0o700
+    if os.geteuid() == 0:
+        # Another local user gets nothing: neither the kubeconfig nor the token.
+        def as_nobody() -> None:
+            os.setgid(65534)
+            os.setuid(65534)
+
+        for path in (cluster.kubeconfig, creds.token):
+            peek = subprocess.run(
+                ["cat", str(path)], capture_output=True, preexec_fn=as_nobody, timeout=10
+            )
+            assert peek.returncode != 0 and b"Permission denied" in peek.stderr
     printed = cluster.podkeeper("kubeconfig")
     assert printed.returncode == 0 and printed.stdout == cluster.kubeconfig.read_text()
     target = cluster.tmp / "kube-config"
