@@ -39,8 +39,10 @@ from podkeeper.api.metrics import Metrics
 POLL_INTERVAL = 0.1
 #: Seconds between polls of a kind whose changes are also pushed (`PodFeed`): a safety net.
 FED_POLL_INTERVAL = 2.0
-#: Changes kept for watches that resume from a resourceVersion.
-HISTORY = 20_000
+#: Changes kept for watches that resume from a resourceVersion (each holds a whole
+#: object version; the kube-apiserver's watch cache kept 100 per resource by default).
+#: Older resumes get 410 Gone and relist, as client-go's reflector does.
+HISTORY = 1_000
 
 Key = tuple[str, str, str]
 
