@@ -122,7 +122,11 @@ def pod(name: str, namespace: str = "default", containers: tuple[str, ...] = ("a
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"containers": [{"name": c, "command": ["sleep", "1"]} for c in containers]},
+        "spec": {
+            "containers": [
+                {"name": c, "image": "busybox", "command": ["sleep", "1"]} for c in containers
+            ]
+        },
     }
 
 

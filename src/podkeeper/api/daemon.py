@@ -8,10 +8,12 @@ other layers (Services in `lb`), so the runtime never imports them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from pathlib import Path
 
+from podkeeper.api.feed import PodFeed
 from podkeeper.api.server import serve
 from podkeeper.runtime.agent import Agent
 from podkeeper.runtime.controllers import Controller
@@ -33,7 +35,13 @@ def main(home: str) -> int:
     )
     agent_home = Path(home)
     agent_home.mkdir(parents=True, exist_ok=True)
+    # The feed tells the API's watches about pod changes as they happen (no polling).
+    feed = PodFeed()
     try:
-        return asyncio.run(Agent(agent_home).run(serve=serve, controllers=controllers()))
+        return asyncio.run(
+            Agent(agent_home).run(
+                serve=functools.partial(serve, feed=feed), controllers=[*controllers(), feed]
+            )
+        )
     except KeyboardInterrupt:
         return 0

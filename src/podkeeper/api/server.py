@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import datetime
+import hmac
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from aiohttp import web
 
-from podkeeper.api import paths
+from podkeeper.api import execstream, kube, paths, pki, portforward, shared
 from podkeeper.api.backend import AgentBackend, ApplyError, Obj
+from podkeeper.api.feed import PodFeed
+from podkeeper.api.kinds import BY_KIND
 from podkeeper.api.paths import Resource
+from podkeeper.api.registry import Registry
+from podkeeper.api.status import StatusError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,53 +42,16 @@ STREAM_CHECK_INTERVAL = 0.5
 SHUTDOWN_TIMEOUT = 2.0
 _CHUNK = 64 * 1024
 
+#: Where the TLS listener binds (loopback unless asked otherwise) and on which port
+#: (default: the previous kubeconfig's port when free, else any free port).
+ADDRESS_ENV = "PODKEEPER_API_ADDRESS"
+PORT_ENV = "PODKEEPER_API_PORT"
+
 BACKEND: web.AppKey[AgentBackend] = web.AppKey("backend")
+#: The bearer token of the TLS listener (a one-item list: the app is frozen once serving).
+TOKEN: web.AppKey[list[str]] = web.AppKey("token")
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping")
 TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("tasks")
-
-# Field selectors the API server accepts for events (`pkg/registry/core/event/strategy.go`).
-_EVENT_FIELDS = frozenset(
-    {
-        "involvedObject.kind",
-        "involvedObject.namespace",
-        "involvedObject.name",
-        "involvedObject.uid",
-        "involvedObject.apiVersion",
-        "involvedObject.resourceVersion",
-        "involvedObject.fieldPath",
-        "reason",
-        "reportingComponent",
-        "source",
-        "type",
-        "metadata.name",
-        "metadata.namespace",
-    }
-)
-
-
-class StatusError(Exception):
-    """An error answered with a Kubernetes `Status` body."""
-
-    def __init__(
-        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-    def response(self) -> web.Response:
-        """The `v1 Status` response."""
-        body: Obj = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return web.json_response(body, status=self.code)
 
 
 def _bad_request(message: str) -> StatusError:
@@ -117,20 +86,6 @@ async def _shielded(call: Awaitable[T]) -> T:
     return await asyncio.shield(call)
 
 
-def _list_body(res: Resource, items: list[Obj]) -> Obj:
-    return {"apiVersion": res.group_version, "kind": res.list_kind, "metadata": {}, "items": items}
-
-
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise _bad_request(f"the request body is not valid JSON: {exc}") from None
-
-
 def _int_param(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
@@ -157,17 +112,42 @@ def _apply_failure(exc: ApplyError) -> StatusError:
     return StatusError(422, "Invalid", str(exc), {"causes": causes})
 
 
+def _authenticated(request: web.Request) -> bool:
+    """Requests on the unix socket are the home owner's (mode 0600); TLS ones must prove it.
+
+    A client certificate signed by the home's CA (verified in the handshake) or the
+    bearer token from `pki/token`, as the API server's x509 and token authenticators."""
+    transport = request.transport
+    if transport is None or transport.get_extra_info("ssl_object") is None:
+        return True
+    if transport.get_extra_info("peercert"):
+        return True
+    tokens = request.app[TOKEN]
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return (
+        bool(tokens)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), tokens[0].encode())
+    )
+
+
 @web.middleware
 async def _status_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Turn every error into a `Status` body, as the API server answers."""
+    if not _authenticated(request):
+        return StatusError(401, "Unauthorized", "Unauthorized").response()
     try:
         return await handler(request)
     except StatusError as exc:
         return exc.response()
     except ApplyError as exc:
         return _apply_failure(exc).response()
+    except web.HTTPRequestEntityTooLarge as exc:
+        size = exc.actual_size if hasattr(exc, "actual_size") else None
+        return shared.too_large(size).response()
     except web.HTTPNotFound:
         return StatusError(
             404, "NotFound", "the server could not find the requested resource"
@@ -183,71 +163,6 @@ async def _status_middleware(
     except Exception as exc:
         log.exception("%s %s failed", request.method, request.path)
         return StatusError(500, "InternalError", f"internal error: {exc}").response()
-
-
-# -- generic object routes ------------------------------------------------
-
-
-def _object_routes(res: Resource) -> list[web.RouteDef]:
-    async def list_all(request: web.Request) -> web.Response:
-        items = request.app[BACKEND].list_objects(res.kind, None)
-        return web.json_response(_list_body(res, items))
-
-    async def list_ns(request: web.Request) -> web.Response:
-        items = request.app[BACKEND].list_objects(res.kind, request.match_info["ns"])
-        return web.json_response(_list_body(res, items))
-
-    async def get_one(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        obj = request.app[BACKEND].get_object(res.kind, ns, name)
-        if obj is None:
-            raise _not_found(res, name)
-        return web.json_response(obj)
-
-    async def create(request: web.Request) -> web.Response:
-        ns = request.match_info["ns"]
-        obj = await _json_body(request)
-        if not isinstance(obj, dict):
-            raise _bad_request(f"the request body must be a {res.kind} object")
-        obj.setdefault("apiVersion", res.group_version)
-        obj.setdefault("kind", res.kind)
-        if obj["kind"] != res.kind:
-            raise _bad_request(f"the body is a {obj['kind']}, not a {res.kind}")
-        meta = obj.setdefault("metadata", {})
-        if meta.setdefault("namespace", ns) != ns:
-            # apiserver `pkg/endpoints/handlers/rest.go` wording.
-            raise _bad_request(
-                "the namespace of the provided object does not match the namespace sent on"
-                " the request"
-            )
-        stored = await _shielded(request.app[BACKEND].apply([obj]))
-        return web.json_response(stored[0] if stored else obj, status=201)
-
-    async def delete(request: web.Request) -> web.Response:
-        ns, name = request.match_info["ns"], request.match_info["name"]
-        grace = _int_param(request, "gracePeriodSeconds")
-        body = await _json_body(request)
-        if grace is None and isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
-            try:
-                grace = int(body["gracePeriodSeconds"])
-            except (TypeError, ValueError):
-                raise _bad_request("gracePeriodSeconds: must be an integer") from None
-        if grace is not None and grace < 0:
-            raise _bad_request("gracePeriodSeconds: must be greater than or equal to 0")
-        obj = await _shielded(request.app[BACKEND].delete(res.kind, ns, name, grace))
-        if obj is None:
-            raise _not_found(res, name)
-        return web.json_response(obj)
-
-    coll = f"{res.prefix}/namespaces/{{ns}}/{res.plural}"
-    item = f"{coll}/{{name}}"
-    return [
-        web.get(res.collection_path(None), list_all),
-        web.get(coll, list_ns),
-        web.post(coll, create),
-        web.get(item, get_one),
-        web.delete(item, delete),
-    ]
 
 
 # -- streams --------------------------------------------------------------
@@ -352,9 +267,25 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
             f'container "{container}" in pod "{name}" is waiting to start: '
             f"{_waiting_reason(pod, container)}"
         )
+    timestamps = _bool_param(request, "timestamps")
+    limit = _int_param(request, "limitBytes")
+    since = _int_param(request, "sinceSeconds")
+    if since is not None and since <= 0:
+        raise _bad_request("sinceSeconds: Invalid value: must be greater than 0")
+    if limit is not None and limit <= 0:
+        raise _bad_request("limitBytes: Invalid value: must be greater than 0")
     resp = await _stream_response(request, "text/plain; charset=utf-8")
+    sent = 0
+    stamper = _Stamper(path) if timestamps else None
     f: IO[bytes] | None = None
     try:
+        if since is not None:
+            with contextlib.suppress(OSError):
+                # Lines carry no time of their own (runtime/logs.py): a file last written
+                # before the window has nothing in it.
+                if os.stat(path).st_mtime < time.time() - since:
+                    f = open(path, "rb")  # noqa: SIM115 - held across awaits, closed below
+                    f.seek(0, os.SEEK_END)
         while True:
             if f is None:
                 with contextlib.suppress(FileNotFoundError):
@@ -362,13 +293,23 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
                     f.seek(_tail_offset(f, tail) if tail is not None else 0)
             chunk = f.read(_CHUNK) if f is not None else b""
             if chunk:
+                if stamper is not None:
+                    chunk = stamper.stamp(chunk)
+                if limit is not None:
+                    chunk = chunk[: limit - sent]
                 await resp.write(chunk)
+                sent += len(chunk)
+                if limit is not None and sent >= limit:
+                    break
                 continue
+            if stamper is not None:
+                stamper.caught_up()
             if not follow or _client_gone(request):
                 break
             # kubelet `pkg/kubelet/kuberuntime/logs` ReadLogs: a followed log ends once
-            # its container is no longer the running one; here, once the pod is gone
-            # or a newer instance writes elsewhere (after draining what is left).
+            # its container is no longer running (after draining what is left): when
+            # it exited, the pod is gone, or a newer instance writes elsewhere. kubectl's
+            # `logs -f` on an exited container returns (issue 13 item 16).
             current_pod = backend.get_object("Pod", ns, name)
             if current_pod is None or (current_pod.get("metadata") or {}).get("uid") != (
                 pod.get("metadata") or {}
@@ -376,6 +317,9 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
                 follow = False
                 continue
             if backend.log_path(ns, name, container, False) != path:
+                follow = False
+                continue
+            if not _container_running(current_pod, container):
                 follow = False
                 continue
             if await _wait_stopping(request, LOG_POLL_INTERVAL):
@@ -387,148 +331,136 @@ async def _pod_log(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-# -- events ---------------------------------------------------------------
+def _container_running(pod: Obj, container: str) -> bool:
+    """True unless the container's status says it is not running (waiting or terminated)."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container:
+            return "running" in (cs.get("state") or {})
+    return True
 
 
-def _field(obj: Obj, dotted: str) -> str:
-    if dotted == "source":
-        return str((obj.get("source") or {}).get("component", ""))
-    value: Any = obj
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return "" if value is None else str(value)
+class _Stamper:
+    """`timestamps=true`: each line prefixed with an RFC 3339 time, as the kubelet's CRI log.
 
+    podkeeper's log files keep no per-line times (runtime/logs.py), so lines that
+    were in the file when the request came get the file's last write time (an upper
+    bound), and lines that arrive while following get the time they were read."""
 
-def _parse_field_selector(text: str) -> list[tuple[str, str, bool]]:
-    """`a=b,c!=d` → [(field, value, equal)]; unknown fields rejected as the API server does."""
-    terms: list[tuple[str, str, bool]] = []
-    for term in filter(None, (t.strip() for t in text.split(","))):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            equal = False
-        elif "==" in term:
-            key, value = term.split("==", 1)
-            equal = True
-        elif "=" in term:
-            key, value = term.split("=", 1)
-            equal = True
-        else:
-            raise _bad_request(f"invalid field selector: {term!r}")
-        key = key.strip()
-        if key not in _EVENT_FIELDS:
-            raise _bad_request(
-                f'"{key}" is not a known field selector: only "{", ".join(sorted(_EVENT_FIELDS))}"'
-            )
-        terms.append((key, value.strip(), equal))
-    return terms
-
-
-def _event_matches(ev: Obj, namespace: str | None, terms: list[tuple[str, str, bool]]) -> bool:
-    if namespace is not None:
-        ev_ns = (ev.get("metadata") or {}).get("namespace") or (ev.get("involvedObject") or {}).get(
-            "namespace"
-        )
-        if ev_ns != namespace:
-            return False
-    return all((_field(ev, key) == value) == equal for key, value, equal in terms)
-
-
-def _event_key(ev: Obj) -> str:
-    meta = ev.get("metadata") or {}
-    if meta.get("uid") or meta.get("name"):
-        return f"{meta.get('namespace', '')}/{meta.get('uid') or meta.get('name')}"
-    return json.dumps(
-        [ev.get("involvedObject"), ev.get("reason"), ev.get("message"), ev.get("type")],
-        sort_keys=True,
-    )
-
-
-async def _events(request: web.Request) -> web.StreamResponse:
-    backend = request.app[BACKEND]
-    namespace = request.match_info.get("ns")
-    terms = _parse_field_selector(request.query.get("fieldSelector", ""))
-    involved = next((v for k, v, eq in terms if k == "involvedObject.name" and eq), None)
-    if not _bool_param(request, "watch"):
-        items = [
-            ev
-            for ev in backend.list_events(namespace, involved)
-            if _event_matches(ev, namespace, terms)
-        ]
-        return web.json_response(_list_body(paths.EVENT, items))
-    return await _watch_events(request, namespace, involved, terms)
-
-
-async def _watch_events(
-    request: web.Request,
-    namespace: str | None,
-    involved: str | None,
-    terms: list[tuple[str, str, bool]],
-) -> web.StreamResponse:
-    """Newline-delimited watch events: the current list as ADDED, then changes as they come."""
-    backend = request.app[BACKEND]
-    queue: asyncio.Queue[Obj | None] = asyncio.Queue()
-    source = backend.watch_events()
-
-    async def pump(it: AsyncIterator[Obj]) -> None:
+    def __init__(self, path: str) -> None:
         try:
-            async for ev in it:
-                queue.put_nowait(ev)
-        finally:
-            queue.put_nowait(None)
+            self._time: float | None = os.stat(path).st_mtime
+        except OSError:
+            self._time = None
+        self._at_line_start = True
 
-    # Subscribe before listing, so that nothing between the two is lost.
-    pump_task = asyncio.create_task(pump(source))
-    await asyncio.sleep(0)
-    resp = await _stream_response(request, "application/json")
-    seen: set[str] = set()
+    def caught_up(self) -> None:
+        self._time = None
 
-    async def send(ev: Obj) -> None:
-        key = _event_key(ev)
-        kind = "MODIFIED" if key in seen or int(ev.get("count") or 1) > 1 else "ADDED"
-        seen.add(key)
-        await resp.write(json.dumps({"type": kind, "object": ev}).encode() + b"\n")
+    def stamp(self, chunk: bytes) -> bytes:
+        when = self._time if self._time is not None else time.time()
+        prefix = (
+            datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            + " "
+        ).encode()
+        out = bytearray()
+        for line in chunk.splitlines(keepends=True):
+            if self._at_line_start:
+                out += prefix
+            out += line
+            self._at_line_start = line.endswith(b"\n")
+        return bytes(out)
 
+
+# -- port-forward -----------------------------------------------------------
+
+
+async def _port_forward(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    pod = backend.get_object("Pod", ns, name)
+    if pod is None:
+        raise _not_found(paths.POD, name)
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        # apiserver/kubelet wording for a pod that cannot take a stream.
+        raise _bad_request(
+            f"unable to upgrade connection: pod {name} is not running (phase {status.get('phase')})"
+        )
+    ws = web.WebSocketResponse(protocols=[portforward.SUBPROTOCOL], max_msg_size=0)
+    if not ws.can_prepare(request).ok:
+        raise _bad_request(
+            "port-forward is served over WebSocket (subprotocol "
+            f"{portforward.SUBPROTOCOL}); SPDY upgrades are not supported"
+        )
+    await ws.prepare(request)
+    await portforward.SpdyServer(ws, str(status.get("podIP") or "127.0.0.1")).run()
+    return ws
+
+
+# -- exec -------------------------------------------------------------------
+
+
+async def _exec(request: web.Request) -> web.StreamResponse:
+    backend = request.app[BACKEND]
+    ns, name = request.match_info["ns"], request.match_info["name"]
+    pod = backend.get_object("Pod", ns, name)
+    if pod is None:
+        raise _not_found(paths.POD, name)
+    container = _pick_container(pod, name, request.query.get("container") or None)
+    command = request.query.getall("command", [])
+    if not command:
+        raise _bad_request("you must specify at least one command for the container")
+    if _bool_param(request, "tty"):
+        raise _bad_request("a TTY is not supported by this agent: run without -t")
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    current: Obj = next((c for c in statuses if c.get("name") == container), {})
+    if "running" not in (current.get("state") or {}):
+        # kubelet wording (`pkg/kubelet/kubelet_pods.go` GetExec).
+        raise _bad_request(f'unable to upgrade connection: container not found ("{container}")')
+    instance = str(current.get("containerID") or "").rpartition("://")[2]
+    home = request.app[kube.REGISTRY].home
     try:
-        for ev in backend.list_events(namespace, involved):
-            if _event_matches(ev, namespace, terms):
-                key = _event_key(ev)
-                seen.add(key)
-                await resp.write(json.dumps({"type": "ADDED", "object": ev}).encode() + b"\n")
-        stopping = request.app[STOPPING]
-        while not stopping.is_set() and not _client_gone(request):
-            getter = asyncio.ensure_future(queue.get())
-            stopper = asyncio.ensure_future(stopping.wait())
-            done, _ = await asyncio.wait(
-                {getter, stopper},
-                timeout=STREAM_CHECK_INTERVAL,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            stopper.cancel()
-            if getter not in done:
-                getter.cancel()
-                continue
-            update = getter.result()
-            if update is None:  # the backend's stream ended
-                break
-            if _event_matches(update, namespace, terms):
-                await send(update)
-    finally:
-        pump_task.cancel()
-        await asyncio.gather(pump_task, return_exceptions=True)
-    await resp.write_eof()
-    return resp
+        if home is None:
+            raise execstream.ExecError("the agent has no home")
+        pid, cgroup = execstream.container_process(home, instance)
+    except execstream.ExecError as exc:
+        raise _bad_request(f"unable to exec in container {container}: {exc}") from None
+    argv, env, cwd = execstream.command_line(pid, command)
+    ws = web.WebSocketResponse(protocols=execstream.PROTOCOLS, max_msg_size=0)
+    if not ws.can_prepare(request).ok:
+        raise _bad_request(
+            "exec is served over WebSocket (v5.channel.k8s.io); SPDY upgrades are not supported"
+        )
+    await ws.prepare(request)
+    await execstream.run(ws, argv, env, cwd, command, cgroup, stdin=_bool_param(request, "stdin"))
+    return ws
 
 
 # -- podkeeper's own endpoints -------------------------------------------
 
 
 async def _apply(request: web.Request) -> web.Response:
-    body = await _json_body(request)
+    # The same checks as the Kubernetes endpoints (issue 13 item 15): 415 for text/plain,
+    # 413 saying the limit, deep nesting refused before anything is stored, and each
+    # object's metadata/spec must be objects (422, not a 500 from deep inside).
+    body = await kube.read_body(request)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise _bad_request('the request body must be {"items": [objects...]}')
+    for item in items:
+        kind = BY_KIND.get(str(item.get("kind")))
+        if kind is not None:
+            shared.check_shape(item, kind)
     stored = await _shielded(request.app[BACKEND].apply(items))
-    return web.json_response({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": stored})
+    # Versioned like every other answer, so a client can tell "unchanged" from "configured".
+    registry = request.app[kube.REGISTRY]
+    versioned = [
+        registry.observe(BY_KIND[o["kind"]], o) if o.get("kind") in BY_KIND else o for o in stored
+    ]
+    return web.json_response(
+        {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": versioned}
+    )
 
 
 async def _terminations(request: web.Request) -> web.Response:
@@ -561,7 +493,11 @@ async def _shutdown(request: web.Request) -> web.StreamResponse:
 
 
 async def _version(request: web.Request) -> web.Response:
-    return web.json_response(request.app[BACKEND].version())
+    # kubectl parses `version.Info` (major, minor, gitVersion...); podkeeper's CLI reads its
+    # own keys from the same object.
+    info = request.app[kube.REGISTRY].cluster.version_info()
+    info.update(request.app[BACKEND].version())
+    return web.json_response(info)
 
 
 async def _probe_metrics(request: web.Request) -> web.Response:
@@ -578,22 +514,25 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _on_shutdown(app: web.Application) -> None:
     # Open log follows and watches end within one poll instead of holding the stop.
     app[STOPPING].set()
+    await app[kube.REGISTRY].close()
 
 
-def build_app(backend: AgentBackend) -> web.Application:
+def build_app(backend: AgentBackend, home: Path | None = None) -> web.Application:
     """The API application over `backend` (not yet bound to a socket)."""
-    app = web.Application(middlewares=[_status_middleware])
+    app = web.Application(middlewares=[_status_middleware], client_max_size=shared.MAX_BODY_BYTES)
     app[BACKEND] = backend
+    registry = Registry(backend, home)
+    app[kube.REGISTRY] = registry
+    app[TOKEN] = []
     app[STOPPING] = asyncio.Event()
     app[TASKS] = set()
-    routes: list[web.RouteDef] = []
-    for res in paths.OBJECT_RESOURCES.values():
-        routes += _object_routes(res)
-    ev = paths.EVENT
-    routes += [
+    app[kube.STOP] = app[STOPPING]
+    routes: list[web.RouteDef] = [
         web.get("/api/v1/namespaces/{ns}/pods/{name}/log", _pod_log),
-        web.get(ev.collection_path(None), _events),
-        web.get(f"{ev.prefix}/namespaces/{{ns}}/{ev.plural}", _events),
+        web.get("/api/v1/namespaces/{ns}/pods/{name}/portforward", _port_forward),
+        web.get("/api/v1/namespaces/{ns}/pods/{name}/exec", _exec),
+        web.post("/api/v1/namespaces/{ns}/pods/{name}/exec", _exec),
+        *kube.routes(),
         web.post(paths.APPLY_PATH, _apply),
         web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
         web.post(paths.SHUTDOWN_PATH, _shutdown),
@@ -626,11 +565,55 @@ def _remove_stale_socket(path: Path) -> None:
         path.unlink()
 
 
-async def serve(backend: AgentBackend, socket_path: str | Path) -> web.AppRunner:
+def _tls_socket(home: Path) -> socket.socket:
+    address = os.environ.get(ADDRESS_ENV) or "127.0.0.1"
+    wanted = os.environ.get(PORT_ENV)
+    ports = [int(wanted)] if wanted else [p for p in (pki.previous_port(home), 0) if p is not None]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    for i, port in enumerate(ports):
+        try:
+            return socket.create_server((address, port), family=family, backlog=128)
+        except OSError:
+            if i == len(ports) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _start_tls(runner: web.AppRunner, home: Path) -> int:
+    """The HTTPS listener for kubectl and client libraries; writes `home/kubeconfig`."""
+    sock = _tls_socket(home)
+    address, port = sock.getsockname()[:2]
+    hosts = [] if address in ("0.0.0.0", "::") else [address]
+    creds = await asyncio.to_thread(pki.ensure, home, hosts)
+    runner.app[TOKEN][:] = [creds.read_token()]
+    try:
+        await web.SockSite(runner, sock, ssl_context=creds.server_context()).start()
+    except BaseException:
+        sock.close()
+        raise
+    host = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+    url_host = f"[{host}]" if ":" in host else host
+    pki.write_kubeconfig(home, pki.kubeconfig(creds, f"https://{url_host}:{port}"))
+    log.info(
+        "Kubernetes API on https://%s:%d (kubeconfig: %s)", url_host, port, home / "kubeconfig"
+    )
+    return int(port)
+
+
+async def serve(
+    backend: AgentBackend,
+    socket_path: str | Path,
+    *,
+    tls: bool = True,
+    feed: PodFeed | None = None,
+) -> web.AppRunner:
     """Serve the API on the unix socket `socket_path` (mode 0600); stop with `runner.cleanup()`.
 
     A stale socket file is removed first; a live agent on it raises RuntimeError.
-    The socket file is removed again on cleanup (unless another agent replaced it)."""
+    The socket file is removed again on cleanup (unless another agent replaced it).
+    With `tls`, the same API is also served over HTTPS on loopback for kubectl
+    (`PODKEEPER_API_ADDRESS`, `PODKEEPER_API_PORT`; PORT `off` disables it), with
+    credentials and a kubeconfig next to the socket (`api/pki.py`)."""
     path = Path(socket_path)
     _remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -648,16 +631,22 @@ async def serve(backend: AgentBackend, socket_path: str | Path) -> web.AppRunner
             if os.stat(path).st_ino == inode:
                 path.unlink()
 
-    app = build_app(backend)
+    app = build_app(backend, path.parent)
+    if feed is not None:
+        feed.connect(app[kube.REGISTRY])
     app.on_cleanup.append(unlink_socket)
     runner = web.AppRunner(
         app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT, access_log=None
     )
     try:
         await runner.setup()
+        # HTTPS first: once the unix socket answers, `up` applies at once, and the agent
+        # must not be inside an await of this function then (its controllers start after).
+        if tls and os.environ.get(PORT_ENV) != "off":
+            await _start_tls(runner, path.parent)
         await web.SockSite(runner, sock).start()
     except BaseException:
-        sock.close()
         await runner.cleanup()
+        sock.close()
         raise
     return runner

@@ -123,7 +123,7 @@ def _register() -> None:
     #   from podkeeper.cli import lint, simulate
     #   main.add_command(lint.lint)
     #   main.add_command(simulate.simulate)
-    for optional in ("lint", "simulate"):
+    for optional in ("lint", "simulate", "kubeconfig"):
         name = f"podkeeper.cli.{optional}"
         try:
             module = __import__(name, fromlist=[optional])

@@ -627,7 +627,13 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
         events = _events_of(client, namespace, name, "Deployment")
         click.echo(describe_deployment(obj, replica_sets, events, now), nl=False)
         return
-    events = items_of(client.events(namespace, name))
+    # Issue 13 item 16: only this pod's events, not those of an earlier pod of the same name.
+    uid = get(obj, "metadata", "uid")
+    events = [
+        e
+        for e in items_of(client.events(namespace, name))
+        if not uid or get(e, "involvedObject", "uid") in (uid, None, "")
+    ]
     click.echo(describe_pod(obj, events, now, _verdict_for(client, obj)), nl=False)
 
 

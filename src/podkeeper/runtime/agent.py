@@ -473,7 +473,7 @@ class Agent:
                 continue
             key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
             if key in self.pods:
-                out.append(self.pods[key].snapshot())
+                out.append(self._update_pod_metadata(self.pods[key], obj["metadata"]))
             else:
                 out.append(self._create_pod(obj).snapshot())
         return out
@@ -637,6 +637,22 @@ class Agent:
             obj["involvedObject"].update(kind="Node", name=self.node_name, uid=self.node_name)
             obj["involvedObject"].pop("namespace", None)
             self._record(obj)
+
+    def _update_pod_metadata(self, worker: PodWorker, meta: Obj) -> Obj:
+        """Labels and annotations of a running pod are mutable (`kubectl label`, `apply`)."""
+        current = worker.obj["metadata"]
+        changed = False
+        for field in ("labels", "annotations"):
+            if current.get(field) != meta.get(field):
+                changed = True
+                if meta.get(field):
+                    current[field] = dict(meta[field])
+                else:
+                    current.pop(field, None)
+        if changed:
+            worker._snapshot = None  # the cached snapshot keys on status, not labels
+            self._pod_changed(worker)
+        return worker.snapshot()
 
     async def _reap_pod(self, worker: PodWorker) -> None:
         await worker.finished.wait()
