@@ -3,11 +3,12 @@
 kubectl expects a cluster around the pods: `get nodes`, `describe node`,
 `get ns`, `-n`, `-A`. The Node is read from the machine each time it is
 asked for (capacity from `/proc/meminfo`, `os.cpu_count()` and the home's
-file system; the kubelet's MemoryPressure / DiskPressure thresholds,
-`memory.available<100Mi` and `nodefs.available<10%`, decide its
-conditions). Namespaces are `default`, `kube-system`, `kube-public`,
-`kube-node-lease`, those created through the API (kept in
-`$PODKEEPER_HOME/namespaces.json`) and any an object lives in.
+file system; the eviction manager's thresholds, `memory.available<100Mi` and
+`nodefs.available<10%` unless `PODKEEPER_EVICTION_HARD` says otherwise, decide
+its MemoryPressure / DiskPressure conditions, as in core/eviction.py).
+Namespaces are `default`, `kube-system`, `kube-public`, `kube-node-lease`, those
+created through the API (kept in `$PODKEEPER_HOME/namespaces.json`) and any an
+object lives in.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from typing import Any
 
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.api.backend import AgentBackend, Obj
+from podkeeper.core.eviction import EPHEMERAL_STORAGE, MEMORY, NodeStats, thresholds_met
+from podkeeper.runtime.nodestats import configured_thresholds
 
 BUILTIN_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 NAMESPACES_FILE = "namespaces.json"
-#: The kubelet's default hard eviction thresholds (pkg/kubelet/eviction/defaults_linux.go).
-MEMORY_AVAILABLE_MIN = 100 * 1024 * 1024
-NODEFS_AVAILABLE_MIN_FRACTION = 0.10
 
 
 def rfc3339(epoch: float) -> str:
@@ -159,8 +159,14 @@ class Cluster:
         with contextlib.suppress(OSError):
             st = os.statvfs(self.home or "/")
             disk_total, disk_free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-        mem_pressure = total > 0 and available < MEMORY_AVAILABLE_MIN
-        disk_pressure = disk_total > 0 and disk_free < disk_total * NODEFS_AVAILABLE_MIN_FRACTION
+        # The eviction manager's own signals and thresholds (core/eviction.py).
+        stats = NodeStats(
+            {MEMORY: available, EPHEMERAL_STORAGE: disk_free},
+            {MEMORY: total, EPHEMERAL_STORAGE: disk_total},
+        )
+        met = {t.resource for t in thresholds_met(stats, configured_thresholds())}
+        mem_pressure = total > 0 and MEMORY in met
+        disk_pressure = disk_total > 0 and EPHEMERAL_STORAGE in met
         capacity = {
             "cpu": str(cpus),
             "memory": f"{total // 1024}Ki",

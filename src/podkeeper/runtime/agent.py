@@ -29,15 +29,12 @@ from podkeeper import KUBE_MINOR, __version__
 from podkeeper.core.actions import RunProbe, StartContainer
 from podkeeper.core.events import Event
 from podkeeper.core.eviction import (
-    DEFAULT_THRESHOLDS,
     EPHEMERAL_STORAGE,
     MEMORY,
     ContainerUsage,
     NodeStats,
     PodUsage,
-    Threshold,
     decide,
-    parse_thresholds,
 )
 from podkeeper.core.eviction import REASON as EVICTED
 from podkeeper.core.pod import AdoptedInstance, PodMachine
@@ -73,7 +70,7 @@ from podkeeper.runtime.logrotate import MONITOR_PERIOD as LOG_MONITOR_PERIOD
 from podkeeper.runtime.logrotate import LogPolicy, rotate_all
 from podkeeper.runtime.logs import pod_log_dir
 from podkeeper.runtime.metrics import ProbeMetrics
-from podkeeper.runtime.nodestats import read_node_stats
+from podkeeper.runtime.nodestats import configured_thresholds, read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
 
@@ -579,13 +576,7 @@ class Agent:
         """The kubelet's eviction manager (`core/eviction.py`): every monitoring period,
         node pressure from the host's signals and at most one pod evicted."""
         period = float(os.environ.get(EVICTION_PERIOD_ENV) or EVICTION_PERIOD)
-        raw = os.environ.get(EVICTION_HARD_ENV)
-        thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
-        if raw:
-            try:
-                thresholds = parse_thresholds(raw)
-            except ValueError as e:
-                log.warning("%s: %s; using the defaults", EVICTION_HARD_ENV, e)
+        thresholds = configured_thresholds()
         while True:
             await asyncio.sleep(period)
             workers = [
@@ -888,8 +879,7 @@ class Agent:
 
 #: How long a restart waits for its restored pods to be back before it serves applies.
 RESTORE_TIMEOUT = 60.0
-#: `--eviction-hard` and `--eviction-monitoring-period` (seconds), from the agent's env.
-EVICTION_HARD_ENV = "PODKEEPER_EVICTION_HARD"
+#: `--eviction-monitoring-period` (seconds), from the agent's env.
 EVICTION_PERIOD_ENV = "PODKEEPER_EVICTION_MONITORING_PERIOD"
 EVICTION_PERIOD = 10.0
 #: The node events the kubelet records when a pressure condition changes.

@@ -9,10 +9,35 @@ the free space of the filesystem holding the agent's home (where logs and state 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from podkeeper.core.eviction import EPHEMERAL_STORAGE, MEMORY, NodeStats
+from podkeeper.core.eviction import (
+    DEFAULT_THRESHOLDS,
+    EPHEMERAL_STORAGE,
+    MEMORY,
+    NodeStats,
+    Threshold,
+    parse_thresholds,
+)
+
+log = logging.getLogger(__name__)
+
+#: `--eviction-hard`, from the agent's environment.
+EVICTION_HARD_ENV = "PODKEEPER_EVICTION_HARD"
+
+
+def configured_thresholds() -> tuple[Threshold, ...]:
+    """The hard eviction thresholds: `PODKEEPER_EVICTION_HARD` or the kubelet's defaults."""
+    raw = os.environ.get(EVICTION_HARD_ENV)
+    if not raw:
+        return DEFAULT_THRESHOLDS
+    try:
+        return parse_thresholds(raw)
+    except ValueError as e:
+        log.warning("%s: %s; using the defaults", EVICTION_HARD_ENV, e)
+        return DEFAULT_THRESHOLDS
 
 
 def read_node_stats(home: Path) -> NodeStats:
