@@ -13,13 +13,13 @@ def test_pod_fields_not_implemented() -> None:
         affinity={"nodeAffinity": {}},
         nodeSelector={"disk": "ssd"},
         tolerations=[{"key": "k"}],
-        securityContext={"runAsUser": 1000},
+        securityContext={"runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
         imagePullSecrets=[{"name": "s"}],
         restartPolicy="Never",
     )
     c = obj["spec"]["containers"][0]
     c["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
-    c["securityContext"] = {"privileged": True}
+    c["securityContext"] = {"privileged": True, "seLinuxOptions": {"level": "s0"}}
     c["envFrom"] = [{"configMapRef": {"name": "cm"}}]
     c["env"] = [
         {"name": "A", "value": "1"},
@@ -36,7 +36,7 @@ def test_pod_fields_not_implemented() -> None:
     assert unimplemented_fields(obj) == [
         "metadata.ownerReferences",
         "spec.containers[0].volumeMounts",
-        "spec.containers[0].securityContext",
+        "spec.containers[0].securityContext.seLinuxOptions",
         "spec.containers[0].envFrom",
         "spec.containers[0].env[2].valueFrom.fieldRef.fieldPath",
         "spec.containers[0].env[3].valueFrom.secretKeyRef",
@@ -47,7 +47,7 @@ def test_pod_fields_not_implemented() -> None:
         "spec.affinity",
         "spec.nodeSelector",
         "spec.tolerations",
-        "spec.securityContext",
+        "spec.securityContext.seccompProfile",
         "spec.imagePullSecrets",
     ]
 

@@ -88,6 +88,7 @@ def req(
         container_name="c",
         instance_id=f"i{_counter}-{uuid.uuid4().hex[:6]}",
         argv=argv,
+        command=tuple(argv),
         env=dict(BASE_ENV) if env is None else env,
         working_dir=working_dir,
         log_path=container_log_path(rt.home, "default", "p", "uid1", "c", _counter),

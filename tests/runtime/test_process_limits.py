@@ -46,6 +46,7 @@ def req(rt: ProcessRuntime, code: str, resources: Resources) -> StartRequest:
         container_name="c",
         instance_id=f"inst-{n}",
         argv=(PY, "-c", code),
+        command=(PY, "-c", code),
         env={"PATH": "/usr/bin:/bin"},
         working_dir="",
         log_path=container_log_path(rt.home, "default", "p", "uid-limits", "c", 0) + n,

@@ -167,6 +167,7 @@ class Rig:
             container_name=container,
             instance_id=iid,
             argv=tuple(argv),
+            command=tuple(argv),
             env=dict(ENV),
             working_dir="",
             log_path=str(self.home / "logs" / f"{iid}.log"),

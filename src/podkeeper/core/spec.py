@@ -114,6 +114,24 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class SecurityContext:
+    """A container's `securityContext`, or the pod-level one (`PodSecurityContext`: only the
+    user, group, non-root and group fields exist there). None means unset, so that
+    `effective_security` can let the container override the pod field by field."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    supplemental_groups: tuple[int, ...] = ()
+    fs_group: int | None = None
+    capabilities_add: tuple[str, ...] = ()
+    capabilities_drop: tuple[str, ...] = ()
+    allow_privilege_escalation: bool | None = None
+    privileged: bool | None = None
+    read_only_root_filesystem: bool | None = None
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     image: str = ""
@@ -132,6 +150,7 @@ class Container:
     # Only meaningful on init containers: "Always" makes it a sidecar (KEP-753).
     restart_policy: str | None = None
     image_pull_policy: str = "IfNotPresent"
+    security_context: SecurityContext | None = None
 
     def probe(self, probe_type: ProbeType) -> Probe | None:
         if probe_type is ProbeType.STARTUP:
@@ -153,6 +172,7 @@ class PodSpec:
     termination_grace_period_seconds: int = 30
     host_network: bool = False
     active_deadline_seconds: int | None = None
+    security_context: SecurityContext | None = None  # the pod-level PodSecurityContext
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,33 @@ def _resources(value: object) -> spec.Resources:
     )
 
 
+def _ints(value: object) -> tuple[int, ...]:
+    return tuple(v for v in as_list(value) if isinstance(v, int) and not isinstance(v, bool))
+
+
+def _opt_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _security(value: object) -> spec.SecurityContext | None:
+    """A container's `securityContext` or a pod's (`PodSecurityContext`); None when absent."""
+    if not isinstance(value, dict):
+        return None
+    caps = as_map(value.get("capabilities"))
+    return spec.SecurityContext(
+        run_as_user=_opt_int(value.get("runAsUser")),
+        run_as_group=_opt_int(value.get("runAsGroup")),
+        run_as_non_root=_opt_bool(value.get("runAsNonRoot")),
+        supplemental_groups=_ints(value.get("supplementalGroups")),
+        fs_group=_opt_int(value.get("fsGroup")),
+        capabilities_add=_strs(caps.get("add")),
+        capabilities_drop=_strs(caps.get("drop")),
+        allow_privilege_escalation=_opt_bool(value.get("allowPrivilegeEscalation")),
+        privileged=_opt_bool(value.get("privileged")),
+        read_only_root_filesystem=_opt_bool(value.get("readOnlyRootFilesystem")),
+    )
+
+
 def _container(c: dict[str, Any]) -> spec.Container:
     ports = tuple(
         spec.ContainerPort(
@@ -156,6 +183,7 @@ def _container(c: dict[str, Any]) -> spec.Container:
         termination_message_policy=as_str(c.get("terminationMessagePolicy")) or "File",
         restart_policy=restart if isinstance(restart, str) else None,
         image_pull_policy=as_str(c.get("imagePullPolicy")) or "IfNotPresent",
+        security_context=_security(c.get("securityContext")),
     )
 
 
@@ -191,5 +219,6 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
             termination_grace_period_seconds=_int(grace, 30),
             host_network=pod_spec.get("hostNetwork") is True,
             active_deadline_seconds=_opt_int(pod_spec.get("activeDeadlineSeconds")),
+            security_context=_security(pod_spec.get("securityContext")),
         ),
     )

@@ -77,6 +77,16 @@ _CONTAINER: Schema = {
     "terminationMessagePath": None,
     "terminationMessagePolicy": None,
     "restartPolicy": None,
+    # readOnlyRootFilesystem needs a root filesystem: the process runtime warns per pod.
+    "securityContext": {
+        "runAsUser": None,
+        "runAsGroup": None,
+        "runAsNonRoot": None,
+        "capabilities": {"add": None, "drop": None},
+        "allowPrivilegeEscalation": None,
+        "privileged": None,
+        "readOnlyRootFilesystem": None,
+    },
 }
 _POD_SPEC: Schema = {
     "containers": [_CONTAINER],
@@ -85,6 +95,13 @@ _POD_SPEC: Schema = {
     "terminationGracePeriodSeconds": None,
     "hostNetwork": None,
     "activeDeadlineSeconds": None,
+    "securityContext": {
+        "runAsUser": None,
+        "runAsGroup": None,
+        "runAsNonRoot": None,
+        "supplementalGroups": None,
+        "fsGroup": None,
+    },
     "dnsPolicy": None,
     "schedulerName": None,
     "nodeName": None,

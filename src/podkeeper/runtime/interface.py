@@ -6,10 +6,12 @@ carries it out. `ProcessRuntime` (runtime/process.py) is the default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from podkeeper.core.spec import Resources
+from podkeeper.core.result import ProbeOutcome
+from podkeeper.core.spec import Resources, SecurityContext
 
 
 class StartError(Exception):
@@ -23,12 +25,32 @@ class StartError(Exception):
         self.message = message
 
 
+class ConfigError(Exception):
+    """The container cannot run on this runtime as configured (a process-runtime
+    container without `command`, a `runAsNonRoot` that cannot hold...).
+
+    The status becomes waiting/CreateContainerConfigError with `message`, as the
+    kubelet's `generateContainerConfig` failures do (`kuberuntime_container.go`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class StartRequest:
     """Everything needed to start one container instance.
 
     `instance_id` is unique per (pod, container, restart); `argv` and `env`
-    are final (`$(VAR)` already expanded by the caller)."""
+    are final (`$(VAR)` already expanded by the caller). `argv` is `command` +
+    `args` (what the process runtime runs); an image runtime uses `image`,
+    `command` and `args` separately: an empty `command` keeps the image's
+    ENTRYPOINT and an empty `args` (with no `command`) its CMD, as Kubernetes does.
+
+    `termination_message_file` is an agent-owned host file, created empty for
+    this instance; the runtime makes it visible in the container at
+    `termination_message_path` (the kubelet mounts a per-container file there),
+    and the agent reads that file, never the user's path on the host."""
 
     pod_name: str
     namespace: str
@@ -42,6 +64,12 @@ class StartRequest:
     resources: Resources = field(default_factory=Resources)
     termination_message_path: str = ""
     sandbox: SandboxInfo | None = None  # the pod's namespaces to join (None: host)
+    image: str = ""
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    security: SecurityContext = field(default_factory=SecurityContext)  # effective (pod merged)
+    termination_message_file: str = ""
+    pod_key: str = ""  # `<name>_<namespace>(<uid>)`, for the kubelet's messages
 
 
 @dataclass
@@ -91,8 +119,23 @@ class RunningInstance(Protocol):
 
 
 class ContainerRuntime(Protocol):
+    #: "process", "containerd" or "cri": shown by `version` and `describe pod`.
+    name: str
+
     async def start(self, request: StartRequest) -> RunningInstance:
-        """Start an instance; raise `StartError` when it cannot run."""
+        """Start an instance; raise `ConfigError` when its configuration cannot run
+        here (CreateContainerConfigError), `StartError` when it fails to start."""
+        ...
+
+    async def exec_sync(
+        self, instance: RunningInstance, argv: Sequence[str], timeout: float
+    ) -> ProbeOutcome:
+        """Run `argv` inside the container (its namespaces, cgroup, user, env and
+        workingDir), as CRI `ExecSync`, judged as the kubelet's exec prober judges it
+        (`pkg/probe/exec/exec.go`): exit 0 is SUCCESS, anything else FAILURE with
+        stdout + stderr (at most 10 KiB) as output; past `timeout` seconds FAILURE
+        with `command timed out: "<argv>" timed out after <timeout>`. The prober
+        itself failing is UNKNOWN with `error` set."""
         ...
 
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:
@@ -118,6 +161,7 @@ class SandboxInfo:
     hostname: str | None = None  # UTS namespace hostname (the pod name)
     pid_namespace: bool = False  # each container's first process is PID 1
     private_tmp: bool = False  # a mount namespace with its own /tmp
+    sandbox_id: str = ""  # the CRI PodSandbox id (empty for the process runtime)
 
 
 class SandboxManager(Protocol):

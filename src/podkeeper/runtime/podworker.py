@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import os
 import time
@@ -19,20 +20,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
-from podkeeper.core.envexpand import EnvError, command_argv, container_env
+from podkeeper.core.envexpand import EnvError, command_argv, container_env, expand
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.core.security import effective_security
 from podkeeper.core.spec import Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
 from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
+    ConfigError,
     ExitInfo,
     RunningInstance,
     SandboxInfo,
     StartError,
     StartRequest,
 )
-from podkeeper.runtime.probing import run_target, start_target
+from podkeeper.runtime.probing import CommandRunner, run_target, start_target
 
 if TYPE_CHECKING:
     from podkeeper.runtime.agent import Agent
@@ -68,6 +71,7 @@ class InstanceRuntime:
     cwd: str
     kill: KillContext | None = None
     waiter: asyncio.Task[None] | None = None
+    runner: CommandRunner | None = None  # exec_sync bound to this instance
 
 
 @dataclass
@@ -276,16 +280,6 @@ class PodWorker:
     async def _start(self, a: StartContainer) -> None:
         m, agent = self.machine, self.agent
         container = self.pod.container(a.container)
-        if not container.command:
-            # interface.md: the process runtime has no image ENTRYPOINT to fall back on.
-            m.container_config_error(
-                a.container,
-                a.instance_id,
-                f"container {a.container!r} has no command: the process runtime runs "
-                "`command` + `args` and treats `image` as a label",
-                agent.now(),
-            )
-            return
         try:
             env = container_env(
                 container,
@@ -317,9 +311,17 @@ class PodWorker:
             resources=container.resources,
             termination_message_path=container.termination_message_path,
             sandbox=self.sandbox,
+            image=container.image,
+            command=tuple(expand(c, env) for c in container.command),
+            args=tuple(expand(c, env) for c in container.args),
+            security=effective_security(self.pod.spec, container),
+            pod_key=self.pod.key,
         )
         try:
             handle = await agent.runtime.start(request)
+        except ConfigError as err:
+            m.container_config_error(a.container, a.instance_id, err.message, agent.now())
+            return
         except StartError as err:
             m.container_start_failed(a.container, a.instance_id, err.message, agent.now())
             agent.record_start_error(self, a, err.message, log_path)
@@ -327,20 +329,15 @@ class PodWorker:
         inst = InstanceRuntime(
             a.container, handle, a.restart_count, log_path, full_env, container.working_dir
         )
+        inst.runner = functools.partial(agent.runtime.exec_sync, handle)
         self.instances[a.instance_id] = inst
         agent.record_instance(self, a, handle, log_path)
         m.container_started(a.container, a.instance_id, agent.now())
         self.wake()
         inst.waiter = asyncio.create_task(self._wait(a.instance_id, inst))
         if a.post_start is not None:
-            # Exec hooks run in the container's namespaces (`enter`), as ExecSync does.
-            outcome = await run_target(
-                a.post_start,
-                HOOK_TIMEOUT,
-                env=full_env,
-                cwd=container.working_dir or None,
-                enter=getattr(handle, "enter", None),
-            )
+            # Exec hooks run inside the container, as ExecSync does.
+            outcome = await run_target(a.post_start, HOOK_TIMEOUT, inst.runner)
             if outcome.result is Result.FAILURE or outcome.error:
                 log.info(
                     "postStart of %s/%s failed: %s",
@@ -378,14 +375,7 @@ class PodWorker:
             PodWorker.probe_trace(self, a, scheduled, self.agent.now())
         inst = self.instances.get(a.instance_id)
         started = time.monotonic()
-        step = start_target(
-            a.target,
-            float(a.timeout_seconds),
-            env=inst.env if inst else None,
-            cwd=(inst.cwd or None) if inst else None,
-            cgroup_procs=getattr(inst.handle, "cgroup_procs", None) if inst else None,
-            enter=getattr(inst.handle, "enter", None) if inst else None,
-        )
+        step = start_target(a.target, float(a.timeout_seconds), inst.runner if inst else None)
         if isinstance(step, ProbeOutcome):
             self._probe_done(a, step, started)
             return True
@@ -422,13 +412,7 @@ class PodWorker:
             t0 = time.monotonic()
             try:
                 outcome = await asyncio.wait_for(
-                    run_target(
-                        a.pre_stop,
-                        float(grace),
-                        env=inst.env,
-                        cwd=inst.cwd or None,
-                        enter=getattr(inst.handle, "enter", None),
-                    ),
+                    run_target(a.pre_stop, float(grace), inst.runner),
                     timeout=float(grace),
                 )
                 failed = outcome.result is Result.FAILURE or outcome.error is not None

@@ -9,7 +9,7 @@ would call a Failure (`pkg/kubelet/lifecycle/handlers.go`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from podkeeper import KUBE_MINOR
@@ -26,15 +26,13 @@ from podkeeper.core.result import ProbeOutcome, Result
 
 USER_AGENT = f"kube-probe/{KUBE_MINOR}"
 
+#: Runs an exec handler's argv inside the container within a timeout (seconds): the
+#: runtime's `exec_sync` bound to one instance (the kubelet prober's `CommandRunner`).
+CommandRunner = Callable[[Sequence[str], float], Awaitable[ProbeOutcome]]
+
 
 def start_target(
-    target: Target,
-    timeout: float,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: str | None = None,
-    cgroup_procs: str | None = None,
-    enter: Sequence[str] | None = None,
+    target: Target, timeout: float, runner: CommandRunner | None = None
 ) -> ProbeOutcome | Coroutine[Any, Any, ProbeOutcome]:
     """Start one probe execution: its outcome when it needed no waiting, else a
     coroutine to await for it (same arguments as `run_target`).
@@ -45,33 +43,21 @@ def start_target(
         from podkeeper.runtime.checkers.tcp import tcp_probe_start
 
         return tcp_probe_start(target.host, target.port, timeout)
-    return run_target(target, timeout, env=env, cwd=cwd, cgroup_procs=cgroup_procs, enter=enter)
+    return run_target(target, timeout, runner)
 
 
 async def run_target(
-    target: Target,
-    timeout: float,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: str | None = None,
-    cgroup_procs: str | None = None,
-    enter: Sequence[str] | None = None,
+    target: Target, timeout: float, runner: CommandRunner | None = None
 ) -> ProbeOutcome:
     """Run one probe execution (or hook) against `target` within `timeout` seconds.
 
-    `enter` (exec targets only) is the argv prefix that puts the command in the
-    container's namespaces (`RunningInstance.enter` of a sandboxed instance)."""
+    An exec target runs through `runner`, inside the container as CRI `ExecSync`
+    does (the runtime's `exec_sync`); without a running container there is
+    nothing to exec in, which is the prober's error, not the target's."""
     if isinstance(target, ExecTarget):
-        from podkeeper.runtime.checkers.exec import exec_probe
-
-        return await exec_probe(
-            target.argv,
-            timeout,
-            env=env,
-            cwd=cwd or None,
-            cgroup_procs=cgroup_procs,
-            enter=enter,
-        )
+        if runner is None:
+            return ProbeOutcome(Result.UNKNOWN, "", error="no running container to exec in")
+        return await runner(target.argv, timeout)
     if isinstance(target, HTTPTarget):
         from podkeeper.runtime.checkers.http import http_probe
 

@@ -53,12 +53,22 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from podkeeper.core.exitcode import exit_code_for
+from podkeeper.core.result import ProbeOutcome
 from podkeeper.runtime.cgroups import CgroupEvidence, CgroupManager, InstanceCgroup
-from podkeeper.runtime.interface import ExitInfo, RunningInstance, StartError, StartRequest
+from podkeeper.runtime.checkers.exec import exec_probe
+from podkeeper.runtime.interface import (
+    ConfigError,
+    ExitInfo,
+    RunningInstance,
+    StartError,
+    StartRequest,
+)
 from podkeeper.runtime.logs import open_log, read_tail_bytes
+from podkeeper.runtime.privileges import check_security, privilege_prefix
 from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
 log = logging.getLogger(__name__)
@@ -411,6 +421,8 @@ class ProcessRuntime:
     request). `cgroups` None, or unavailable, runs without limits: ask
     `cgroups_available()` once per pod to warn."""
 
+    name = "process"
+
     def __init__(self, home: str, cgroups: CgroupManager | None = None) -> None:
         self.home = home
         self._cgroups = cgroups
@@ -434,6 +446,13 @@ class ProcessRuntime:
         An empty `working_dir` means the agent's own cwd (there is no image
         WORKDIR to fall back on). Measured here: ~0.6 ms with a cgroup, ~0.15 ms
         without (median, /bin/true)."""
+        if not request.command:
+            # interface.md: the process runtime has no image ENTRYPOINT to fall back on.
+            raise ConfigError(
+                f"container {request.container_name!r} has no command: the process runtime"
+                " runs `command` + `args` and treats `image` as a label"
+            )
+        check_security(request.security, request.pod_key, request.container_name)
         env = dict(request.env)
         preflight(request.argv, env, request.working_dir)
         # mkdir in cgroupfs (a memory cgroup allocates per-CPU state) and the log
@@ -490,7 +509,7 @@ class ProcessRuntime:
     ) -> subprocess.Popen[bytes]:
         cwd = request.working_dir or None
         sandbox = [] if request.sandbox is None else container_prefix(request.sandbox)
-        if cgroup is None and not sandbox:
+        if cgroup is None and not sandbox and not privilege_prefix(request.security):
             return subprocess.Popen(
                 list(request.argv),
                 env=env,
@@ -503,7 +522,8 @@ class ProcessRuntime:
         if "=" in request.argv[0]:
             raise StartError(_oci_error(f'exec: "{request.argv[0]}": "=" in a command name'))
         assignments = [f"{k}={v}" for k, v in env.items()]
-        run = [*sandbox, self._env, "-i", "--", *assignments, *request.argv]
+        drop = privilege_prefix(request.security)
+        run = [*sandbox, *drop, self._env, "-i", "--", *assignments, *request.argv]
         if cgroup is not None:
             joins = " && ".join(f"echo 0 >{shlex.quote(p)}" for p in cgroup.procs_files)
             script = f'{joins} || exit {EXIT_CGROUP}; exec "$@"'
@@ -516,6 +536,25 @@ class ProcessRuntime:
             stdout=log_fd,
             stderr=log_fd,
             start_new_session=True,
+        )
+
+    async def exec_sync(
+        self, instance: RunningInstance, argv: Sequence[str], timeout: float
+    ) -> ProbeOutcome:
+        """Run `argv` in the instance's cgroup (joined before exec, so the probe is billed
+        to and limited by the container, issue 13), its namespaces (`nsenter` into its
+        PID 1's), as its user and capability set, with its env and workingDir."""
+        if not isinstance(instance, ProcessInstance):
+            raise TypeError(f"not a process instance: {instance!r}")
+        req = instance.request
+        enter = [*(instance.enter or ()), *privilege_prefix(req.security)]
+        return await exec_probe(
+            argv,
+            timeout,
+            env=req.env,
+            cwd=req.working_dir or None,
+            cgroup_procs=instance.cgroup.procs_files if instance.cgroup is not None else None,
+            enter=enter or None,
         )
 
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:

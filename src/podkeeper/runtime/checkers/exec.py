@@ -42,8 +42,10 @@ _REAP_GRACE = 5.0
 _SH = "/bin/sh"
 _CGROUP_JOIN_FAILED = "podkeeper: cannot join cgroup"
 _CGROUP_JOIN_EXIT = 125
+# `$0` is how many `cgroup.procs` files follow (one per v1 controller, one on v2).
 _CGROUP_SCRIPT = (
-    '{ echo $$ >"$0"; } 2>/dev/null || { echo "' + _CGROUP_JOIN_FAILED + '" >&2; exit 125; }; '
+    'n=$0; while [ "$n" -gt 0 ]; do { echo $$ >"$1"; } 2>/dev/null'
+    ' || { echo "' + _CGROUP_JOIN_FAILED + '" >&2; exit 125; }; shift; n=$((n-1)); done; '
     'exec "$@"'
 )
 
@@ -161,7 +163,7 @@ async def exec_probe(
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
-    cgroup_procs: str | None = None,
+    cgroup_procs: str | Sequence[str] | None = None,
     enter: Sequence[str] | None = None,
 ) -> ProbeOutcome:
     """Run `argv` (no shell) for at most `timeout` seconds and judge its exit code.
@@ -179,7 +181,8 @@ async def exec_probe(
       `exec: "nope": executable file not found in $PATH`,
       `exec: "/etc/passwd": permission denied`. A shell would report these
       as exit 127 (not found) and 126 (not executable).
-    - `cgroup_procs` (a `cgroup.procs` path): the command joins that cgroup
+    - `cgroup_procs` (a `cgroup.procs` path, or several: one per cgroup v1
+      controller): the command joins those cgroups
       before it execs (through a tiny /bin/sh wrapper; argv[0] becomes the
       resolved path). If it cannot join, the result is UNKNOWN with `error`
       set (the prober failed, not the target).
@@ -193,13 +196,14 @@ async def exec_probe(
         return ProbeOutcome(Result.FAILURE, 'exec: "": executable file not found in $PATH')
     argv0 = argv[0]
     args: Sequence[str] = argv
+    procs = [cgroup_procs] if isinstance(cgroup_procs, str) else list(cgroup_procs or ())
     try:
-        if enter or cgroup_procs is not None:
+        if enter or procs:
             args = [_resolve(argv0, env, cwd), *argv[1:]]
         if enter:
             args = [*enter, *args]
-        if cgroup_procs is not None:
-            args = [_SH, "-c", _CGROUP_SCRIPT, cgroup_procs, *args]
+        if procs:
+            args = [_SH, "-c", _CGROUP_SCRIPT, str(len(procs)), *procs, *args]
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
@@ -243,12 +247,12 @@ async def exec_probe(
 
     code = proc.returncode
     if (
-        cgroup_procs is not None
+        procs
         and code == _CGROUP_JOIN_EXIT
         and not run.out
         and run.err.decode(errors="replace").strip() == _CGROUP_JOIN_FAILED
     ):
-        return ProbeOutcome(Result.UNKNOWN, "", error=f"cannot join cgroup {cgroup_procs}")
+        return ProbeOutcome(Result.UNKNOWN, "", error=f"cannot join cgroup {' '.join(procs)}")
     data = run.out + run.err
     output = bytes(data[:MAX_OUTPUT]).decode("utf-8", errors="replace")
     return ProbeOutcome(Result.SUCCESS if code == 0 else Result.FAILURE, output)
