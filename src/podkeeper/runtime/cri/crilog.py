@@ -1,0 +1,120 @@
+"""The CRI container log format, and a pump that turns it into podkeeper's plain logs.
+
+A CRI runtime writes each container's output as lines of
+`<RFC 3339 nano time> <stdout|stderr> <F|P> <content>`
+(`staging/src/k8s.io/cri-api` "Container log"; kubelet
+`pkg/kubelet/kuberuntime/logs/logs.go` `parseCRILog`): `P` marks a partial
+line (the runtime split a long line), `F` the full line's end. The kubelet
+joins partials when it reads.
+
+podkeeper's `logs`, `logs -p`, `logs -f` and FallbackToLogsOnError read the
+per-instance plain file (`runtime/logs.py`); the runtime writes its CRI file
+next to it (`<n>.cri.log`) and `LogPump` appends the decoded content of every
+record to `<n>.log` as it arrives, so every reader works unchanged on both runtimes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass
+
+PUMP_INTERVAL = 0.2  # seconds between reads of a running container's CRI log
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class CriLogLine:
+    timestamp: str
+    stream: str  # "stdout" or "stderr"
+    partial: bool
+    content: bytes
+
+
+def parse_cri_line(line: bytes) -> CriLogLine | None:
+    """One record without its newline; None when it is not in the CRI format."""
+    parts = line.split(b" ", 3)
+    if len(parts) < 3 or parts[1] not in (b"stdout", b"stderr") or parts[2] not in (b"F", b"P"):
+        return None
+    content = parts[3] if len(parts) == 4 else b""
+    return CriLogLine(parts[0].decode(), parts[1].decode(), parts[2] == b"P", content)
+
+
+def decode_cri_log(data: bytes) -> tuple[bytes, int]:
+    """Decode the complete records of `data`: (plain bytes, bytes consumed).
+
+    Partial records are joined with what follows, full ones end with a newline;
+    a trailing record without its newline is left for the next read."""
+    out = bytearray()
+    consumed = 0
+    while True:
+        nl = data.find(b"\n", consumed)
+        if nl < 0:
+            break
+        rec = parse_cri_line(data[consumed:nl])
+        consumed = nl + 1
+        if rec is None:
+            continue
+        out += rec.content
+        if not rec.partial:
+            out += b"\n"
+    return bytes(out), consumed
+
+
+def read_cri_log(path: str) -> bytes:
+    """The whole CRI log at `path` as plain text (what `kubectl logs` prints)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    text, _used = decode_cri_log(data if data.endswith(b"\n") else data + b"\n")
+    return text
+
+
+class LogPump:
+    """Copies the decoded content of one CRI log file to a plain log file, as it grows."""
+
+    def __init__(self, cri_path: str, plain_path: str) -> None:
+        self.cri_path = cri_path
+        self.plain_path = plain_path
+        self._offset = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        os.makedirs(os.path.dirname(self.plain_path), exist_ok=True)
+        with open(self.plain_path, "ab"):
+            pass
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.pump()
+            await asyncio.sleep(PUMP_INTERVAL)
+
+    def pump(self) -> None:
+        """Copy whatever complete records arrived since the last call."""
+        try:
+            with open(self.cri_path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read(_CHUNK)
+        except OSError:
+            return
+        if not data:
+            return
+        text, used = decode_cri_log(data)
+        self._offset += used
+        if text:
+            with open(self.plain_path, "ab") as out:
+                out.write(text)
+
+    async def close(self) -> None:
+        """Stop following and copy the rest (the container has exited)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for _ in range(64):  # a big backlog is read in 1 MiB chunks
+            before = self._offset
+            self.pump()
+            if self._offset == before:
+                break
