@@ -1,0 +1,135 @@
+"""The CRI runtime on a real containerd: images' ENTRYPOINT/CMD, env, networking, OOM, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+import urllib.request
+
+import pytest
+
+from podkeeper.core.result import Result
+from podkeeper.core.spec import Resources
+from podkeeper.runtime.cri.crilog import decode_cri_log, parse_cri_line
+from podkeeper.runtime.cri.testimages import HTTPD_IMAGE, LIVENESS_IMAGE
+from podkeeper.runtime.interface import ConfigError, StartError
+
+from .conftest import CriKit
+
+pytestmark = pytest.mark.root
+
+
+def _http(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+async def _until(fn, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            return await asyncio.to_thread(fn)
+        except OSError as err:
+            last = err
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not reachable within {timeout}s: {last}")
+
+
+async def test_sandbox_gets_an_ip_on_the_bridge_reachable_from_the_host(cri: CriKit) -> None:
+    sandbox = await cri.sandbox("web")
+    assert sandbox.sandbox_id
+    assert ipaddress.ip_address(sandbox.ip) in cri.managed.subnet
+    inst = await cri.runtime.start(cri.request(sandbox, "httpd", image=HTTPD_IMAGE))
+    status, body = await _until(lambda: _http(f"http://{sandbox.ip}:80/"))
+    assert status == 200 and b"podkeeper httpd" in body
+    await cri.runtime.stop(inst, 5)
+    info = await inst.wait()
+    # busybox httpd as PID 1 has no SIGTERM handler: the kernel ignores it, SIGKILL after grace.
+    assert info.exit_code == 137
+
+
+async def test_command_overrides_entrypoint_args_override_cmd(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    # No command, no args: the image's CMD (`sh`) with no stdin exits 0 at once.
+    default = await cri.runtime.start(cri.request(sandbox, "default"))
+    assert (await asyncio.wait_for(default.wait(), 30)).exit_code == 0
+    # args only, with an ENTRYPOINT-less image: args become the command line.
+    req = cri.request(sandbox, "args", args=("sh", "-c", "echo $GREETING from $(pwd); exit 4"),
+                      env={"GREETING": "hi"}, working_dir="/tmp")
+    inst = await cri.runtime.start(req)
+    assert (await asyncio.wait_for(inst.wait(), 30)).exit_code == 4
+    with open(req.log_path, "rb") as f:
+        assert f.read() == b"hi from /tmp\n"
+
+
+async def test_liveness_image_serves_200_then_500(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    inst = await cri.runtime.start(cri.request(sandbox, "liveness", image=LIVENESS_IMAGE))
+    status, body = await _until(lambda: _http(f"http://{sandbox.ip}:8080/healthz"))
+    assert (status, body) == (200, b"ok")
+    await asyncio.sleep(11.5)
+    status, body = _http(f"http://{sandbox.ip}:8080/healthz")
+    assert status == 500 and body.startswith(b"error: ")
+    await cri.runtime.stop(inst, 0)
+
+
+async def test_missing_binary_is_a_start_error(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    with pytest.raises(StartError) as err:
+        await cri.runtime.start(cri.request(sandbox, "nope", command=("/no/such/binary",)))
+    assert "no such file or directory" in err.value.message
+
+
+async def test_no_sandbox_is_a_config_error(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    req = cri.request(sandbox, "x", command=("true",))
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError):
+        await cri.runtime.start(replace(req, sandbox=None))
+
+
+async def test_memory_limit_oom_kill_is_reported(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    req = cri.request(
+        sandbox,
+        "hog",
+        command=("sh", "-c", "tail /dev/zero"),
+        resources=Resources(limits_memory=16 * 1024 * 1024),
+    )
+    inst = await cri.runtime.start(req)
+    info = await asyncio.wait_for(inst.wait(), 60)
+    assert info.exit_code == 137
+    assert info.oom_killed
+    assert info.memory_limit == 16 * 1024 * 1024
+
+
+async def test_exec_of_missing_binary_is_the_probers_error(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    inst = await cri.runtime.start(cri.request(sandbox, "s", command=("sleep", "60")))
+    out = await cri.runtime.exec_sync(inst, ["/nope"], 5)
+    # exec.go: an error that is not an exit status is Unknown + the error ("probe errored").
+    assert out.result is Result.UNKNOWN
+    assert out.error and out.error.startswith("rpc error: code = Unknown desc = ")
+    await cri.runtime.stop(inst, 0)
+    assert (await inst.wait()).exit_code == 137
+
+
+def test_cri_log_lines_are_decoded_and_partials_joined() -> None:
+    rec = parse_cri_line(b"2016-10-06T00:17:09.669794202Z stderr F error: boom")
+    assert rec is not None and rec.stream == "stderr" and rec.content == b"error: boom"
+    assert parse_cri_line(b"not a cri line") is None
+    data = (
+        b"2016-10-06T00:17:09.669794202Z stdout P hel\n"
+        b"2016-10-06T00:17:09.669794203Z stdout F lo\n"
+        b"2016-10-06T00:17:09.669794204Z stderr F \n"
+        b"2016-10-06T00:17:09.669794205Z stdout F incompl"
+    )
+    text, used = decode_cri_log(data)
+    assert text == b"hello\n\n"
+    assert data[used:].startswith(b"2016-10-06T00:17:09.669794205Z stdout F incompl")
