@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.core.actions import RunProbe, StartContainer
@@ -51,6 +51,9 @@ from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import Store
 
+if TYPE_CHECKING:
+    from podkeeper.runtime.cri import PodSandboxSpec
+
 log = logging.getLogger("podkeeper.agent")
 
 DRAIN_MARGIN = 10.0
@@ -72,8 +75,17 @@ def _rfc3339(epoch: float) -> str:
 class Agent:
     """Implements `podkeeper.api.backend.AgentBackend` for one home."""
 
-    def __init__(self, home: Path, runtime: ContainerRuntime | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        runtime: ContainerRuntime | None = None,
+        runtime_choice: str | None = None,
+        cri_endpoint: str | None = None,
+    ) -> None:
         self.home = home
+        # issue 10: process | containerd | cri | auto (default: $PODKEEPER_RUNTIME, else auto)
+        self.runtime_choice = runtime_choice
+        self.cri_endpoint = cri_endpoint
         self.node_name = socket.gethostname()
         self.started_mono = time.monotonic()
         self.wall_offset = time.time() - time.monotonic()
@@ -109,9 +121,15 @@ class Agent:
         """Run until drained. `serve(agent, socket_path)` starts the API (the api layer passes
         it in, so the runtime does not import it); `controllers` run beside the pod workers."""
         tune_gc()
+        cri_sandboxes: SandboxManager | None = None
         if self._runtime is None:
-            self._runtime = self._make_runtime()
-        self.sandboxes = make_sandboxes(self.home)
+            try:
+                self._runtime, cri_sandboxes = await self._open_runtime()
+            except (RuntimeError, ValueError) as err:
+                log.error("cannot start the container runtime: %s", err)
+                self.store.close()
+                return 1
+        self.sandboxes = cri_sandboxes or make_sandboxes(self.home)
         stale = await self.sandboxes.cleanup_stale(frozenset())
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
@@ -145,6 +163,31 @@ class Agent:
             except FileNotFoundError:
                 pass
         return 0
+
+    async def _open_runtime(self) -> tuple[ContainerRuntime, SandboxManager | None]:
+        """The runtime asked for (runtime/selection.py); a CRI one brings its sandboxes."""
+        from podkeeper.runtime.selection import open_cri, requested_runtime, resolve
+
+        kind = resolve(requested_runtime(self.runtime_choice))
+        if kind == "process":
+            return self._make_runtime(), None
+        runtime, sandboxes = await open_cri(self.home, kind, self.cri_endpoint, self._sandbox_spec)
+        self.cri_endpoint = runtime.client.endpoint
+        return runtime, sandboxes
+
+    def _sandbox_spec(self, pod_uid: str) -> PodSandboxSpec | None:
+        """The pod's namespace, labels and annotations for its CRI sandbox."""
+        from podkeeper.runtime.cri import PodSandboxSpec
+
+        for w in self.pods.values():
+            meta = w.pod.metadata
+            if meta.uid == pod_uid:
+                return PodSandboxSpec(
+                    namespace=meta.namespace,
+                    labels=dict(meta.labels),
+                    annotations=dict(meta.annotations),
+                )
+        return None
 
     def _make_runtime(self) -> ContainerRuntime:
         from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
@@ -480,6 +523,8 @@ class Agent:
             "pid": os.getpid(),
             "home": str(self.home),
             "cgroups": "disabled: " + self.cgroup_warning if self.cgroup_warning else "enabled",
+            "runtime": self._runtime.name if self._runtime is not None else None,
+            "criEndpoint": self.cri_endpoint,
         }
 
     # ------------------------------------------------------------ PodHost

@@ -49,8 +49,8 @@ async def test_sandbox_gets_an_ip_on_the_bridge_reachable_from_the_host(cri: Cri
     assert status == 200 and b"podkeeper httpd" in body
     await cri.runtime.stop(inst, 5)
     info = await inst.wait()
-    # busybox httpd as PID 1 has no SIGTERM handler: the kernel ignores it, SIGKILL after grace.
-    assert info.exit_code == 137
+    # The image's entrypoint ends on SIGTERM with 0, as nginx does.
+    assert (info.exit_code, info.sent_by_us) == (0, "SIGTERM")
 
 
 async def test_command_overrides_entrypoint_args_override_cmd(cri: CriKit) -> None:
@@ -59,8 +59,13 @@ async def test_command_overrides_entrypoint_args_override_cmd(cri: CriKit) -> No
     default = await cri.runtime.start(cri.request(sandbox, "default"))
     assert (await asyncio.wait_for(default.wait(), 30)).exit_code == 0
     # args only, with an ENTRYPOINT-less image: args become the command line.
-    req = cri.request(sandbox, "args", args=("sh", "-c", "echo $GREETING from $(pwd); exit 4"),
-                      env={"GREETING": "hi"}, working_dir="/tmp")
+    req = cri.request(
+        sandbox,
+        "args",
+        args=("sh", "-c", "echo $GREETING from $(pwd); exit 4"),
+        env={"GREETING": "hi"},
+        working_dir="/tmp",
+    )
     inst = await cri.runtime.start(req)
     assert (await asyncio.wait_for(inst.wait(), 30)).exit_code == 4
     with open(req.log_path, "rb") as f:
@@ -75,7 +80,9 @@ async def test_liveness_image_serves_200_then_500(cri: CriKit) -> None:
     await asyncio.sleep(11.5)
     status, body = _http(f"http://{sandbox.ip}:8080/healthz")
     assert status == 500 and body.startswith(b"error: ")
-    await cri.runtime.stop(inst, 0)
+    await cri.runtime.stop(inst, 10)
+    # A Go server dies of SIGTERM: 128 + 15.
+    assert (await inst.wait()).exit_code == 143
 
 
 async def test_missing_binary_is_a_start_error(cri: CriKit) -> None:

@@ -320,6 +320,7 @@ class CriRuntime:
         self._owner = owner  # a ManagedContainerd to stop on shutdown
         self._attempts: dict[tuple[str, str], int] = {}
         self.instances: dict[str, CriInstance] = {}
+        self._closed = False
 
     async def _ensure_events(self) -> None:
         if self._events is not None and not self._events_started:
@@ -441,6 +442,8 @@ class CriRuntime:
 
     def _forget(self, cid: str) -> None:
         self.instances.pop(cid, None)
+        if self._closed:
+            return  # shutdown removes the sandboxes, and their containers with them
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(self._remove(cid))
 
@@ -519,6 +522,7 @@ class CriRuntime:
         """Stop and remove this home's containers and sandboxes, then the managed containerd."""
         from podkeeper.runtime.cri.sandboxes import remove_sandbox
 
+        self._closed = True
         await self.watcher.close()
         if self._events is not None:
             await self._events.close()

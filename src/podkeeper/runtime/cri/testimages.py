@@ -84,8 +84,19 @@ printf 'Content-Length: %s\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
 
 LIVENESS_SH = """#!/bin/sh
 date +%s >/tmp/started
-exec nc -ll -p 8080 -e /healthz.sh
+nc -ll -p 8080 -e /healthz.sh &
 """
+
+# A shell as PID 1 that runs the server as its child and ends on SIGTERM the way the real
+# program does (a PID 1 without a handler would ignore SIGTERM and wait out the grace):
+# nginx exits 0 on SIGTERM, a Go server (agnhost, goproxy) dies of it (143).
+_SERVE = """pid=$!
+trap 'kill -TERM $pid 2>/dev/null; exit {code}' TERM INT
+wait $pid
+"""
+LIVENESS_SH += _SERVE.format(code=143)
+HTTPD_SH = "#!/bin/sh\nhttpd -f -v -p 80 -h /www &\n" + _SERVE.format(code=0)
+GOPROXY_SH = "#!/bin/sh\nnc -ll -p 8080 -e cat &\n" + _SERVE.format(code=143)
 
 
 @dataclass
@@ -229,8 +240,11 @@ def image_defs(pause_binary: bytes) -> list[ImageDef]:
         ImageDef(BUSYBOX_IMAGE, cmd=["sh"]),
         ImageDef(
             HTTPD_IMAGE,
-            entrypoint=["httpd", "-f", "-v", "-p", "80", "-h", "/www"],
-            files={"/www/index.html": (b"<h1>podkeeper httpd</h1>\n", 0o644)},
+            entrypoint=["/httpd.sh"],
+            files={
+                "/www/index.html": (b"<h1>podkeeper httpd</h1>\n", 0o644),
+                "/httpd.sh": (HTTPD_SH.encode(), 0o755),
+            },
             exposed=["80/tcp"],
         ),
         ImageDef(
@@ -243,7 +257,10 @@ def image_defs(pause_binary: bytes) -> list[ImageDef]:
             exposed=["8080/tcp"],
         ),
         ImageDef(
-            GOPROXY_IMAGE, entrypoint=["nc", "-ll", "-p", "8080", "-e", "cat"], exposed=["8080/tcp"]
+            GOPROXY_IMAGE,
+            entrypoint=["/goproxy.sh"],
+            files={"/goproxy.sh": (GOPROXY_SH.encode(), 0o755)},
+            exposed=["8080/tcp"],
         ),
         ImageDef(
             PAUSE_IMAGE,
