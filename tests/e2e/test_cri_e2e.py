@@ -1,0 +1,230 @@
+"""End to end on the containerd runtime: image pods through the real CLI and agent.
+
+`podkeeper image import` the busybox-built test images, then the docs' manifests
+with local image names: an nginx-like Deployment, and exec / httpGet / tcpSocket
+liveness pods that restart as on Kubernetes; OOMKilled and exit codes; logs;
+and `down` leaves no containerd, shim, netns, bridge or cgroup behind.
+Skips without root, containerd, runc, the CNI plugins or busybox-static."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podkeeper.runtime.cri.containerd import ManagedContainerd, unavailable_reason
+from podkeeper.runtime.cri.testimages import (
+    BUSYBOX_IMAGE,
+    GOPROXY_IMAGE,
+    HTTPD_IMAGE,
+    LIVENESS_IMAGE,
+    build_all,
+    busybox_available,
+)
+
+from .conftest import PK, container_status, is_ready, pod_manifest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+_SKIP = unavailable_reason() or busybox_available()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if _SKIP:
+        pytest.skip(_SKIP)
+    try:
+        return build_all(tmp_path_factory.mktemp("images"))
+    except RuntimeError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def cpk(pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[PK]:
+    """A home whose agent runs the containerd runtime, with the test images imported."""
+    monkeypatch.setenv("PODKEEPER_RUNTIME", "containerd")
+    out = pk.run("image", "import", *(str(p) for p in images.values()), timeout=120).out
+    for name in images:
+        assert f"imported {name}" in out
+    yield pk
+    managed = ManagedContainerd(pk.home)
+    pk.run("down", timeout=120, check=False)
+    # Nothing left behind by `down`.
+    assert managed.shim_pids() == []
+    assert not os.path.exists(f"/sys/class/net/{managed.bridge}")
+    assert not managed._cgroup_dirs()
+    assert not managed.socket.exists()
+
+
+def _http(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_image_commands_and_version(cpk: PK) -> None:
+    ls = cpk.run("image", "ls").out
+    assert "podkeeper.local/httpd" in ls and "registry.k8s.io/pause" in ls
+    assert "runtime containerd" in cpk.run("version").out
+    cpk.run("image", "rm", GOPROXY_IMAGE)
+    assert "goproxy" not in cpk.run("image", "ls").out
+    missing = cpk.run("image", "rm", GOPROXY_IMAGE, check=False)
+    assert missing.code == 1 and "no such image" in missing.err
+
+
+def test_nginx_like_deployment_runs_from_an_image(cpk: PK) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "nginx-deployment", "labels": {"app": "nginx"}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "nginx",
+                            "image": HTTPD_IMAGE,
+                            "ports": [{"containerPort": 80}],
+                            "readinessProbe": {
+                                "httpGet": {"path": "/", "port": 80},
+                                "periodSeconds": 1,
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    cpk.up(deployment, wait=True, timeout="90s")
+    pods = json.loads(cpk.run("get", "pods", "-o", "json").out)["items"]
+    assert len(pods) == 3 and all(is_ready(p) for p in pods)
+    ips = {p["status"]["podIP"] for p in pods}
+    assert len(ips) == 3 and "127.0.0.1" not in ips
+    for ip in ips:
+        assert _http(f"http://{ip}:80/") == 200
+    wide = cpk.run("get", "pods", "-o", "wide").out
+    assert all(ip in wide for ip in ips)
+
+
+def test_exec_http_tcp_liveness_pods_restart(cpk: PK) -> None:
+    exec_pod = pod_manifest(
+        "liveness-exec",
+        [
+            {
+                "name": "liveness",
+                "image": BUSYBOX_IMAGE,
+                "args": [
+                    "/bin/sh",
+                    "-c",
+                    "touch /tmp/healthy; sleep 4; rm -f /tmp/healthy; sleep 600",
+                ],
+                "livenessProbe": {
+                    "exec": {"command": ["cat", "/tmp/healthy"]},
+                    "initialDelaySeconds": 1,
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+    )
+    http_pod = pod_manifest(
+        "liveness-http",
+        [
+            {
+                "name": "liveness",
+                "image": LIVENESS_IMAGE,
+                "args": ["/server"],
+                "livenessProbe": {
+                    "httpGet": {
+                        "path": "/healthz",
+                        "port": 8080,
+                        "httpHeaders": [{"name": "Custom-Header", "value": "Awesome"}],
+                    },
+                    "initialDelaySeconds": 3,
+                    "periodSeconds": 3,
+                },
+            }
+        ],
+        terminationGracePeriodSeconds=30,
+    )
+    tcp_pod = pod_manifest(
+        "goproxy",
+        [
+            {
+                "name": "goproxy",
+                "image": GOPROXY_IMAGE,
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                # The wrong port: the liveness probe fails and the container restarts.
+                "livenessProbe": {
+                    "tcpSocket": {"port": 8081},
+                    "initialDelaySeconds": 2,
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+    )
+    cpk.up(exec_pod, http_pod, tcp_pod)
+
+    def restarted(name: str) -> dict[str, Any] | None:
+        st = container_status(cpk.pod(name))
+        return st if st["restartCount"] >= 1 and st.get("lastState", {}).get("terminated") else None
+
+    st = cpk.wait_for("liveness-exec restart", lambda: restarted("liveness-exec"), 60)
+    # sh as PID 1 ignores SIGTERM: killed after the 2 s grace.
+    assert st["lastState"]["terminated"]["exitCode"] == 137
+    st = cpk.wait_for("goproxy restart", lambda: restarted("goproxy"), 60)
+    assert st["lastState"]["terminated"]["exitCode"] == 143  # a Go server dies of SIGTERM
+    st = cpk.wait_for("liveness-http restart", lambda: restarted("liveness-http"), 90)
+    assert st["lastState"]["terminated"]["exitCode"] == 143
+    messages = [e["message"] for e in cpk.events("liveness-exec")]
+    assert any(
+        m.startswith("Liveness probe failed: cat: can't open '/tmp/healthy'") for m in messages
+    ), messages
+    assert "Container liveness failed liveness probe, will be restarted" in messages
+    http_msgs = [e["message"] for e in cpk.events("liveness-http")]
+    assert "Liveness probe failed: HTTP probe failed with statuscode: 500" in http_msgs
+    tcp_msgs = [e["message"] for e in cpk.events("goproxy")]
+    assert any("Liveness probe failed: dial tcp" in m for m in tcp_msgs), tcp_msgs
+
+
+def test_oom_exit_codes_and_logs(cpk: PK) -> None:
+    oom = pod_manifest(
+        "hog",
+        [
+            {
+                "name": "hog",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "echo filling; tail /dev/zero"],
+                "resources": {"limits": {"memory": "16Mi"}},
+            }
+        ],
+        restartPolicy="Never",
+    )
+    failing = pod_manifest(
+        "fails",
+        [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo bye >&2; exit 3"]}],
+        restartPolicy="Never",
+    )
+    cpk.up(oom, failing)
+
+    def terminated(name: str) -> dict[str, Any] | None:
+        return container_status(cpk.pod(name))["state"].get("terminated")
+
+    t = cpk.wait_for("hog OOMKilled", lambda: terminated("hog"), 60)
+    assert (t["reason"], t["exitCode"]) == ("OOMKilled", 137)
+    t = cpk.wait_for("fails terminated", lambda: terminated("fails"), 60)
+    assert (t["reason"], t["exitCode"]) == ("Error", 3)
+    assert cpk.run("logs", "fails").out == "bye\n"
+    assert "filling" in cpk.run("logs", "hog").out
+    explain = cpk.run("explain", "pod", "hog", check=False).out
+    assert "OOM" in explain or "memory" in explain.lower()
