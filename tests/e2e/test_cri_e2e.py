@@ -228,3 +228,47 @@ def test_oom_exit_codes_and_logs(cpk: PK) -> None:
     assert "filling" in cpk.run("logs", "hog").out
     explain = cpk.run("explain", "pod", "hog", check=False).out
     assert "OOM" in explain or "memory" in explain.lower()
+
+
+def test_image_pull_failures_read_as_the_kubelets(cpk: PK) -> None:
+    def pod(name: str, image: str, policy: str) -> dict[str, Any]:
+        return pod_manifest(
+            name,
+            [{"name": "app", "image": image, "imagePullPolicy": policy, "command": ["true"]}],
+        )
+
+    cpk.up(
+        pod("unreachable", "podkeeper.invalid/nope:1", "IfNotPresent"),
+        pod("never", "podkeeper.local/absent:1", "Never"),
+        pod("invalid", "NGINX", "IfNotPresent"),
+        pod("always", BUSYBOX_IMAGE, "Always"),
+    )
+
+    def waiting(name: str, reasons: tuple[str, ...]) -> dict[str, Any] | None:
+        w = container_status(cpk.pod(name))["state"].get("waiting")
+        return w if w and w.get("reason") in reasons else None
+
+    w = cpk.wait_for("ImagePullBackOff", lambda: waiting("unreachable", ("ImagePullBackOff",)), 60)
+    assert w["message"] == 'Back-off pulling image "podkeeper.invalid/nope:1"'
+    msgs = [(e["reason"], e["message"]) for e in cpk.events("unreachable")]
+    assert ("Pulling", 'Pulling image "podkeeper.invalid/nope:1"') in msgs
+    assert any(
+        r == "Failed" and m.startswith('Failed to pull image "podkeeper.invalid/nope:1": rpc error')
+        for r, m in msgs
+    ), msgs
+    assert ("Failed", "Error: ErrImagePull") in msgs
+    assert not any(r in ("Pulled", "Created", "Started") for r, _ in msgs)
+    w = cpk.wait_for("ErrImageNeverPull", lambda: waiting("never", ("ErrImageNeverPull",)), 30)
+    assert (
+        w["message"]
+        == 'Container image "podkeeper.local/absent:1" is not present with pull policy of Never'
+    )
+    w = cpk.wait_for("InvalidImageName", lambda: waiting("invalid", ("InvalidImageName",)), 30)
+    assert "invalid reference format" in w["message"]
+    # Always with no registry: the pull fails even though the image is present.
+    cpk.wait_for(
+        "ErrImagePull", lambda: waiting("always", ("ErrImagePull", "ImagePullBackOff")), 30
+    )
+    assert all(cpk.pod(n)["status"]["phase"] == "Pending" for n in ("always", "never", "invalid"))
+    table = cpk.run("get", "pods").out
+    assert "ImagePullBackOff" in table and "ErrImageNeverPull" in table

@@ -30,6 +30,7 @@ from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
+    ImagePullError,
     RunningInstance,
     SandboxInfo,
     StartError,
@@ -316,9 +317,15 @@ class PodWorker:
             args=tuple(expand(c, env) for c in container.args),
             security=effective_security(self.pod.spec, container),
             pod_key=self.pod.key,
+            image_pull_policy=container.image_pull_policy,
         )
         try:
             handle = await agent.runtime.start(request)
+        except ImagePullError as err:
+            m.image_pull_failed(
+                a.container, a.instance_id, err.reason, err.message, err.events, agent.now()
+            )
+            return
         except ConfigError as err:
             m.container_config_error(a.container, a.instance_id, err.message, agent.now())
             return

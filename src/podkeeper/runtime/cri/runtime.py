@@ -28,6 +28,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podkeeper.core.duration import go_duration
+from podkeeper.core.events import WARNING
+from podkeeper.core.images import (
+    ERR_IMAGE_NEVER_PULL,
+    ERR_IMAGE_PULL,
+    INVALID_IMAGE_NAME,
+    invalid_image_event,
+    invalid_image_message,
+    never_pull_event,
+    never_pull_message,
+    pull_failed_event,
+    pulling_event,
+    should_pull_image,
+)
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import Resources, SecurityContext
 from podkeeper.runtime.checkers._go import go_quote
@@ -46,6 +59,7 @@ from podkeeper.runtime.cri.sandboxes import (
 from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
+    ImagePullError,
     RunningInstance,
     StartError,
     StartRequest,
@@ -328,12 +342,32 @@ class CriRuntime:
             if await self._events.start():
                 self.watcher.interval = max(POLL_INTERVAL, 0.5)  # events carry the latency
 
-    async def ensure_image(self, image: str) -> str:
-        """The image's reference, pulling it when absent (IfNotPresent)."""
-        status = await self.client.image_status(image)
-        if status is not None:
-            return str(status.id)
-        return await self.client.pull_image(image)
+    async def ensure_image(self, image: str, policy: str = "IfNotPresent") -> str:
+        """The image's reference (`EnsureImageExists`), pulling as `policy` says; raise
+        `ImagePullError` with the kubelet's reason, message and events when it cannot."""
+        bad = invalid_image_message(image)
+        if bad is not None:
+            raise ImagePullError(INVALID_IMAGE_NAME, bad, (invalid_image_event(bad),))
+        try:
+            status = await self.client.image_status(image)
+        except CriError as err:
+            msg = f"Failed to inspect image {go_quote(image)}: {_rpc_error(err)}"
+            raise ImagePullError(
+                "ImageInspectError", msg, ((WARNING, "InspectFailed", msg),)
+            ) from None
+        if not should_pull_image(policy, status is not None):
+            if status is not None:
+                return str(status.id)
+            raise ImagePullError(
+                ERR_IMAGE_NEVER_PULL, never_pull_message(image), (never_pull_event(image),)
+            )
+        try:
+            return await self.client.pull_image(image)
+        except CriError as err:
+            error = _rpc_error(err)
+            raise ImagePullError(
+                ERR_IMAGE_PULL, error, (pulling_event(image), pull_failed_event(image, error))
+            ) from None
 
     def container_config(self, req: StartRequest, sandbox_id: str, image_ref: str) -> Any:
         key = (sandbox_id, req.container_name)
@@ -386,10 +420,7 @@ class CriRuntime:
             raise ConfigError(f"container {request.container_name!r} has no image")
         await self._ensure_events()
         sid = sandbox.sandbox_id
-        try:
-            image_ref = await self.ensure_image(request.image)
-        except CriError as err:
-            raise ConfigError(f'Failed to pull image "{request.image}": {err.details}') from None
+        image_ref = await self.ensure_image(request.image, request.image_pull_policy)
         config = self.container_config(request, sid, image_ref)
         sandbox_config = self.state.configs.get(sid)
         try:
@@ -476,11 +507,7 @@ class CriRuntime:
                     f"command timed out: {cmd} timed out after {go_duration(timeout)}",
                 )
             # Any other error is the prober's, not the target's (exec.go: Unknown + err).
-            return ProbeOutcome(
-                Result.UNKNOWN,
-                "",
-                error=f"rpc error: code = {_go_code(err.code)} desc = {err.details}",
-            )
+            return ProbeOutcome(Result.UNKNOWN, "", error=_rpc_error(err))
         data = bytes(response.stdout) + bytes(response.stderr)
         output = data[:MAX_EXEC_OUTPUT].decode("utf-8", errors="replace")
         code = int(response.exit_code)
@@ -549,6 +576,11 @@ async def _finish_unknown(inst: CriInstance) -> None:
         inst.exited.set_result(
             ExitInfo(exit_code=137, signal=9, finished_at=time.time(), sent_by_us=inst.sent_by_us)
         )
+
+
+def _rpc_error(err: CriError) -> str:
+    """A gRPC error as Go's status error prints it (what the kubelet's messages quote)."""
+    return f"rpc error: code = {_go_code(err.code)} desc = {err.details}"
 
 
 def _go_code(name: str) -> str:
