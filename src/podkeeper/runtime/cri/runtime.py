@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -68,6 +70,8 @@ from podkeeper.runtime.interface import (
 log = logging.getLogger("podkeeper.cri")
 
 POLL_INTERVAL = 0.1  # seconds between ListContainers sweeps for exits
+REMOVE_DELAY = 2.0  # seconds between a container's exit and its RemoveContainer
+EVENT_LOG_SETTLE = 0.01  # seconds between an exit event and the last read of the log
 MAX_EXEC_OUTPUT = 10 * 1024  # pkg/probe/exec/exec.go maxReadLength
 CPU_PERIOD_US = 100_000
 # The variables podkeeper's agent gives a host process "image"; an image brings its own.
@@ -86,6 +90,17 @@ class CriInstance:
     exited: asyncio.Future[ExitInfo]
     sent_by_us: str | None = None
     memory_limit: int | None = None
+    kill_deadline: float | None = None  # monotonic time StopContainer's grace ends
+
+    def stop_signal(self) -> str | None:
+        """What podkeeper sent, judged when the exit is seen: past the grace it was SIGKILL."""
+        if (
+            self.sent_by_us == "SIGTERM"
+            and self.kill_deadline is not None
+            and time.monotonic() >= self.kill_deadline
+        ):
+            return "SIGKILL after grace"
+        return self.sent_by_us
 
     async def wait(self) -> ExitInfo:
         return await asyncio.shield(self.exited)
@@ -106,8 +121,26 @@ class ExitWatcher:
         self.tag = tag
         self.interval = interval
         self.watched: dict[str, _Watch] = {}
+        self.oom: set[str] = set()  # containers with a /tasks/oom event
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def task_oom(self, container_id: str) -> None:
+        self.oom.add(container_id)
+
+    def task_exited(self, container_id: str, exit_code: int, exited_at: float) -> None:
+        """containerd's `/tasks/exit` for a container's init process: the exit is known now,
+        ~25 ms before the CRI status shows it (the CRI plugin first deletes the task)."""
+        w = self.watched.pop(container_id, None)
+        if w is None:
+            self.kick()
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._finish_from_event(w.instance, exit_code, exited_at)
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def watch(self, inst: CriInstance) -> None:
         self.watched[inst.container_id] = _Watch(inst)
@@ -116,6 +149,15 @@ class ExitWatcher:
 
     def kick(self) -> None:
         self._kick.set()
+
+    async def _finish_from_event(self, inst: CriInstance, code: int, exited_at: float) -> None:
+        # The shim's output copy ends with the process; give containerd's log writer a moment
+        # to write the last lines before the final pump (logs and FallbackToLogsOnError read
+        # them), and a late /tasks/oom a moment to arrive.
+        await asyncio.sleep(EVENT_LOG_SETTLE)
+        oom = inst.container_id in self.oom
+        self.oom.discard(inst.container_id)
+        await _resolve(inst, code, exited_at, oom)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -166,17 +208,23 @@ class ExitWatcher:
 
 
 async def _finish(inst: CriInstance, status: Any) -> None:
+    """Resolve `inst` from its CRI ContainerStatus (reason OOMKilled from the runtime)."""
+    finished = status.finished_at / 1e9 if status.finished_at else time.time()
+    await _resolve(inst, int(status.exit_code), finished, status.reason == "OOMKilled")
+
+
+async def _resolve(inst: CriInstance, code: int, finished: float, oom: bool) -> None:
+    if inst.exited.done():
+        return
     if inst.log_pump is not None:
         await inst.log_pump.close()
-    code = int(status.exit_code)
-    finished = status.finished_at / 1e9 if status.finished_at else time.time()
     info = ExitInfo(
         exit_code=code,
         signal=code - 128 if 128 < code < 160 else None,
         finished_at=finished,
-        oom_killed=status.reason == "OOMKilled",
+        oom_killed=oom,
         memory_limit=inst.memory_limit,
-        sent_by_us=inst.sent_by_us,
+        sent_by_us=inst.stop_signal(),
     )
     if not inst.exited.done():
         inst.exited.set_result(info)
@@ -218,7 +266,24 @@ class CriEvents:
             if not line:
                 return
             if b"/tasks/exit" in line or b"/tasks/oom" in line:
-                self.watcher.kick()
+                self.handle(line)
+
+    def handle(self, line: bytes) -> None:
+        """One `ctr events` line: `<time> <namespace> <topic> <json>`."""
+        head, brace, body = line.partition(b"{")
+        try:
+            event = json.loads(brace + body) if brace else {}
+        except ValueError:
+            event = {}
+        cid = str(event.get("container_id", ""))
+        if b"/tasks/oom" in head and cid:
+            self.watcher.task_oom(cid)
+            return
+        if cid and event.get("id") == cid:  # the init process, not an exec
+            code = int(event.get("exit_status", 0))  # protobuf JSON omits a 0
+            self.watcher.task_exited(cid, code, _rfc3339(str(event.get("exited_at", ""))))
+        else:
+            self.watcher.kick()
 
     async def close(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
@@ -335,6 +400,7 @@ class CriRuntime:
         self._attempts: dict[tuple[str, str], int] = {}
         self.instances: dict[str, CriInstance] = {}
         self._closed = False
+        self._removals: set[asyncio.Task[None]] = set()
 
     async def _ensure_events(self) -> None:
         if self._events is not None and not self._events_started:
@@ -475,8 +541,16 @@ class CriRuntime:
         self.instances.pop(cid, None)
         if self._closed:
             return  # shutdown removes the sandboxes, and their containers with them
+        # Removed a little later, as the kubelet's container GC does: not in the way of the
+        # restart that usually follows at once.
         with contextlib.suppress(RuntimeError):
-            asyncio.get_running_loop().create_task(self._remove(cid))
+            asyncio.get_running_loop().call_later(REMOVE_DELAY, self._remove_later, cid)
+
+    def _remove_later(self, cid: str) -> None:
+        if not self._closed:
+            task = asyncio.get_running_loop().create_task(self._remove(cid))
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
 
     async def _remove(self, cid: str) -> None:
         try:
@@ -520,6 +594,7 @@ class CriRuntime:
         grace = max(0, math.ceil(grace_seconds))
         t0 = time.monotonic()
         instance.sent_by_us = "SIGTERM" if grace > 0 else "SIGKILL after grace"
+        instance.kill_deadline = t0 + grace
         try:
             await self.client.call(
                 "StopContainer",
@@ -529,8 +604,6 @@ class CriRuntime:
         except CriError as err:
             if err.code != "NOT_FOUND":
                 log.warning("StopContainer %s: %s", instance.container_id[:13], err)
-        if grace > 0 and time.monotonic() - t0 >= grace:
-            instance.sent_by_us = "SIGKILL after grace"
         self.watcher.kick()
         while not instance.exited.done():
             try:
@@ -576,6 +649,16 @@ async def _finish_unknown(inst: CriInstance) -> None:
         inst.exited.set_result(
             ExitInfo(exit_code=137, signal=9, finished_at=time.time(), sent_by_us=inst.sent_by_us)
         )
+
+
+def _rfc3339(text: str) -> float:
+    """`2026-12-04T18:17:29.512489684Z` -> epoch seconds (now when it does not parse)."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$", text)
+    if m is None:
+        return time.time()
+    base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    frac = float("0." + m.group(2)) if m.group(2) else 0.0
+    return base.replace(tzinfo=datetime.UTC).timestamp() + frac
 
 
 def _rpc_error(err: CriError) -> str:
