@@ -8,8 +8,10 @@ Skips without root, containerd, runc, the CNI plugins or busybox-static."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from podkeeper.runtime.cri.containerd import ManagedContainerd, unavailable_reason
+from podkeeper.runtime.cri.containerd import ManagedContainerd, reap_home, unavailable_reason
 from podkeeper.runtime.cri.testimages import (
     BUSYBOX_IMAGE,
     GOPROXY_IMAGE,
@@ -54,11 +56,23 @@ def cpk(pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Ite
     yield pk
     managed = ManagedContainerd(pk.home)
     pk.run("down", timeout=120, check=False)
+    if managed.shim_pids() or (managed.dir / "containerd.pid").exists():
+        asyncio.run(reap_home(pk.home))  # the agent died: clean up as its successor would
+        raise AssertionError("down did not stop the agent's containerd")
     # Nothing left behind by `down`.
     assert managed.shim_pids() == []
     assert not os.path.exists(f"/sys/class/net/{managed.bridge}")
     assert not managed._cgroup_dirs()
     assert not managed.socket.exists()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for init to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _http(url: str) -> int:
@@ -114,6 +128,8 @@ def test_nginx_like_deployment_runs_from_an_image(cpk: PK) -> None:
         assert _http(f"http://{ip}:80/") == 200
     wide = cpk.run("get", "pods", "-o", "wide").out
     assert all(ip in wide for ip in ips)
+    described = cpk.run("describe", "pod", pods[0]["metadata"]["name"]).out
+    assert "containerd://" in described
 
 
 def test_exec_http_tcp_liveness_pods_restart(cpk: PK) -> None:
@@ -272,3 +288,26 @@ def test_image_pull_failures_read_as_the_kubelets(cpk: PK) -> None:
     assert all(cpk.pod(n)["status"]["phase"] == "Pending" for n in ("always", "never", "invalid"))
     table = cpk.run("get", "pods").out
     assert "ImagePullBackOff" in table and "ErrImageNeverPull" in table
+
+
+def test_a_new_agent_cleans_up_after_one_killed_abruptly(cpk: PK) -> None:
+    app = pod_manifest(
+        "survivor", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}]
+    )
+    cpk.up(app, wait=True, timeout="60s")
+    managed = ManagedContainerd(cpk.home)
+    old_shims = managed.shim_pids()
+    assert old_shims
+    pid = cpk.agent_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    cpk.wait_for("the agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    # Its containerd and pods outlive it; the next agent stops them and runs the pod again.
+    other = pod_manifest(
+        "newcomer", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}]
+    )
+    cpk.up(other, wait=True, timeout="60s")
+    cpk.wait_for("survivor restored", lambda: is_ready(cpk.pod("survivor")), 60)
+    assert not any(_running(p) for p in old_shims)
+    log = (cpk.home / "agent.log").read_text()
+    assert "removed pod sandbox" in log and "of pod default/survivor" in log

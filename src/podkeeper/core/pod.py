@@ -163,6 +163,9 @@ class PodMachine:
         self.created_at = now
         self.backoff = Backoff()
         self.image_backoff = Backoff()  # image_manager.go: 10 s doubling to 300 s
+        # The scheme of `containerID` (`containerd://...` as the kubelet shows it): which
+        # runtime runs the pod, for `describe pod` and `-o json`.
+        self.runtime_name = "podkeeper"
         self.deletion_at: float | None = None
         self.deletion_grace: int | None = None
         self.finished = False

@@ -428,6 +428,8 @@ class Agent:
             wall_offset=self.wall_offset,
             jitters=jitters,
         )
+        if self._runtime is not None and self._runtime.name in ("containerd", "cri"):
+            machine.runtime_name = self._runtime.name  # containerID: containerd://...
         worker = PodWorker(self, obj, pod, machine, self._pod_changed)
         self.pods[(meta["namespace"], meta["name"])] = worker
         self.store.put_object(obj)

@@ -387,3 +387,23 @@ def _wait_gone(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
         time.sleep(0.02)
+
+
+async def reap_home(home: str | Path) -> list[str]:
+    """What the next agent of `home` does after one that died abruptly: stop the containerd
+    and shims it left, start containerd again, remove every sandbox of this home through CRI
+    (CNI teardown included), and stop it, leaving nothing. Returns what was removed."""
+    from podkeeper.runtime.cri.client import CriClient
+    from podkeeper.runtime.cri.sandboxes import CriSandboxes, CriState
+
+    managed = ManagedContainerd(home)
+    if not managed.config_path.exists():
+        return []
+    await managed.start()
+    client = CriClient(managed.endpoint)
+    try:
+        sandboxes = CriSandboxes(CriState(client, managed.home, managed.tag))
+        return await sandboxes.cleanup_stale(frozenset())
+    finally:
+        await client.close()
+        await managed.stop()
