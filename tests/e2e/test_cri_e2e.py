@@ -311,3 +311,64 @@ def test_a_new_agent_cleans_up_after_one_killed_abruptly(cpk: PK) -> None:
     assert not any(_running(p) for p in old_shims)
     log = (cpk.home / "agent.log").read_text()
     assert "removed pod sandbox" in log and "of pod default/survivor" in log
+
+
+def test_cri_runtime_uses_an_existing_endpoint_and_leaves_it_running(
+    pk: PK, images: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--runtime cri --cri-endpoint`: the agent drives a containerd it does not own."""
+    from podkeeper.runtime.cri import CriClient
+    from podkeeper.runtime.cri._gen import api_pb2 as pb
+
+    external = ManagedContainerd(tmp_path / "ext")
+    asyncio.run(external.start())
+    try:
+        for tar in images.values():
+            import subprocess
+
+            subprocess.run(
+                ["ctr", "-a", str(external.socket), "-n", "k8s.io", "images", "import", str(tar)],
+                check=True,
+                capture_output=True,
+            )
+        app = pod_manifest(
+            "on-cri", [{"name": "app", "image": HTTPD_IMAGE, "ports": [{"containerPort": 80}]}]
+        )
+        path = pk.write("cri.yaml", [app])
+        pk.run(
+            "up",
+            "-d",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--runtime",
+            "cri",
+            "--cri-endpoint",
+            external.endpoint,
+            "-f",
+            str(path),
+            timeout=120,
+        )
+        assert "runtime cri" in pk.run("version").out
+        pod = pk.pod("on-cri")
+        assert container_status(pod)["containerID"].startswith("cri://")
+        assert _http(f"http://{pod['status']['podIP']}:80/") == 200
+        again = pk.run("up", "-d", "--runtime", "process", "-f", str(path))
+        assert "already runs the cri runtime" in again.err
+        pk.run("down", timeout=120)
+        assert external.pid is not None and _running(external.pid)
+
+        async def sandboxes() -> int:
+            client = CriClient(external.endpoint)
+            try:
+                listed = await client.call("ListPodSandbox", pb.ListPodSandboxRequest())
+                return len(listed.items)
+            finally:
+                await client.close()
+
+        assert asyncio.run(sandboxes()) == 0
+        from podkeeper.runtime.cri.containerd import cgroup_dirs, home_tag
+
+        assert cgroup_dirs(f"/pkcri-{home_tag(str(pk.home))}") == []
+    finally:
+        asyncio.run(external.stop())

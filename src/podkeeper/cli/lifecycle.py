@@ -100,6 +100,22 @@ def runtime_options(fn: Any) -> Any:
     )(fn)
 
 
+def _warn_other_runtime(client: AgentClient, asked: str) -> None:
+    """`--runtime` only chooses when the agent starts: say so when the running one differs."""
+    from podkeeper.runtime.selection import resolve
+
+    try:
+        info = client.version()
+    except Exception:
+        return
+    running = info.get("runtime") if isinstance(info, dict) else None
+    if running and running != resolve(asked):
+        warn(
+            f"warning: the agent for this home already runs the {running} runtime; "
+            f"--runtime {asked} applies when it starts (podkeeper down first)"
+        )
+
+
 def start_agent(state: State, runtime: str | None = None, cri_endpoint: str | None = None) -> Agent:
     """The agent answering on the home's socket; started detached when none answers
     (with `runtime`/`cri_endpoint`, passed as PODKEEPER_RUNTIME/PODKEEPER_CRI_ENDPOINT)."""
@@ -425,6 +441,8 @@ def up(
         warn(line)
     state = state_of(ctx)
     agent = start_agent(state, runtime, cri_endpoint)
+    if runtime and agent.process is None:
+        _warn_other_runtime(agent.client, runtime)
     for line in _apply_files(agent.client, files, loaded.objects):
         click.echo(line)
     if detach or wait:

@@ -338,17 +338,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
 
     def _cgroup_dirs(self) -> list[Path]:
-        root = Path(CGROUP_ROOT)
-        found = []
-        with contextlib.suppress(OSError):
-            for ctrl in root.iterdir():
-                d = ctrl / self.cgroup_parent.lstrip("/")
-                if d.is_dir():
-                    found.append(d)
-        d = root / self.cgroup_parent.lstrip("/")
-        if d.is_dir() and (d / "cgroup.procs").exists():
-            found.append(d)
-        return found
+        return cgroup_dirs(self.cgroup_parent)
 
     def _kill_cgroup_processes(self) -> None:
         for top in self._cgroup_dirs():
@@ -363,16 +353,37 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
                             os.kill(int(p), signal.SIGKILL)
 
     def _remove_cgroups(self) -> None:
-        for top in self._cgroup_dirs():
-            for _ in range(50):
-                for dirpath, _dirs, _files in sorted(
-                    os.walk(top), key=lambda w: len(w[0]), reverse=True
-                ):
-                    with contextlib.suppress(OSError):
-                        os.rmdir(dirpath)
-                if not top.exists():
-                    break
-                time.sleep(0.02)
+        remove_cgroup_tree(self.cgroup_parent)
+
+
+def cgroup_dirs(parent: str) -> list[Path]:
+    """`parent` (a cgroupfs path such as /pkcri-1a2b3c4d) in every mounted hierarchy."""
+    root = Path(CGROUP_ROOT)
+    found = []
+    with contextlib.suppress(OSError):
+        for ctrl in root.iterdir():
+            d = ctrl / parent.lstrip("/")
+            if d.is_dir():
+                found.append(d)
+    d = root / parent.lstrip("/")
+    if d.is_dir() and (d / "cgroup.procs").exists():
+        found.append(d)
+    return found
+
+
+def remove_cgroup_tree(parent: str, retries: int = 50) -> None:
+    """Remove the (empty) cgroups under and of `parent`, deepest first, in every hierarchy;
+    runc removes a container's own cgroup but not the pod cgroups above it."""
+    for top in cgroup_dirs(parent):
+        for _ in range(retries):
+            for dirpath, _dirs, _files in sorted(
+                os.walk(top), key=lambda w: len(w[0]), reverse=True
+            ):
+                with contextlib.suppress(OSError):
+                    os.rmdir(dirpath)
+            if not top.exists():
+                break
+            time.sleep(0.02)
 
 
 def _cmdline(pid: int) -> str:

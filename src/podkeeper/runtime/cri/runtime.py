@@ -48,6 +48,7 @@ from podkeeper.core.spec import Resources, SecurityContext
 from podkeeper.runtime.checkers._go import go_quote
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
+from podkeeper.runtime.cri.containerd import remove_cgroup_tree
 from podkeeper.runtime.cri.crilog import LogPump
 from podkeeper.runtime.cri.sandboxes import (
     CONTAINER_NAME,
@@ -640,6 +641,8 @@ class CriRuntime:
         await self.client.close()
         if self._owner is not None:
             await self._owner.stop()
+        elif self.state.cgroup_parent:
+            remove_cgroup_tree(self.state.cgroup_parent, retries=5)
 
 
 async def _finish_unknown(inst: CriInstance) -> None:

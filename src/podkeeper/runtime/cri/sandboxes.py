@@ -16,6 +16,7 @@ from typing import Any
 
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
+from podkeeper.runtime.cri.containerd import remove_cgroup_tree
 from podkeeper.runtime.interface import SandboxInfo
 from podkeeper.runtime.logs import pod_log_dir
 
@@ -160,8 +161,11 @@ class CriSandboxes:
         """StopPodSandbox (stops its containers, tears down the network) then RemovePodSandbox."""
         if sandbox.sandbox_id:
             await remove_sandbox(self.state.client, sandbox.sandbox_id)
-            self.state.configs.pop(sandbox.sandbox_id, None)
+            config = self.state.configs.pop(sandbox.sandbox_id, None)
             self.state.log_dirs.pop(sandbox.sandbox_id, None)
+            if config is not None and config.linux.cgroup_parent:
+                # runc removed the containers' cgroups; the pod's own is ours to remove.
+                remove_cgroup_tree(config.linux.cgroup_parent, retries=5)
 
     async def list_own(self) -> list[Any]:
         """This home's sandboxes (by the `podkeeper.home` label)."""
