@@ -61,23 +61,33 @@ class CriClient:
 
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
-        self._channel = grpc.aio.insecure_channel(
-            endpoint,
-            options=[
-                ("grpc.max_receive_message_length", _MAX_MESSAGE),
-                ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ],
-        )
+        self._channel: Any = None
         self._calls: dict[str, Any] = {}
 
+    def _open(self) -> Any:
+        """The channel, opened on first use (and again after `close`)."""
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(
+                self.endpoint,
+                options=[
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                ],
+            )
+            self._calls = {}
+        return self._channel
+
     async def close(self) -> None:
-        await self._channel.close()
+        channel, self._channel = self._channel, None
+        self._calls = {}
+        if channel is not None:
+            await channel.close()
 
     def _callable(self, method: str) -> Any:
         fn = self._calls.get(method)
         if fn is None:
             prefix, response = _METHODS[method]
-            fn = self._channel.unary_unary(
+            fn = self._open().unary_unary(
                 prefix + method,
                 request_serializer=lambda m: m.SerializeToString(),
                 response_deserializer=response.FromString,

@@ -620,28 +620,36 @@ class CriRuntime:
             await _finish_unknown(instance)
 
     async def shutdown(self) -> None:
-        """Stop and remove this home's containers and sandboxes, then the managed containerd."""
+        """Kill whatever is left. Every live container this runtime started is stopped at
+        once; with a managed containerd (the agent is going away) every sandbox of this home
+        is removed and containerd stopped, leaving nothing. On a CRI endpoint it does not own
+        the runtime stays usable: sandboxes belong to the sandbox manager, the client
+        reconnects, the exit watcher restarts."""
         from podkeeper.runtime.cri.sandboxes import remove_sandbox
 
-        self._closed = True
+        live = [i for i in self.instances.values() if not i.exited.done()]
+        if self._owner is None:
+            await asyncio.gather(*(self.stop(i, 0) for i in live), return_exceptions=True)
+        else:
+            self._closed = True
+            with contextlib.suppress(CriError):
+                request = pb.ListPodSandboxRequest(
+                    filter=pb.PodSandboxFilter(label_selector={HOME_LABEL: self.state.tag})
+                )
+                for item in (await self.client.call("ListPodSandbox", request, 30.0)).items:
+                    await remove_sandbox(self.client, item.id)
+        for inst in live:
+            await _finish_unknown(inst)
         await self.watcher.close()
         if self._events is not None:
             await self._events.close()
-        with contextlib.suppress(CriError):
-            request = pb.ListPodSandboxRequest(
-                filter=pb.PodSandboxFilter(label_selector={HOME_LABEL: self.state.tag})
-            )
-            for item in (await self.client.call("ListPodSandbox", request, 30.0)).items:
-                await remove_sandbox(self.client, item.id)
-        for inst in list(self.instances.values()):
-            if inst.log_pump is not None:
-                await inst.log_pump.close()
-            if not inst.exited.done():
-                await _finish_unknown(inst)
+            self._events_started = False
+        for task in list(self._removals):
+            task.cancel()
         await self.client.close()
         if self._owner is not None:
             await self._owner.stop()
-        elif self.state.cgroup_parent:
+        elif self.state.cgroup_parent and not self.instances:
             remove_cgroup_tree(self.state.cgroup_parent, retries=5)
 
 

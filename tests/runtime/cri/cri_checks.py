@@ -1,5 +1,5 @@
-"""One contract every `ContainerRuntime` must keep, checked the same way for each
-(as trio's `check_one_way_stream` checks any stream).
+"""Runtime checks beyond the shared contract (`podkeeper.runtime.contract`), written
+for any `ContainerRuntime` and run here against the CRI runtime.
 
 `await check_container_runtime(rt, make_request)` runs, on real containers of
 runtime `rt`: an exit code passed through; a graceful stop (the process
