@@ -372,3 +372,39 @@ def test_cri_runtime_uses_an_existing_endpoint_and_leaves_it_running(
         assert cgroup_dirs(f"/pkcri-{home_tag(str(pk.home))}") == []
     finally:
         asyncio.run(external.stop())
+
+
+def test_termination_message_path_is_mounted_per_instance(cpk: PK) -> None:
+    # The agent-owned message file (podkeeper.runtime.message) is what the runtime mounts.
+    pytest.importorskip("podkeeper.runtime.message")
+    app = pod_manifest(
+        "msg",
+        [
+            {
+                "name": "app",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "echo -n 'disk full' > /dev/termination-log; exit 1"],
+            },
+            {
+                "name": "custom",
+                "image": BUSYBOX_IMAGE,
+                "terminationMessagePath": "/tmp/why",
+                "command": ["sh", "-c", "echo -n custom > /tmp/why; exit 2"],
+            },
+            {
+                "name": "fallback",
+                "image": BUSYBOX_IMAGE,
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "command": ["sh", "-c", "echo last words; exit 3"],
+            },
+        ],
+        restartPolicy="Never",
+    )
+    cpk.up(app)
+
+    def terminated(c: str) -> dict[str, Any] | None:
+        return container_status(cpk.pod("msg"), c)["state"].get("terminated")
+
+    assert cpk.wait_for("app", lambda: terminated("app"), 60)["message"] == "disk full"
+    assert cpk.wait_for("custom", lambda: terminated("custom"), 60)["message"] == "custom"
+    assert cpk.wait_for("fallback", lambda: terminated("fallback"), 60)["message"] == "last words\n"
