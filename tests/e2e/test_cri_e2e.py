@@ -408,3 +408,83 @@ def test_termination_message_path_is_mounted_per_instance(cpk: PK) -> None:
     assert cpk.wait_for("app", lambda: terminated("app"), 60)["message"] == "disk full"
     assert cpk.wait_for("custom", lambda: terminated("custom"), 60)["message"] == "custom"
     assert cpk.wait_for("fallback", lambda: terminated("fallback"), 60)["message"] == "last words\n"
+
+
+def test_deployment_rolls_out_behind_its_service_with_zero_failed_requests(cpk: PK) -> None:
+    import socket
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def deployment(version: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 5,
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": HTTPD_IMAGE,
+                                "env": [{"name": "VERSION", "value": version}],
+                                "ports": [{"name": "http", "containerPort": 80}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/", "port": "http"},
+                                    "periodSeconds": 1,
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": port, "targetPort": "http"}]},
+    }
+    cpk.up(deployment("v1"), svc, wait=True, timeout="90s")
+    cpk.wait_for("the service answers", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30)
+    results: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                results.append(_http(f"http://127.0.0.1:{port}/"))
+            except OSError:
+                results.append(0)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        path = cpk.write("v2.yaml", [deployment("v2")])
+        cpk.run("apply", "-f", str(path))
+
+        def rolled() -> bool:
+            pods = json.loads(cpk.run("get", "pods", "-o", "json").out)["items"]
+            live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+            envs = [p["spec"]["containers"][0]["env"][0]["value"] for p in live if is_ready(p)]
+            return len(live) == 2 and envs == ["v2", "v2"]
+
+        cpk.wait_for("the rollout", rolled, 120, interval=0.5)
+        import time as _time
+
+        _time.sleep(2)  # the old pods' termination, under load
+    finally:
+        stop.set()
+        worker.join()
+    assert len(results) > 50
+    failed = [r for r in results if r != 200]
+    assert failed == [], f"{len(failed)} of {len(results)} requests failed"
