@@ -140,3 +140,32 @@ def test_cri_log_lines_are_decoded_and_partials_joined() -> None:
     text, used = decode_cri_log(data)
     assert text == b"hello\n\n"
     assert data[used:].startswith(b"2016-10-06T00:17:09.669794205Z stdout F incompl")
+
+
+async def test_cri_log_is_rotated_and_everything_reaches_the_plain_log(cri: CriKit) -> None:
+    import os
+
+    cri.runtime.log_max_size = 256 * 1024
+    sandbox = await cri.sandbox()
+    # 3 MB of "hello" lines, then a marker, then it keeps running.
+    script = "yes hello | head -c 3000000; echo; echo done; sleep 600"
+    req = cri.request(sandbox, "chatty", command=("sh", "-c", script))
+    inst = await cri.runtime.start(req)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(req.log_path, "rb") as f:
+            if f.read().endswith(b"done\n"):
+                break
+        await asyncio.sleep(0.2)
+    with open(req.log_path, "rb") as f:
+        text = f.read()
+    assert text.count(b"hello\n") == 3000000 // 6 and text.endswith(b"\ndone\n")
+    assert inst.log_pump is not None and inst.log_pump.rotations >= 1  # type: ignore[attr-defined]
+    cri_log = inst.log_pump.cri_path  # type: ignore[attr-defined]
+    assert os.path.getsize(cri_log) < 3000000
+    for _ in range(50):  # a rotation may be under way
+        if not os.path.exists(cri_log + ".1"):
+            break
+        await asyncio.sleep(0.1)
+    assert not os.path.exists(cri_log + ".1")
+    await cri.runtime.stop(inst, 0)

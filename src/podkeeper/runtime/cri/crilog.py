@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 PUMP_INTERVAL = 0.2  # seconds between reads of a running container's CRI log
+CONTAINER_LOG_MAX_SIZE = 10 * 1024 * 1024  # the kubelet's containerLogMaxSize default (10Mi)
+log = logging.getLogger("podkeeper.cri")
 _CHUNK = 1 << 20
 
 
@@ -71,13 +75,28 @@ def read_cri_log(path: str) -> bytes:
 
 
 class LogPump:
-    """Copies the decoded content of one CRI log file to a plain log file, as it grows."""
+    """Copies the decoded content of one CRI log file to a plain log file, as it grows.
 
-    def __init__(self, cri_path: str, plain_path: str) -> None:
+    With `reopen` (CRI ReopenContainerLog for the container) the CRI file is rotated once
+    `max_size` bytes of it are copied, as the kubelet's container log manager rotates at
+    containerLogMaxSize (`pkg/kubelet/logs/container_log_manager.go`): renamed, the runtime
+    told to reopen, the rest of the old file copied, the old file removed. Everything is
+    already in the plain log, so no rotated CRI file is kept."""
+
+    def __init__(
+        self,
+        cri_path: str,
+        plain_path: str,
+        reopen: Callable[[], Awaitable[object]] | None = None,
+        max_size: int = CONTAINER_LOG_MAX_SIZE,
+    ) -> None:
         self.cri_path = cri_path
         self.plain_path = plain_path
+        self._reopen = reopen
+        self.max_size = max_size
         self._offset = 0
         self._task: asyncio.Task[None] | None = None
+        self.rotations = 0
 
     def start(self) -> None:
         os.makedirs(os.path.dirname(self.plain_path), exist_ok=True)
@@ -87,8 +106,39 @@ class LogPump:
 
     async def _run(self) -> None:
         while True:
-            self.pump()
+            self._drain()
+            if self._reopen is not None and self._offset >= self.max_size:
+                await self._rotate()
             await asyncio.sleep(PUMP_INTERVAL)
+
+    def _drain(self, chunks: int = 64) -> None:
+        for _ in range(chunks):  # a big backlog is read in 1 MiB chunks
+            before = self._offset
+            self.pump()
+            if self._offset == before:
+                break
+
+    async def _rotate(self) -> None:
+        assert self._reopen is not None
+        current = self.cri_path
+        old = current + ".1"
+        try:
+            os.replace(current, old)
+        except OSError:
+            return
+        try:
+            await self._reopen()
+        except Exception as err:
+            log.warning("ReopenContainerLog for %s failed: %s", current, err)
+            os.replace(old, current)  # the runtime still writes the old file: keep reading it
+            return
+        self.cri_path = old
+        self._drain()
+        self.cri_path = current
+        self._offset = 0
+        self.rotations += 1
+        with contextlib.suppress(OSError):
+            os.unlink(old)
 
     def pump(self) -> None:
         """Copy whatever complete records arrived since the last call."""
@@ -113,8 +163,4 @@ class LogPump:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for _ in range(64):  # a big backlog is read in 1 MiB chunks
-            before = self._offset
-            self.pump()
-            if self._offset == before:
-                break
+        self._drain()

@@ -49,7 +49,7 @@ from podkeeper.runtime.checkers._go import go_quote
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
 from podkeeper.runtime.cri.containerd import remove_cgroup_tree
-from podkeeper.runtime.cri.crilog import LogPump
+from podkeeper.runtime.cri.crilog import CONTAINER_LOG_MAX_SIZE, LogPump
 from podkeeper.runtime.cri.sandboxes import (
     CONTAINER_NAME,
     HOME_LABEL,
@@ -401,6 +401,7 @@ class CriRuntime:
         self._attempts: dict[tuple[str, str], int] = {}
         self.instances: dict[str, CriInstance] = {}
         self._closed = False
+        self.log_max_size = CONTAINER_LOG_MAX_SIZE  # CRI log rotation threshold, bytes
         self._removals: set[asyncio.Task[None]] = set()
 
     async def _ensure_events(self) -> None:
@@ -519,7 +520,14 @@ class CriRuntime:
         pid = 0
         with contextlib.suppress(ValueError, KeyError, TypeError):
             pid = int(json.loads(response.info.get("info", "{}")).get("pid", 0))
-        pump = LogPump(os.path.join(self.state.log_dirs.get(sid, ""), config.log_path), plain)
+        pump = LogPump(
+            os.path.join(self.state.log_dirs.get(sid, ""), config.log_path),
+            plain,
+            reopen=lambda: self.client.call(
+                "ReopenContainerLog", pb.ReopenContainerLogRequest(container_id=cid), 30.0
+            ),
+            max_size=self.log_max_size,
+        )
         pump.start()
         inst = CriInstance(
             instance_id=request.instance_id,
