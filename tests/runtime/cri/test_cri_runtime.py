@@ -114,6 +114,9 @@ async def test_memory_limit_oom_kill_is_reported(cri: CriKit) -> None:
     assert info.exit_code == 137
     assert info.oom_killed
     assert info.memory_limit == 16 * 1024 * 1024
+    # Evidence from the container's cgroup, read at the exit event (before runc removes it).
+    assert info.memory_peak is not None and info.memory_peak > 8 * 1024 * 1024, info
+    assert info.oom_kills_in_instance >= 1, info
 
 
 async def test_exec_of_missing_binary_is_the_probers_error(cri: CriKit) -> None:

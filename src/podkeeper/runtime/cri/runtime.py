@@ -45,6 +45,7 @@ from podkeeper.core.images import (
 )
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import Resources, SecurityContext
+from podkeeper.runtime.cgroups import CgroupEvidence, CgroupLayout, InstanceCgroup, detect
 from podkeeper.runtime.checkers._go import go_quote
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
@@ -92,6 +93,17 @@ class CriInstance:
     sent_by_us: str | None = None
     memory_limit: int | None = None
     kill_deadline: float | None = None  # monotonic time StopContainer's grace ends
+    cgroup: InstanceCgroup | None = None  # the container's cgroup, for the exit evidence
+    evidence: CgroupEvidence | None = None  # read when its exit event came
+
+    def read_evidence(self) -> None:
+        """Memory peak, OOM kills and CPU from the container's cgroup, while it still exists
+        (the CRI plugin deletes the task, and runc the cgroup, right after the exit)."""
+        if self.cgroup is not None and self.evidence is None:
+            try:
+                self.evidence = self.cgroup.read_evidence()
+            except OSError:
+                self.evidence = None
 
     def stop_signal(self) -> str | None:
         """What podkeeper sent, judged when the exit is seen: past the grace it was SIGKILL."""
@@ -137,6 +149,7 @@ class ExitWatcher:
         if w is None:
             self.kick()
             return
+        w.instance.read_evidence()
         task = asyncio.get_running_loop().create_task(
             self._finish_from_event(w.instance, exit_code, exited_at)
         )
@@ -227,6 +240,14 @@ async def _resolve(inst: CriInstance, code: int, finished: float, oom: bool) -> 
         memory_limit=inst.memory_limit,
         sent_by_us=inst.stop_signal(),
     )
+    ev = inst.evidence
+    if ev is not None:
+        info.memory_limit = ev.memory_limit if ev.memory_limit is not None else info.memory_limit
+        info.memory_peak = ev.memory_peak
+        info.oom_kills_in_instance = ev.oom_kills
+        if ev.cpu_usage_ns is not None:
+            info.cpu_usage_seconds = ev.cpu_usage_ns / 1e9
+        info.cpu_nr_throttled = ev.cpu_nr_throttled
     if not inst.exited.done():
         inst.exited.set_result(info)
 
@@ -401,6 +422,7 @@ class CriRuntime:
         self._attempts: dict[tuple[str, str], int] = {}
         self.instances: dict[str, CriInstance] = {}
         self._closed = False
+        self._layout: CgroupLayout | None = None
         self.log_max_size = CONTAINER_LOG_MAX_SIZE  # CRI log rotation threshold, bytes
         self._removals: set[asyncio.Task[None]] = set()
 
@@ -537,6 +559,7 @@ class CriRuntime:
             log_pump=pump,
             exited=asyncio.get_running_loop().create_future(),
             memory_limit=request.resources.limits_memory,
+            cgroup=self._cgroup_of(sandbox_config, cid),
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
@@ -545,6 +568,23 @@ class CriRuntime:
         else:
             self.watcher.watch(inst)
         return inst
+
+    def _cgroup_of(self, sandbox_config: Any, cid: str) -> InstanceCgroup | None:
+        """The container's cgroup under its pod's cgroup parent (cgroupfs driver)."""
+        parent = sandbox_config.linux.cgroup_parent if sandbox_config is not None else ""
+        if not parent:
+            return None
+        if self._layout is None:
+            try:
+                self._layout = detect()
+            except OSError:
+                return None
+        layout, rel = self._layout, f"{parent}/{cid}"
+        if layout.version == 2:
+            dirs = {"unified": layout.v2_root + rel}
+        else:
+            dirs = {ctrl: mount + rel for ctrl, mount in layout.v1_mounts}
+        return InstanceCgroup(layout, rel, dirs)
 
     def _forget(self, cid: str) -> None:
         self.instances.pop(cid, None)
