@@ -488,3 +488,43 @@ def test_deployment_rolls_out_behind_its_service_with_zero_failed_requests(cpk: 
     assert len(results) > 50
     failed = [r for r in results if r != 200]
     assert failed == [], f"{len(failed)} of {len(results)} requests failed"
+
+
+def test_init_containers_sidecars_and_exec_hooks_run_in_the_containers(cpk: PK) -> None:
+    app = pod_manifest(
+        "hooks",
+        [
+            {
+                "name": "app",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
+                "lifecycle": {
+                    "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/hook"]}},
+                    "preStop": {"exec": {"command": ["sh", "-c", "echo stopping > /proc/1/fd/1"]}},
+                },
+                "readinessProbe": {
+                    "exec": {"command": ["grep", "-q", "started", "/tmp/hook"]},
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+        initContainers=[
+            {"name": "init", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo init done"]},
+            {
+                "name": "sidecar",
+                "image": BUSYBOX_IMAGE,
+                "restartPolicy": "Always",
+                "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
+            },
+        ],
+    )
+    cpk.up(app, wait=True, timeout="60s")
+    pod = cpk.pod("hooks")
+    inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert inits["init"]["state"]["terminated"]["reason"] == "Completed"
+    assert "running" in inits["sidecar"]["state"]
+    assert cpk.run("logs", "hooks", "-c", "init").out == "init done\n"
+    cpk.run("delete", "pod", "hooks", timeout=60)
+    # preStop ran inside the container: its echo went to the container's own stdout.
+    logs = sorted((cpk.home / "pods").glob("default_hooks_*/app/0.log"))
+    assert logs and "stopping" in logs[0].read_text()
