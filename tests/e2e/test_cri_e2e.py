@@ -528,3 +528,37 @@ def test_init_containers_sidecars_and_exec_hooks_run_in_the_containers(cpk: PK) 
     # preStop ran inside the container: its echo went to the container's own stdout.
     logs = sorted((cpk.home / "pods").glob("default_hooks_*/app/0.log"))
     assert logs and "stopping" in logs[0].read_text()
+
+
+def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
+    pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODKEEPER_RUNTIME", "containerd")
+    from podkeeper.runtime.cri.testimages import PAUSE_IMAGE
+
+    # Everything but the sandbox (pause) image: RunPodSandbox fails (no registry).
+    tars = [str(p) for name, p in images.items() if name != PAUSE_IMAGE]
+    pk.run("image", "import", *tars, timeout=120)
+    try:
+        app = pod_manifest(
+            "patient", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "600"]}]
+        )
+        pk.up(app)
+
+        def failed_event() -> list[str]:
+            return [
+                e["message"]
+                for e in pk.events("patient")
+                if e["reason"] == "FailedCreatePodSandBox"
+            ]
+
+        msgs = pk.wait_for("FailedCreatePodSandBox", failed_event, 30)
+        assert msgs[0].startswith("Failed to create pod sandbox: rpc error: code = ")
+        assert "podkeeper image import" in msgs[0]  # says what to do
+        assert pk.pod("patient")["status"]["phase"] == "Pending"
+        # The image arrives: the next retry (10 s) creates the sandbox and the pod runs.
+        pk.run("image", "import", str(images[PAUSE_IMAGE]))
+        pk.wait_for("the pod running", lambda: is_ready(pk.pod("patient")), 40)
+    finally:
+        pk.run("down", timeout=120, check=False)
+        asyncio.run(reap_home(pk.home))

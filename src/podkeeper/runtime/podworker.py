@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
 from podkeeper.core.envexpand import EnvError, command_argv, container_env, expand
+from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.security import effective_security
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("podkeeper.pod")
 
 Obj = dict[str, Any]
+SANDBOX_RETRY_SECONDS = 10.0  # pod_workers.go backOffPeriod after a failed pod sync
 HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
 
 #: `(worker, action, scheduled, started)`: a probe began running at clock time
@@ -157,9 +159,9 @@ class PodWorker:
         self._loop = asyncio.get_running_loop()
         try:
             # RunPodSandbox comes before any container: the pod IP is known only then.
-            self.sandbox = await self.agent.sandboxes.create(
-                self.pod.metadata.uid, self.name, self.pod.spec.host_network
-            )
+            self.sandbox = await self._create_sandbox()
+            if self.sandbox is None:
+                return  # deleted before it ever got a sandbox
             self.machine.pod_ip = self.sandbox.ip
             self._ended = self._loop.create_future()
             self._pass()
@@ -173,6 +175,34 @@ class PodWorker:
                 await self.agent.sandboxes.destroy(self.sandbox)
             self._publish()
             self.finished.set()
+
+    async def _create_sandbox(self) -> SandboxInfo | None:
+        """The pod's sandbox, retried while it fails, as the kubelet re-syncs a pod whose
+        sync failed (`pod_workers.go`: every backOffPeriod, 10 s), each failure a Warning
+        `FailedCreatePodSandBox` (`kuberuntime_manager.go` createPodSandbox). None when the
+        pod is deleted meanwhile."""
+        while True:
+            try:
+                return await self.agent.sandboxes.create(
+                    self.pod.metadata.uid, self.name, self.pod.spec.host_network
+                )
+            except Exception as err:
+                log.warning("pod %s: cannot create its sandbox: %s", self.name, err)
+                self.agent.record_event(
+                    self,
+                    Event(
+                        "Warning",
+                        "FailedCreatePodSandBox",
+                        f"Failed to create pod sandbox: {err}",
+                        None,
+                        self.agent.now(),
+                    ),
+                )
+            retry_at = self.agent.now() + SANDBOX_RETRY_SECONDS
+            while self.agent.now() < retry_at:
+                if self.machine.deleting or self.machine.finished:
+                    return None
+                await asyncio.sleep(0.2)
 
     def _pass(self) -> None:
         """One pass of the worker: feed the clock to the core, carry out its actions, and

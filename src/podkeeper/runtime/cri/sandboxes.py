@@ -122,8 +122,10 @@ class CriSandboxes:
                 "RunPodSandbox", pb.RunPodSandboxRequest(config=config), SANDBOX_TIMEOUT
             )
         except CriError as err:
+            # The kubelet's event quotes the gRPC error as Go prints it.
+            code = "".join(p.capitalize() for p in err.code.split("_")) or "Unknown"
             raise RuntimeError(
-                f"RunPodSandbox for pod {pod_name} failed: {err.details}{_hint(err.details)}"
+                f"rpc error: code = {code} desc = {err.details}{_hint(err.details)}"
             ) from None
         self._attempts[pod_uid] = self._attempts.get(pod_uid, 0) + 1
         sandbox_id = str(response.pod_sandbox_id)
