@@ -262,7 +262,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         return " | ".join((errors or text)[-lines:])
 
     def _kill_previous(self) -> None:
-        """A containerd left by an agent that died abruptly: stop it and its shims first."""
+        """A containerd left by an agent that died abruptly: stop it first. Its shims (and
+        their containers) stay: the new containerd reconnects to them, so a restarted agent
+        can take its pods over; what it does not take over it removes through CRI."""
         try:
             pid = int((self.dir / "containerd.pid").read_text())
         except (OSError, ValueError):
@@ -272,7 +274,6 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             _wait_gone(pid, 5.0)
-        self._kill_shims()
 
     def shim_pids(self) -> list[int]:
         """containerd-shim-runc-v2 processes started by this containerd (by its socket)."""

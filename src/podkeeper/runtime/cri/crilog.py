@@ -98,6 +98,27 @@ class LogPump:
         self._task: asyncio.Task[None] | None = None
         self.rotations = 0
 
+    def resume(self) -> None:
+        """Continue after what the plain log already holds (an adopted container): skip the
+        CRI records whose content makes up the plain file's length; past a rotation (the
+        CRI file holds less than that) continue at its end."""
+        try:
+            have = os.path.getsize(self.plain_path)
+            with open(self.cri_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        done = consumed = 0
+        while done < have:
+            nl = data.find(b"\n", consumed)
+            if nl < 0:
+                break
+            rec = parse_cri_line(data[consumed:nl])
+            consumed = nl + 1
+            if rec is not None:
+                done += len(rec.content) + (0 if rec.partial else 1)
+        self._offset = consumed
+
     def start(self) -> None:
         os.makedirs(os.path.dirname(self.plain_path), exist_ok=True)
         with open(self.plain_path, "ab"):

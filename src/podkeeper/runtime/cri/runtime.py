@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,14 @@ class CriInstance:
     kill_deadline: float | None = None  # monotonic time StopContainer's grace ends
     cgroup: InstanceCgroup | None = None  # the container's cgroup, for the exit evidence
     evidence: CgroupEvidence | None = None  # read when its exit event came
+
+    def adoption_state(self) -> dict[str, Any]:
+        """What a later agent needs to take this container over (`CriRuntime.adopt`): the CRI
+        container id is enough; the runtime keeps the rest."""
+        return {
+            "container_id": self.container_id,
+            "cri_log": self.log_pump.cri_path if self.log_pump is not None else "",
+        }
 
     def read_evidence(self) -> None:
         """Memory peak, OOM kills and CPU from the container's cgroup, while it still exists
@@ -459,6 +467,21 @@ class CriRuntime:
                 ERR_IMAGE_PULL, error, (pulling_event(image), pull_failed_event(image, error))
             ) from None
 
+    async def _next_attempt(self, sandbox_id: str, name: str) -> int:
+        """The next attempt number of container `name` in the sandbox: past the containers
+        it holds (a sandbox taken over from an earlier agent, dead ones not yet removed),
+        since the runtime reserves each `<name>_..._<attempt>`."""
+        request = pb.ListContainersRequest(
+            filter=pb.ContainerFilter(
+                pod_sandbox_id=sandbox_id, label_selector={CONTAINER_NAME: name}
+            )
+        )
+        try:
+            items = (await self.client.call("ListContainers", request, 10.0)).containers
+        except CriError:
+            return 0
+        return max((int(c.metadata.attempt) + 1 for c in items), default=0)
+
     def container_config(self, req: StartRequest, sandbox_id: str, image_ref: str) -> Any:
         key = (sandbox_id, req.container_name)
         attempt = self._attempts.get(key, 0)
@@ -511,6 +534,10 @@ class CriRuntime:
         await self._ensure_events()
         sid = sandbox.sandbox_id
         image_ref = await self.ensure_image(request.image, request.image_pull_policy)
+        if (sid, request.container_name) not in self._attempts:
+            self._attempts[(sid, request.container_name)] = await self._next_attempt(
+                sid, request.container_name
+            )
         config = self.container_config(request, sid, image_ref)
         sandbox_config = self.state.configs.get(sid)
         try:
@@ -560,6 +587,54 @@ class CriRuntime:
             exited=asyncio.get_running_loop().create_future(),
             memory_limit=request.resources.limits_memory,
             cgroup=self._cgroup_of(sandbox_config, cid),
+        )
+        self.instances[cid] = inst
+        inst.exited.add_done_callback(lambda _f: self._forget(cid))
+        if status.state == pb.CONTAINER_EXITED:
+            await _finish(inst, status)
+        else:
+            self.watcher.watch(inst)
+        return inst
+
+    async def adopt(self, request: StartRequest, state: Mapping[str, Any]) -> CriInstance | None:
+        """Take over a container an earlier agent started (a restarted kubelet finds its
+        containers through the CRI): its status, its log from where the plain log stops,
+        its exit when it comes. None when the runtime no longer knows it."""
+        cid = str(state.get("container_id") or "")
+        if not cid:
+            return None
+        try:
+            response = await self.client.call(
+                "ContainerStatus", pb.ContainerStatusRequest(container_id=cid, verbose=True)
+            )
+        except CriError:
+            return None
+        await self._ensure_events()
+        status = response.status
+        pid = 0
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            pid = int(json.loads(response.info.get("info", "{}")).get("pid", 0))
+        sid = request.sandbox.sandbox_id if request.sandbox is not None else ""
+        cri_log = str(state.get("cri_log") or status.log_path or _cri_log_path(request.log_path))
+        pump = LogPump(
+            cri_log,
+            request.log_path,
+            reopen=lambda: self.client.call(
+                "ReopenContainerLog", pb.ReopenContainerLogRequest(container_id=cid), 30.0
+            ),
+            max_size=self.log_max_size,
+        )
+        pump.resume()
+        pump.start()
+        inst = CriInstance(
+            instance_id=request.instance_id,
+            container_id=cid,
+            pid=pid,
+            started_at=status.started_at / 1e9 if status.started_at else time.time(),
+            log_pump=pump,
+            exited=asyncio.get_running_loop().create_future(),
+            memory_limit=request.resources.limits_memory,
+            cgroup=self._cgroup_of(self.state.configs.get(sid), cid),
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))

@@ -112,23 +112,34 @@ class CriSandboxes:
         )
 
     async def create(self, pod_uid: str, pod_name: str, host_network: bool) -> SandboxInfo:
-        """RunPodSandbox, then the pod IP from PodSandboxStatus."""
+        """The pod's sandbox: one this home already runs for the pod (kept for a pod a
+        restarted agent takes over, as the kubelet finds it by its labels), else
+        RunPodSandbox with the next attempt number; the pod IP from PodSandboxStatus."""
         spec = self._describe(pod_uid) or PodSandboxSpec()
+        client = self.state.client
+        existing = await self._of_pod(pod_uid)
+        ready = [i for i in existing if i.state == pb.SANDBOX_READY]
+        if existing:
+            self._attempts[pod_uid] = max(i.metadata.attempt for i in existing) + (
+                0 if ready else 1
+            )
         config = self.sandbox_config(pod_uid, pod_name, host_network, spec)
         os.makedirs(config.log_directory, exist_ok=True)
-        client = self.state.client
-        try:
-            response = await client.call(
-                "RunPodSandbox", pb.RunPodSandboxRequest(config=config), SANDBOX_TIMEOUT
-            )
-        except CriError as err:
-            # The kubelet's event quotes the gRPC error as Go prints it.
-            code = "".join(p.capitalize() for p in err.code.split("_")) or "Unknown"
-            raise RuntimeError(
-                f"rpc error: code = {code} desc = {err.details}{_hint(err.details)}"
-            ) from None
-        self._attempts[pod_uid] = self._attempts.get(pod_uid, 0) + 1
-        sandbox_id = str(response.pod_sandbox_id)
+        if ready:
+            sandbox_id = str(ready[0].id)
+        else:
+            try:
+                response = await client.call(
+                    "RunPodSandbox", pb.RunPodSandboxRequest(config=config), SANDBOX_TIMEOUT
+                )
+            except CriError as err:
+                # The kubelet's event quotes the gRPC error as Go prints it.
+                code = "".join(p.capitalize() for p in err.code.split("_")) or "Unknown"
+                raise RuntimeError(
+                    f"rpc error: code = {code} desc = {err.details}{_hint(err.details)}"
+                ) from None
+            self._attempts[pod_uid] = self._attempts.get(pod_uid, 0) + 1
+            sandbox_id = str(response.pod_sandbox_id)
         self.state.configs[sandbox_id] = config
         self.state.log_dirs[sandbox_id] = config.log_directory
         status = (
@@ -146,6 +157,14 @@ class CriSandboxes:
             private_tmp=True,
             sandbox_id=sandbox_id,
         )
+
+    async def _of_pod(self, pod_uid: str) -> list[Any]:
+        request = pb.ListPodSandboxRequest(
+            filter=pb.PodSandboxFilter(
+                label_selector={HOME_LABEL: self.state.tag, POD_UID: pod_uid}
+            )
+        )
+        return list((await self.state.client.call("ListPodSandbox", request)).items)
 
     async def sandbox_ready(self, sandbox_id: str) -> bool:
         """Whether the sandbox still runs (the kubelet recreates a dead one: SandboxChanged)."""
