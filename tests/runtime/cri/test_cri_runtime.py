@@ -177,3 +177,51 @@ async def test_cri_log_is_rotated_and_everything_reaches_the_plain_log(cri: CriK
         await asyncio.sleep(0.1)
     assert not os.path.exists(cri_log + ".1")
     await cri.runtime.stop(inst, 0)
+
+
+async def test_security_context_reaches_the_container(cri: CriKit) -> None:
+    from podkeeper.core.spec import SecurityContext
+
+    sandbox = await cri.sandbox()
+    sec = SecurityContext(
+        run_as_user=1000,
+        run_as_group=3000,
+        supplemental_groups=(4000,),
+        read_only_root_filesystem=True,
+        capabilities_drop=("ALL",),
+        allow_privilege_escalation=False,
+    )
+    script = (
+        "id -u; id -g; id -G; touch /made 2>/dev/null || echo read-only; "
+        "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"
+    )
+    req = cri.request(sandbox, "sec", command=("sh", "-c", script), security=sec)
+    inst = await cri.runtime.start(req)
+    assert (await asyncio.wait_for(inst.wait(), 30)).exit_code == 0
+    with open(req.log_path) as f:
+        lines = f.read().split("\n")
+    assert lines[0] == "1000" and lines[1] == "3000"
+    assert "4000" in lines[2].split()
+    assert lines[3] == "read-only"
+    assert lines[4].split() == ["CapEff:", "0000000000000000"]
+    assert lines[5].split() == ["NoNewPrivs:", "1"]
+
+
+async def test_host_network_pod_shares_the_hosts_network(cri: CriKit) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sandbox = await cri.sandbox(host_network=True)
+    assert sandbox.ip == "127.0.0.1"
+    inst = await cri.runtime.start(
+        cri.request(sandbox, "srv", command=("nc", "-ll", "-p", str(port), "-e", "echo", "hi"))
+    )
+
+    def hello() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+            return c.recv(16)
+
+    assert await _until(hello) == b"hi\n"
+    await cri.runtime.stop(inst, 0)
