@@ -309,11 +309,12 @@ class CriEvents:
         if b"/tasks/oom" in head and cid:
             self.watcher.task_oom(cid)
             return
-        if cid and event.get("id") == cid:  # the init process, not an exec
+        if cid and event.get("id") == cid:  # the init process
             code = int(event.get("exit_status", 0))  # protobuf JSON omits a 0
             self.watcher.task_exited(cid, code, _rfc3339(str(event.get("exited_at", ""))))
-        else:
-            self.watcher.kick()
+        elif not cid:
+            self.watcher.kick()  # unreadable: let a sweep look
+        # else an exec's process ended (a probe, a hook): no container exited
 
     async def close(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
