@@ -13,7 +13,8 @@ from pathlib import Path
 
 from podkeeper.runtime.cri.client import CriClient, CriError
 from podkeeper.runtime.cri.containerd import ManagedContainerd, home_tag, unavailable_reason
-from podkeeper.runtime.cri.runtime import CriInstance, CriRuntime
+from podkeeper.runtime.cri.exits import CriInstance
+from podkeeper.runtime.cri.runtime import CriRuntime
 from podkeeper.runtime.cri.sandboxes import CriSandboxes, CriState, PodSandboxSpec
 
 DEFAULT_CRI_ENDPOINT = "unix:///run/containerd/containerd.sock"
