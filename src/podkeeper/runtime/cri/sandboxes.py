@@ -166,18 +166,6 @@ class CriSandboxes:
         )
         return list((await self.state.client.call("ListPodSandbox", request)).items)
 
-    async def sandbox_ready(self, sandbox_id: str) -> bool:
-        """Whether the sandbox still runs (the kubelet recreates a dead one: SandboxChanged)."""
-        try:
-            status = (
-                await self.state.client.call(
-                    "PodSandboxStatus", pb.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id)
-                )
-            ).status
-        except CriError:
-            return False
-        return bool(status.state == pb.SANDBOX_READY)
-
     async def destroy(self, sandbox: SandboxInfo) -> None:
         """StopPodSandbox (stops its containers, tears down the network) then RemovePodSandbox."""
         if sandbox.sandbox_id:
