@@ -225,3 +225,21 @@ async def test_host_network_pod_shares_the_hosts_network(cri: CriKit) -> None:
 
     assert await _until(hello) == b"hi\n"
     await cri.runtime.stop(inst, 0)
+
+
+async def test_usage_reports_the_working_set_and_the_logs(cri: CriKit) -> None:
+    sandbox = await cri.sandbox()
+    # ~8 MB in the pod's shared memory (tmpfs pages are charged to the writer's cgroup).
+    script = "head -c 8000000 /dev/zero > /dev/shm/fill; echo ready; sleep 600"
+    req = cri.request(sandbox, "user", command=("sh", "-c", script))
+    inst = await cri.runtime.start(req)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with open(req.log_path, "rb") as f:
+            if b"ready" in f.read():
+                break
+        await asyncio.sleep(0.1)
+    used = cri.runtime.usage(inst)
+    assert used["memory"] > 6_000_000, used
+    assert used["ephemeral-storage"] >= len("ready\n"), used
+    await cri.runtime.stop(inst, 0)

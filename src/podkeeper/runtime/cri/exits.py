@@ -61,6 +61,31 @@ class CriInstance:
             "cri_log": self.log_pump.cri_path if self.log_pump is not None else "",
         }
 
+    def working_set(self) -> int | None:
+        """The cgroup's memory usage minus its inactive file pages (cAdvisor's working set),
+        bytes; None without a readable memory cgroup."""
+        cg = self.cgroup
+        if cg is None:
+            return None
+        d = cg.dirs.get("unified") or cg.dirs.get("memory")
+        if d is None:
+            return None
+        v2 = "unified" in cg.dirs
+        try:
+            with open(os.path.join(d, "memory.current" if v2 else "memory.usage_in_bytes")) as f:
+                usage = int(f.read())
+            inactive = 0
+            with open(os.path.join(d, "memory.stat")) as f:
+                key = "inactive_file" if v2 else "total_inactive_file"
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        inactive = int(value)
+                        break
+        except (OSError, ValueError):
+            return None
+        return max(0, usage - inactive)
+
     def read_evidence(self) -> None:
         """Memory peak, OOM kills and CPU from the container's cgroup, while it still exists
         (the CRI plugin deletes the task, and runc the cgroup, right after the exit)."""

@@ -357,6 +357,25 @@ class CriRuntime:
             if err.code != "NOT_FOUND":
                 log.warning("RemoveContainer %s: %s", cid[:13], err)
 
+    def usage(self, instance: RunningInstance) -> dict[str, int]:
+        """Bytes in use now, for node-pressure eviction: `memory`, the working set of the
+        container's cgroup (usage minus inactive file pages, as cAdvisor reports it), and
+        `ephemeral-storage`, its logs (the writable layer is left out: its size is known
+        only through CRI ContainerStats, an RPC)."""
+        assert isinstance(instance, CriInstance)
+        out: dict[str, int] = {}
+        ws = instance.working_set()
+        if ws is not None:
+            out["memory"] = ws
+        pump = instance.log_pump
+        if pump is not None:
+            size = 0
+            for path in (pump.cri_path, pump.plain_path):
+                with contextlib.suppress(OSError):
+                    size += os.stat(path).st_size
+            out["ephemeral-storage"] = size
+        return out
+
     async def exec_sync(
         self, instance: RunningInstance, argv: Sequence[str], timeout: float
     ) -> ProbeOutcome:
