@@ -512,7 +512,9 @@ def test_init_containers_sidecars_and_exec_hooks_run_in_the_containers(cpk: PK) 
                 "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
                 "lifecycle": {
                     "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/hook"]}},
-                    "preStop": {"exec": {"command": ["sh", "-c", "echo stopping > /proc/1/fd/1"]}},
+                    "preStop": {
+                        "exec": {"command": ["sh", "-c", "echo stopping > /proc/1/fd/1; sleep 3"]}
+                    },
                 },
                 "readinessProbe": {
                     "exec": {"command": ["grep", "-q", "started", "/tmp/hook"]},
@@ -536,10 +538,23 @@ def test_init_containers_sidecars_and_exec_hooks_run_in_the_containers(cpk: PK) 
     assert inits["init"]["state"]["terminated"]["reason"] == "Completed"
     assert "running" in inits["sidecar"]["state"]
     assert cpk.run("logs", "hooks", "-c", "init").out == "init done\n"
-    cpk.run("delete", "pod", "hooks", timeout=60)
-    # preStop ran inside the container: its echo went to the container's own stdout.
-    logs = sorted((cpk.home / "pods").glob("default_hooks_*/app/0.log"))
-    assert logs and "stopping" in logs[0].read_text()
+    import subprocess
+    import sys
+
+    deleting = subprocess.Popen(
+        [sys.executable, "-m", "podkeeper", "--home", str(cpk.home), "delete", "pod", "hooks"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # preStop runs inside the container: its echo goes to the container's own stdout.
+        cpk.wait_for(
+            "preStop's output",
+            lambda: "stopping" in cpk.run("logs", "hooks", "-c", "app", check=False).out,
+            30,
+        )
+    finally:
+        deleting.wait(90)
 
 
 def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
