@@ -149,10 +149,18 @@ class LogPump:
             return
         try:
             await self._reopen()
+        except asyncio.CancelledError:
+            # `close` (the container ended): nothing more is written; the old file has it all.
+            self._switch_after_rotation(old, current)
+            raise
         except Exception as err:
             log.warning("ReopenContainerLog for %s failed: %s", current, err)
             os.replace(old, current)  # the runtime still writes the old file: keep reading it
             return
+        self._switch_after_rotation(old, current)
+
+    def _switch_after_rotation(self, old: str, current: str) -> None:
+        """Copy the rest of the rotated file, then follow the new one from its start."""
         self.cri_path = old
         self._drain()
         self.cri_path = current
