@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podkeeper.runtime import interface as _interface
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
 from podkeeper.runtime.cri.containerd import remove_cgroup_tree
@@ -21,6 +22,10 @@ from podkeeper.runtime.interface import SandboxInfo
 from podkeeper.runtime.logs import pod_log_dir
 
 log = logging.getLogger("podkeeper.cri")
+
+# The pod worker retries a sandbox that fails with the interface's `SandboxError` (main's
+# interface.py has it; this branch predates it): raise that class where it exists.
+SandboxError: type[Exception] = getattr(_interface, "SandboxError", RuntimeError)
 
 # pkg/kubelet/types/labels.go
 POD_NAME = "io.kubernetes.pod.name"
@@ -135,7 +140,7 @@ class CriSandboxes:
             except CriError as err:
                 # The kubelet's event quotes the gRPC error as Go prints it.
                 code = "".join(p.capitalize() for p in err.code.split("_")) or "Unknown"
-                raise RuntimeError(
+                raise SandboxError(
                     f"rpc error: code = {code} desc = {err.details}{_hint(err.details)}"
                 ) from None
             self._attempts[pod_uid] = self._attempts.get(pod_uid, 0) + 1
