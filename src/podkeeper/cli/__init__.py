@@ -134,8 +134,9 @@ def _register() -> None:
         found = getattr(module, optional, None)
         if isinstance(found, click.Command):
             main.add_command(found)
-    from podkeeper.cli import rollout
+    from podkeeper.cli import images, rollout
 
+    main.add_command(images.image)
     main.add_command(rollout.rollout)
     main.add_command(rollout.scale)
 

@@ -85,13 +85,50 @@ def _log_tail(path: Path, lines: int = 5) -> str:
     return "\n".join("  " + line for line in text.strip().splitlines()[-lines:])
 
 
-def start_agent(state: State) -> Agent:
-    """The agent answering on the home's socket; started detached when none answers."""
+def runtime_options(fn: Any) -> Any:
+    """`--runtime` and `--cri-endpoint` (issue 10), for the commands that start the agent."""
+    fn = click.option(
+        "--cri-endpoint",
+        default=None,
+        help="With --runtime cri: the CRI socket (default unix:///run/containerd/containerd.sock).",
+    )(fn)
+    return click.option(
+        "--runtime",
+        type=click.Choice(["auto", "process", "containerd", "cri"]),
+        default=None,
+        help="Container runtime of the agent this starts (default $PODKEEPER_RUNTIME, else auto).",
+    )(fn)
+
+
+def _warn_other_runtime(client: AgentClient, asked: str) -> None:
+    """`--runtime` only chooses when the agent starts: say so when the running one differs."""
+    from podkeeper.runtime.selection import resolve
+
+    try:
+        info = client.version()
+    except Exception:
+        return
+    running = info.get("runtime") if isinstance(info, dict) else None
+    if running and running != resolve(asked):
+        warn(
+            f"warning: the agent for this home already runs the {running} runtime; "
+            f"--runtime {asked} applies when it starts (podkeeper down first)"
+        )
+
+
+def start_agent(state: State, runtime: str | None = None, cri_endpoint: str | None = None) -> Agent:
+    """The agent answering on the home's socket; started detached when none answers
+    (with `runtime`/`cri_endpoint`, passed as PODKEEPER_RUNTIME/PODKEEPER_CRI_ENDPOINT)."""
     from podkeeper.home import log_path
 
     client = state.raw_client()
     if agent_answers(client):
         return Agent(client)
+    env = dict(os.environ)
+    if runtime:
+        env["PODKEEPER_RUNTIME"] = runtime
+    if cri_endpoint:
+        env["PODKEEPER_CRI_ENDPOINT"] = cri_endpoint
     home = state.home
     log_file = log_path(home)
     # Owner-only: the log may quote pod specs (issue 13 item 5).
@@ -104,6 +141,7 @@ def start_agent(state: State) -> Agent:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
     deadline = time.monotonic() + AGENT_START_TIMEOUT
     while time.monotonic() < deadline:
@@ -492,8 +530,17 @@ def _files_option(required: bool) -> Callable[[Callable[..., Any]], Callable[...
 @click.option("-d", "--detach", is_flag=True, help="Return once the agent accepted the objects.")
 @click.option("--wait", is_flag=True, help="With -d: return once every pod is Ready.")
 @click.option("--timeout", default="5m", show_default=True, help="Limit of --wait (e.g. 90s, 5m).")
+@runtime_options
 @click.pass_context
-def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, timeout: str) -> None:
+def up(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    detach: bool,
+    wait: bool,
+    timeout: str,
+    runtime: str | None,
+    cri_endpoint: str | None,
+) -> None:
     """Start the agent for this home if none runs, and apply the files."""
     from podkeeper.cli._manifest import load_files
 
@@ -503,10 +550,12 @@ def up(ctx: click.Context, files: tuple[str, ...], detach: bool, wait: bool, tim
         warn(line)
     state = state_of(ctx)
     loose = _loose_home_mode(state.home)
-    agent = start_agent(state)
+    agent = start_agent(state, runtime, cri_endpoint)
     _say_home_secured(state.home, loose)
     if agent.process is not None:
         _say_start_warnings(agent.client)
+    elif runtime:
+        _warn_other_runtime(agent.client, runtime)
     lines = _apply_files(agent.client, files, loaded.objects, loaded.places)
     for line in lines:
         click.echo(line)

@@ -37,6 +37,13 @@ from podkeeper.core.actions import (
 )
 from podkeeper.core.backoff import Backoff
 from podkeeper.core.duration import go_duration
+from podkeeper.core.images import (
+    ERR_IMAGE_PULL,
+    IMAGE_PULL_BACK_OFF,
+    IMAGE_WAITING_REASONS,
+    back_off_event,
+    back_off_message,
+)
 from podkeeper.core.prober import MAX_PROBE_RETRIES, ProbeWorker
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.spec import (
@@ -172,6 +179,10 @@ class PodMachine:
         self.wall_offset = wall_offset
         self.created_at = now
         self.backoff = Backoff()
+        self.image_backoff = Backoff()  # image_manager.go: 10 s doubling to 300 s
+        # The scheme of `containerID` (`containerd://...` as the kubelet shows it): which
+        # runtime runs the pod, for `describe pod` and `-o json`.
+        self.runtime_name = "podkeeper"
         self.deletion_at: float | None = None
         self.deletion_grace: int | None = None
         self.finished = False
@@ -251,6 +262,7 @@ class PodMachine:
         rec = self.records[name]
         rec.waiting_reason = None
         rec.waiting_message = ""
+        self._emit_created(rec, now)
         self._emit(ev.started(name), rec, now)
         self._sync(now)
 
@@ -265,6 +277,7 @@ class PodMachine:
         inst.exit_code = 128
         inst.reason = "StartError"
         inst.message = message
+        self._emit_created(self.records[name], now)
         self._emit(ev.failed(message), self.records[name], now)
         self._sync(now)
 
@@ -275,6 +288,37 @@ class PodMachine:
         rec.waiting_reason = "CreateContainerConfigError"
         rec.waiting_message = message
         self._emit(ev.failed(message), rec, now)
+        self._refresh(now)
+
+    def image_pull_failed(
+        self,
+        name: str,
+        instance_id: str,
+        reason: str,
+        message: str,
+        events: tuple[tuple[str, str, str], ...],
+        now: float,
+    ) -> None:
+        """The image is not there (`EnsureImageExists`): waiting `reason` (ErrImagePull,
+        ErrImageNeverPull, InvalidImageName) with `message`, after the image manager's
+        `events`, then `Error: <reason>` (kuberuntime_container.go startContainer). A failed
+        pull backs off per `<pod uid>_<image>` and the next resync shows ImagePullBackOff;
+        the others are retried at the next resync (the image may be imported meanwhile)."""
+        rec = self.records[name]
+        rec.instances = [i for i in rec.instances if i.id != instance_id]
+        rec.waiting_reason = reason
+        rec.waiting_message = message
+        for e in events:
+            self._emit(e, rec, now)
+        self._emit(ev.failed(reason), rec, now)
+        delay = BACKOFF_RESYNC_SECONDS
+        if reason == ERR_IMAGE_PULL:
+            key = f"{self.pod.metadata.uid}_{rec.spec.image}"
+            self.image_backoff.next(key, now, now)
+            delay = self.image_backoff.current(key)
+            # The next pod sync (soon after a failed one) finds the key in back-off.
+            rec.backoff_event_at = now + min(1.0, delay)
+        rec.restart_at = now + delay
         self._refresh(now)
 
     def container_exited(
@@ -395,7 +439,13 @@ class PodMachine:
             ):
                 # The kubelet retries a backed-off pod on every resync (10 s after a
                 # failed sync, pod_workers.go backOffPeriod) and records BackOff each time.
-                self._emit(ev.back_off(rec.spec.name, self.pod.key), rec, now)
+                if rec.waiting_reason in IMAGE_WAITING_REASONS:
+                    rec.waiting_reason = IMAGE_PULL_BACK_OFF
+                    rec.waiting_message = back_off_message(rec.spec.image)
+                    self._emit(back_off_event(rec.spec.image), rec, now)
+                    self._refresh(now)
+                else:
+                    self._emit(ev.back_off(rec.spec.name, self.pod.key), rec, now)
                 rec.backoff_event_at = now + BACKOFF_RESYNC_SECONDS
         for w in self.workers:
             if w.stopped:
@@ -487,6 +537,12 @@ class PodMachine:
             if inst.id == instance_id:
                 return inst
         return None
+
+    def _emit_created(self, rec: ContainerRecord, now: float) -> None:
+        """`Pulled` (the image was present) and `Created`: the runtime made the container. Emitted
+        only then, so a container that never gets created has neither (issue 10)."""
+        self._emit(ev.pulled(rec.spec.image or rec.spec.name), rec, now)
+        self._emit(ev.created(rec.spec.name), rec, now)
 
     def _emit(self, triple: tuple[str, str, str], rec: ContainerRecord | None, now: float) -> None:
         etype, reason, message = triple
@@ -600,8 +656,6 @@ class PodMachine:
         rec.waiting_message = ""
         rec.restart_at = None
         rec.backoff_event_at = None
-        self._emit(ev.pulled(rec.spec.image or rec.spec.name), rec, now)
-        self._emit(ev.created(rec.spec.name), rec, now)
         post = rec.spec.lifecycle.post_start
         self._actions.append(
             StartContainer(
@@ -782,7 +836,8 @@ class PodMachine:
             inst = rec.current
             if rec.role == SIDECAR:
                 if inst is None:
-                    self._start(rec, now)
+                    if rec.restart_at is None:  # else its image is backing off
+                        self._start(rec, now)
                     return
                 if inst.state == EXITED:
                     self._start_or_restart(rec, now)
@@ -790,7 +845,8 @@ class PodMachine:
                     return
                 continue
             if inst is None:
-                self._start(rec, now)
+                if rec.restart_at is None:
+                    self._start(rec, now)
                 return
             if inst.state != EXITED:
                 return
@@ -804,7 +860,7 @@ class PodMachine:
                 continue
             inst = rec.current
             if inst is None:
-                if rec.waiting_reason != "CreateContainerConfigError":
+                if rec.waiting_reason != "CreateContainerConfigError" and rec.restart_at is None:
                     self._start(rec, now)
             elif inst.state == EXITED:
                 self._start_or_restart(rec, now)

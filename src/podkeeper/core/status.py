@@ -179,7 +179,7 @@ def _terminated(m: PodMachine, inst: Instance) -> Obj:
         out["message"] = inst.message
     out["startedAt"] = rfc3339((inst.started_at or inst.finished_at) + m.wall_offset)
     out["finishedAt"] = rfc3339(inst.finished_at + m.wall_offset)
-    out["containerID"] = f"podkeeper://{inst.id}"
+    out["containerID"] = f"{m.runtime_name}://{inst.id}"
     return out
 
 
@@ -226,7 +226,7 @@ def container_status(m: PodMachine, rec: ContainerRecord) -> Obj:
         "started": m.started(rec),
     }
     if cur is not None:
-        out["containerID"] = f"podkeeper://{cur.id}"
+        out["containerID"] = f"{m.runtime_name}://{cur.id}"
     return out
 
 

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.core.actions import RunProbe, StartContainer
@@ -74,6 +74,9 @@ from podkeeper.runtime.nodestats import configured_thresholds, read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
 
+if TYPE_CHECKING:
+    from podkeeper.runtime.cri import PodSandboxSpec
+
 log = logging.getLogger("podkeeper.agent")
 
 #: Seconds beyond the longest grace that a drain waits, plus this much per pod.
@@ -95,8 +98,17 @@ def _rfc3339(epoch: float) -> str:
 class Agent:
     """Implements `podkeeper.api.backend.AgentBackend` for one home."""
 
-    def __init__(self, home: Path, runtime: ContainerRuntime | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        runtime: ContainerRuntime | None = None,
+        runtime_choice: str | None = None,
+        cri_endpoint: str | None = None,
+    ) -> None:
         self.home = home
+        # issue 10: process | containerd | cri | auto (default: $PODKEEPER_RUNTIME, else auto)
+        self.runtime_choice = runtime_choice
+        self.cri_endpoint = cri_endpoint
         self.node_name = socket.gethostname()
         self.started_mono = time.monotonic()
         self.wall_offset = time.time() - time.monotonic()
@@ -153,11 +165,17 @@ class Agent:
         if lock_fd is None:
             log.warning("another process holds %s: is another agent running?", AGENT_LOCK_NAME)
         orphans = self._read_orphans()
+        cri_sandboxes: SandboxManager | None = None
         if self._runtime is None:
-            self._runtime = self._make_runtime(
-                frozenset(i for i, o in orphans.items() if o.get("state"))
-            )
-        self.sandboxes = make_sandboxes(self.home)
+            try:
+                self._runtime, cri_sandboxes = await self._open_runtime(
+                    frozenset(i for i, o in orphans.items() if o.get("state"))
+                )
+            except (RuntimeError, ValueError) as err:
+                log.error("cannot start the container runtime: %s", err)
+                self.store.close()
+                return 1
+        self.sandboxes = cri_sandboxes or make_sandboxes(self.home)
         # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
         keep = frozenset(
             str(o["metadata"].get("uid", ""))
@@ -214,6 +232,33 @@ class Agent:
         if lock_fd is not None:
             os.close(lock_fd)
         return 0
+
+    async def _open_runtime(
+        self, keep: frozenset[str]
+    ) -> tuple[ContainerRuntime, SandboxManager | None]:
+        """The runtime asked for (runtime/selection.py); a CRI one brings its sandboxes."""
+        from podkeeper.runtime.selection import open_cri, requested_runtime, resolve
+
+        kind = resolve(requested_runtime(self.runtime_choice))
+        if kind == "process":
+            return self._make_runtime(keep), None
+        runtime, sandboxes = await open_cri(self.home, kind, self.cri_endpoint, self._sandbox_spec)
+        self.cri_endpoint = runtime.client.endpoint
+        return runtime, sandboxes
+
+    def _sandbox_spec(self, pod_uid: str) -> PodSandboxSpec | None:
+        """The pod's namespace, labels and annotations for its CRI sandbox."""
+        from podkeeper.runtime.cri import PodSandboxSpec
+
+        for w in self.pods.values():
+            meta = w.pod.metadata
+            if meta.uid == pod_uid:
+                return PodSandboxSpec(
+                    namespace=meta.namespace,
+                    labels=dict(meta.labels),
+                    annotations=dict(meta.annotations),
+                )
+        return None
 
     def _make_runtime(self, keep: frozenset[str]) -> ContainerRuntime:
         """The process runtime; the instance cgroups an earlier agent left are removed
@@ -526,6 +571,8 @@ class Agent:
             jitters=jitters,
             adopted=adopted,
         )
+        if self._runtime is not None and self._runtime.name in ("containerd", "cri"):
+            machine.runtime_name = self._runtime.name  # containerID: containerd://...
         worker = PodWorker(self, obj, pod, machine, self._pod_changed, adopting=list(adopting))
         self.pods[(meta["namespace"], meta["name"])] = worker
         self.store.put_object(obj)
@@ -727,6 +774,8 @@ class Agent:
             "pid": os.getpid(),
             "home": str(self.home),
             "cgroups": "disabled: " + self.cgroup_warning if self.cgroup_warning else "enabled",
+            "runtime": self._runtime.name if self._runtime is not None else None,
+            "criEndpoint": self.cri_endpoint,
         }
 
     # ------------------------------------------------------------ PodHost

@@ -37,6 +37,20 @@ class ConfigError(Exception):
         self.message = message
 
 
+class ImagePullError(ConfigError):
+    """The image is not there and cannot be got (`EnsureImageExists` failed): the container
+    waits with `reason` (ErrImagePull, ErrImageNeverPull, InvalidImageName) and `message`;
+    `events` are the image manager's own (type, reason, message), e.g. `Pulling` then
+    `Failed: Failed to pull image "x": ...` (`pkg/kubelet/images/image_manager.go`)."""
+
+    def __init__(
+        self, reason: str, message: str, events: tuple[tuple[str, str, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.events = events
+
+
 @dataclass(frozen=True)
 class StartRequest:
     """Everything needed to start one container instance.
@@ -70,6 +84,7 @@ class StartRequest:
     security: SecurityContext = field(default_factory=SecurityContext)  # effective (pod merged)
     termination_message_file: str = ""
     pod_key: str = ""  # `<name>_<namespace>(<uid>)`, for the kubelet's messages
+    image_pull_policy: str = "IfNotPresent"  # Always | IfNotPresent | Never (image runtimes)
 
 
 @dataclass

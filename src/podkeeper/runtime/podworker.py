@@ -32,8 +32,8 @@ from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
+    ImagePullError,
     RunningInstance,
-    SandboxError,
     SandboxInfo,
     StartError,
     StartRequest,
@@ -47,10 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("podkeeper.pod")
 
 Obj = dict[str, Any]
-HOOK_TIMEOUT = 120.0
+HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec hook
 # A failed sandbox is tried again after 1, 2, 4 ... 30 s.
 SANDBOX_RETRY_FIRST = 1.0
-SANDBOX_RETRY_MAX = 30.0  # the CRI's default runtime request timeout bounds an exec hook
+SANDBOX_RETRY_MAX = 30.0
 
 #: `(worker, action, scheduled, started)`: a probe began running at clock time
 #: `started`; `scheduled` is the tick that made it due, None when no tick did (a
@@ -199,7 +199,7 @@ class PodWorker:
                 return await self.agent.sandboxes.create(
                     self.pod.metadata.uid, self.name, self.pod.spec.host_network
                 )
-            except (SandboxError, OSError) as e:
+            except Exception as e:  # RunPodSandbox can fail in many ways: each is reported
                 if self.machine.deleting:
                     return None
                 self.agent.record_event(
@@ -213,7 +213,11 @@ class PodWorker:
                     ),
                 )
                 log.error("pod %s: sandbox not created (retry in %gs): %s", self.name, delay, e)
-            await asyncio.sleep(delay)
+            retry_at = self.agent.now() + delay
+            while self.agent.now() < retry_at:  # a deletion meanwhile ends the wait
+                if self.machine.deleting or self.machine.finished:
+                    return None
+                await asyncio.sleep(0.2)
             delay = min(delay * 2, SANDBOX_RETRY_MAX)
 
     def _pass(self) -> None:
@@ -361,6 +365,7 @@ class PodWorker:
                 else ""
             ),
             pod_key=self.pod.key,
+            image_pull_policy=container.image_pull_policy,
         )
 
     def _track(self, request: StartRequest, handle: RunningInstance, restart_count: int) -> None:
@@ -420,6 +425,11 @@ class PodWorker:
                 request = dataclasses.replace(request, termination_message_file="")
         try:
             handle = await agent.runtime.start(request)
+        except ImagePullError as err:
+            m.image_pull_failed(
+                a.container, a.instance_id, err.reason, err.message, err.events, agent.now()
+            )
+            return
         except ConfigError as err:
             m.container_config_error(a.container, a.instance_id, err.message, agent.now())
             return

@@ -1,0 +1,590 @@
+"""End to end on the containerd runtime: image pods through the real CLI and agent.
+
+`podkeeper image import` the busybox-built test images, then the docs' manifests
+with local image names: an nginx-like Deployment, and exec / httpGet / tcpSocket
+liveness pods that restart as on Kubernetes; OOMKilled and exit codes; logs;
+and `down` leaves no containerd, shim, netns, bridge or cgroup behind.
+Skips without root, containerd, runc, the CNI plugins or busybox-static."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podkeeper.runtime.cri.containerd import ManagedContainerd, reap_home, unavailable_reason
+from podkeeper.runtime.cri.testimages import (
+    BUSYBOX_IMAGE,
+    GOPROXY_IMAGE,
+    HTTPD_IMAGE,
+    LIVENESS_IMAGE,
+    build_all,
+    busybox_available,
+)
+
+from .conftest import PK, container_status, is_ready, pod_manifest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+_SKIP = unavailable_reason() or busybox_available()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if _SKIP:
+        pytest.skip(_SKIP)
+    try:
+        return build_all(tmp_path_factory.mktemp("images"))
+    except RuntimeError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def cpk(pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[PK]:
+    """A home whose agent runs the containerd runtime, with the test images imported."""
+    monkeypatch.setenv("PODKEEPER_RUNTIME", "containerd")
+    out = pk.run("image", "import", *(str(p) for p in images.values()), timeout=120).out
+    for name in images:
+        assert f"imported {name}" in out
+    yield pk
+    managed = ManagedContainerd(pk.home)
+    pk.run("down", timeout=120, check=False)
+    if managed.shim_pids() or (managed.dir / "containerd.pid").exists():
+        asyncio.run(reap_home(pk.home))  # the agent died: clean up as its successor would
+        raise AssertionError("down did not stop the agent's containerd")
+    # Nothing left behind by `down`.
+    assert managed.shim_pids() == []
+    assert not os.path.exists(f"/sys/class/net/{managed.bridge}")
+    assert not managed._cgroup_dirs()
+    assert not managed.socket.exists()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for init to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _http(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_image_commands_and_version(cpk: PK) -> None:
+    ls = cpk.run("image", "ls").out
+    assert "podkeeper.local/httpd" in ls and "registry.k8s.io/pause" in ls
+    assert "runtime containerd" in cpk.run("version").out
+    cpk.run("image", "rm", GOPROXY_IMAGE)
+    assert "goproxy" not in cpk.run("image", "ls").out
+    missing = cpk.run("image", "rm", GOPROXY_IMAGE, check=False)
+    assert missing.code == 1 and "no such image" in missing.err
+
+
+def test_nginx_like_deployment_runs_from_an_image(cpk: PK) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "nginx-deployment", "labels": {"app": "nginx"}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "nginx",
+                            "image": HTTPD_IMAGE,
+                            "ports": [{"containerPort": 80}],
+                            "readinessProbe": {
+                                "httpGet": {"path": "/", "port": 80},
+                                "periodSeconds": 1,
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    cpk.up(deployment, wait=True, timeout="90s")
+    pods = json.loads(cpk.run("get", "pods", "-o", "json").out)["items"]
+    assert len(pods) == 3 and all(is_ready(p) for p in pods)
+    ips = {p["status"]["podIP"] for p in pods}
+    assert len(ips) == 3 and "127.0.0.1" not in ips
+    for ip in ips:
+        assert _http(f"http://{ip}:80/") == 200
+    wide = cpk.run("get", "pods", "-o", "wide").out
+    assert all(ip in wide for ip in ips)
+    described = cpk.run("describe", "pod", pods[0]["metadata"]["name"]).out
+    assert "containerd://" in described
+
+
+def test_exec_http_tcp_liveness_pods_restart(cpk: PK) -> None:
+    exec_pod = pod_manifest(
+        "liveness-exec",
+        [
+            {
+                "name": "liveness",
+                "image": BUSYBOX_IMAGE,
+                "args": [
+                    "/bin/sh",
+                    "-c",
+                    "touch /tmp/healthy; sleep 4; rm -f /tmp/healthy; sleep 600",
+                ],
+                "livenessProbe": {
+                    "exec": {"command": ["cat", "/tmp/healthy"]},
+                    "initialDelaySeconds": 1,
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+    )
+    http_pod = pod_manifest(
+        "liveness-http",
+        [
+            {
+                "name": "liveness",
+                "image": LIVENESS_IMAGE,
+                "args": ["/server"],
+                "livenessProbe": {
+                    "httpGet": {
+                        "path": "/healthz",
+                        "port": 8080,
+                        "httpHeaders": [{"name": "Custom-Header", "value": "Awesome"}],
+                    },
+                    "initialDelaySeconds": 3,
+                    "periodSeconds": 3,
+                },
+            }
+        ],
+        terminationGracePeriodSeconds=30,
+    )
+    tcp_pod = pod_manifest(
+        "goproxy",
+        [
+            {
+                "name": "goproxy",
+                "image": GOPROXY_IMAGE,
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                # The wrong port: the liveness probe fails and the container restarts.
+                "livenessProbe": {
+                    "tcpSocket": {"port": 8081},
+                    "initialDelaySeconds": 2,
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+    )
+    cpk.up(exec_pod, http_pod, tcp_pod)
+
+    def restarted(name: str) -> dict[str, Any] | None:
+        st = container_status(cpk.pod(name))
+        return st if st["restartCount"] >= 1 and st.get("lastState", {}).get("terminated") else None
+
+    st = cpk.wait_for("liveness-exec restart", lambda: restarted("liveness-exec"), 60)
+    # sh as PID 1 ignores SIGTERM: killed after the 2 s grace.
+    assert st["lastState"]["terminated"]["exitCode"] == 137
+    st = cpk.wait_for("goproxy restart", lambda: restarted("goproxy"), 60)
+    assert st["lastState"]["terminated"]["exitCode"] == 143  # a Go server dies of SIGTERM
+    st = cpk.wait_for("liveness-http restart", lambda: restarted("liveness-http"), 90)
+    assert st["lastState"]["terminated"]["exitCode"] == 143
+    messages = [e["message"] for e in cpk.events("liveness-exec")]
+    assert any(
+        m.startswith("Liveness probe failed: cat: can't open '/tmp/healthy'") for m in messages
+    ), messages
+    assert "Container liveness failed liveness probe, will be restarted" in messages
+    http_msgs = [e["message"] for e in cpk.events("liveness-http")]
+    assert "Liveness probe failed: HTTP probe failed with statuscode: 500" in http_msgs
+    tcp_msgs = [e["message"] for e in cpk.events("goproxy")]
+    assert any("Liveness probe failed: dial tcp" in m for m in tcp_msgs), tcp_msgs
+
+
+def test_oom_exit_codes_and_logs(cpk: PK) -> None:
+    oom = pod_manifest(
+        "hog",
+        [
+            {
+                "name": "hog",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "echo filling; tail /dev/zero"],
+                "resources": {"limits": {"memory": "16Mi"}},
+            }
+        ],
+        restartPolicy="Never",
+    )
+    failing = pod_manifest(
+        "fails",
+        [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo bye >&2; exit 3"]}],
+        restartPolicy="Never",
+    )
+    cpk.up(oom, failing)
+
+    def terminated(name: str) -> dict[str, Any] | None:
+        return container_status(cpk.pod(name))["state"].get("terminated")
+
+    t = cpk.wait_for("hog OOMKilled", lambda: terminated("hog"), 60)
+    assert (t["reason"], t["exitCode"]) == ("OOMKilled", 137)
+    t = cpk.wait_for("fails terminated", lambda: terminated("fails"), 60)
+    assert (t["reason"], t["exitCode"]) == ("Error", 3)
+    assert cpk.run("logs", "fails").out == "bye\n"
+    assert "filling" in cpk.run("logs", "hog").out
+    explain = cpk.run("explain", "pod", "hog", check=False).out
+    assert "OOM" in explain or "memory" in explain.lower()
+
+
+def test_image_pull_failures_read_as_the_kubelets(cpk: PK) -> None:
+    def pod(name: str, image: str, policy: str) -> dict[str, Any]:
+        return pod_manifest(
+            name,
+            [{"name": "app", "image": image, "imagePullPolicy": policy, "command": ["true"]}],
+        )
+
+    cpk.up(
+        pod("unreachable", "podkeeper.invalid/nope:1", "IfNotPresent"),
+        pod("never", "podkeeper.local/absent:1", "Never"),
+        pod("invalid", "NGINX", "IfNotPresent"),
+        pod("always", BUSYBOX_IMAGE, "Always"),
+    )
+
+    def waiting(name: str, reasons: tuple[str, ...]) -> dict[str, Any] | None:
+        w = container_status(cpk.pod(name))["state"].get("waiting")
+        return w if w and w.get("reason") in reasons else None
+
+    w = cpk.wait_for("ImagePullBackOff", lambda: waiting("unreachable", ("ImagePullBackOff",)), 60)
+    assert w["message"] == 'Back-off pulling image "podkeeper.invalid/nope:1"'
+    msgs = [(e["reason"], e["message"]) for e in cpk.events("unreachable")]
+    assert ("Pulling", 'Pulling image "podkeeper.invalid/nope:1"') in msgs
+    assert any(
+        r == "Failed" and m.startswith('Failed to pull image "podkeeper.invalid/nope:1": rpc error')
+        for r, m in msgs
+    ), msgs
+    assert ("Failed", "Error: ErrImagePull") in msgs
+    assert not any(r in ("Pulled", "Created", "Started") for r, _ in msgs)
+    w = cpk.wait_for("ErrImageNeverPull", lambda: waiting("never", ("ErrImageNeverPull",)), 30)
+    assert (
+        w["message"]
+        == 'Container image "podkeeper.local/absent:1" is not present with pull policy of Never'
+    )
+    w = cpk.wait_for("InvalidImageName", lambda: waiting("invalid", ("InvalidImageName",)), 30)
+    assert "invalid reference format" in w["message"]
+    # Always with no registry: the pull fails even though the image is present.
+    cpk.wait_for(
+        "ErrImagePull", lambda: waiting("always", ("ErrImagePull", "ImagePullBackOff")), 30
+    )
+    assert all(cpk.pod(n)["status"]["phase"] == "Pending" for n in ("always", "never", "invalid"))
+    table = cpk.run("get", "pods").out
+    assert "ImagePullBackOff" in table and "ErrImageNeverPull" in table
+
+
+def test_a_new_agent_cleans_up_after_one_killed_abruptly(cpk: PK) -> None:
+    """The containerd and pods of a SIGKILLed agent outlive it; the next agent restarts
+    containerd (which reconnects to the shims) and either takes the pods' containers over
+    (an agent with `ContainerRuntime.adopt`, as a restarted kubelet does) or removes their
+    sandboxes and runs the pods again."""
+    from podkeeper.runtime.interface import ContainerRuntime
+
+    adopting = hasattr(ContainerRuntime, "adopt")
+    app = pod_manifest(
+        "survivor", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}]
+    )
+    cpk.up(app, wait=True, timeout="60s")
+    before = container_status(cpk.pod("survivor"))["containerID"]
+    managed = ManagedContainerd(cpk.home)
+    old_shims = managed.shim_pids()
+    assert old_shims
+    pid = cpk.agent_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    cpk.wait_for("the agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    other = pod_manifest(
+        "newcomer", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}]
+    )
+    cpk.up(other, wait=True, timeout="60s")
+    cpk.wait_for("survivor running", lambda: is_ready(cpk.pod("survivor")), 60)
+    st = container_status(cpk.pod("survivor"))
+    if adopting:
+        assert (st["containerID"], st["restartCount"]) == (before, 0)
+        assert all(_running(p) for p in old_shims)  # the same containers, taken over
+    else:
+        assert not any(_running(p) for p in old_shims)
+        log = (cpk.home / "agent.log").read_text()
+        assert "removed pod sandbox" in log and "of pod default/survivor" in log
+
+
+def test_cri_runtime_uses_an_existing_endpoint_and_leaves_it_running(
+    pk: PK, images: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--runtime cri --cri-endpoint`: the agent drives a containerd it does not own."""
+    from podkeeper.runtime.cri import CriClient
+    from podkeeper.runtime.cri._gen import api_pb2 as pb
+
+    external = ManagedContainerd(tmp_path / "ext")
+    asyncio.run(external.start())
+    try:
+        for tar in images.values():
+            import subprocess
+
+            subprocess.run(
+                ["ctr", "-a", str(external.socket), "-n", "k8s.io", "images", "import", str(tar)],
+                check=True,
+                capture_output=True,
+            )
+        app = pod_manifest(
+            "on-cri", [{"name": "app", "image": HTTPD_IMAGE, "ports": [{"containerPort": 80}]}]
+        )
+        path = pk.write("cri.yaml", [app])
+        pk.run(
+            "up",
+            "-d",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--runtime",
+            "cri",
+            "--cri-endpoint",
+            external.endpoint,
+            "-f",
+            str(path),
+            timeout=120,
+        )
+        assert "runtime cri" in pk.run("version").out
+        pod = pk.pod("on-cri")
+        assert container_status(pod)["containerID"].startswith("cri://")
+        assert _http(f"http://{pod['status']['podIP']}:80/") == 200
+        again = pk.run("up", "-d", "--runtime", "process", "-f", str(path))
+        assert "already runs the cri runtime" in again.err
+        pk.run("down", timeout=120)
+        assert external.pid is not None and _running(external.pid)
+
+        async def sandboxes() -> int:
+            client = CriClient(external.endpoint)
+            try:
+                listed = await client.call("ListPodSandbox", pb.ListPodSandboxRequest())
+                return len(listed.items)
+            finally:
+                await client.close()
+
+        assert asyncio.run(sandboxes()) == 0
+        from podkeeper.runtime.cri.containerd import cgroup_dirs, home_tag
+
+        assert cgroup_dirs(f"/pkcri-{home_tag(str(pk.home))}") == []
+    finally:
+        asyncio.run(external.stop())
+
+
+def test_termination_message_path_is_mounted_per_instance(cpk: PK) -> None:
+    # The agent-owned message file (podkeeper.runtime.message) is what the runtime mounts.
+    app = pod_manifest(
+        "msg",
+        [
+            {
+                "name": "app",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "echo -n 'disk full' > /dev/termination-log; exit 1"],
+            },
+            {
+                "name": "custom",
+                "image": BUSYBOX_IMAGE,
+                "terminationMessagePath": "/tmp/why",
+                "command": ["sh", "-c", "echo -n custom > /tmp/why; exit 2"],
+            },
+            {
+                "name": "fallback",
+                "image": BUSYBOX_IMAGE,
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "command": ["sh", "-c", "echo last words; exit 3"],
+            },
+        ],
+        restartPolicy="Never",
+    )
+    cpk.up(app)
+
+    def terminated(c: str) -> dict[str, Any] | None:
+        return container_status(cpk.pod("msg"), c)["state"].get("terminated")
+
+    assert cpk.wait_for("app", lambda: terminated("app"), 60)["message"] == "disk full"
+    assert cpk.wait_for("custom", lambda: terminated("custom"), 60)["message"] == "custom"
+    assert cpk.wait_for("fallback", lambda: terminated("fallback"), 60)["message"] == "last words\n"
+
+
+def test_deployment_rolls_out_behind_its_service_with_zero_failed_requests(cpk: PK) -> None:
+    import socket
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def deployment(version: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 5,
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": HTTPD_IMAGE,
+                                "env": [{"name": "VERSION", "value": version}],
+                                "ports": [{"name": "http", "containerPort": 80}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/", "port": "http"},
+                                    "periodSeconds": 1,
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+        }
+
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": port, "targetPort": "http"}]},
+    }
+    cpk.up(deployment("v1"), svc, wait=True, timeout="90s")
+    cpk.wait_for("the service answers", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30)
+    results: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                results.append(_http(f"http://127.0.0.1:{port}/"))
+            except OSError:
+                results.append(0)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        path = cpk.write("v2.yaml", [deployment("v2")])
+        cpk.run("apply", "-f", str(path))
+
+        def rolled() -> bool:
+            pods = json.loads(cpk.run("get", "pods", "-o", "json").out)["items"]
+            live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+            envs = [p["spec"]["containers"][0]["env"][0]["value"] for p in live if is_ready(p)]
+            return len(live) == 2 and envs == ["v2", "v2"]
+
+        cpk.wait_for("the rollout", rolled, 120, interval=0.5)
+        import time as _time
+
+        _time.sleep(2)  # the old pods' termination, under load
+    finally:
+        stop.set()
+        worker.join()
+    assert len(results) > 50
+    failed = [r for r in results if r != 200]
+    assert failed == [], f"{len(failed)} of {len(results)} requests failed"
+
+
+def test_init_containers_sidecars_and_exec_hooks_run_in_the_containers(cpk: PK) -> None:
+    app = pod_manifest(
+        "hooks",
+        [
+            {
+                "name": "app",
+                "image": BUSYBOX_IMAGE,
+                "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
+                "lifecycle": {
+                    "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/hook"]}},
+                    "preStop": {
+                        "exec": {"command": ["sh", "-c", "echo stopping > /proc/1/fd/1; sleep 3"]}
+                    },
+                },
+                "readinessProbe": {
+                    "exec": {"command": ["grep", "-q", "started", "/tmp/hook"]},
+                    "periodSeconds": 1,
+                },
+            }
+        ],
+        initContainers=[
+            {"name": "init", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo init done"]},
+            {
+                "name": "sidecar",
+                "image": BUSYBOX_IMAGE,
+                "restartPolicy": "Always",
+                "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"],
+            },
+        ],
+    )
+    cpk.up(app, wait=True, timeout="60s")
+    pod = cpk.pod("hooks")
+    inits = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+    assert inits["init"]["state"]["terminated"]["reason"] == "Completed"
+    assert "running" in inits["sidecar"]["state"]
+    assert cpk.run("logs", "hooks", "-c", "init").out == "init done\n"
+    import subprocess
+    import sys
+
+    deleting = subprocess.Popen(
+        [sys.executable, "-m", "podkeeper", "--home", str(cpk.home), "delete", "pod", "hooks"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # preStop runs inside the container: its echo goes to the container's own stdout.
+        cpk.wait_for(
+            "preStop's output",
+            lambda: "stopping" in cpk.run("logs", "hooks", "-c", "app", check=False).out,
+            30,
+        )
+    finally:
+        deleting.wait(90)
+
+
+def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
+    pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODKEEPER_RUNTIME", "containerd")
+    from podkeeper.runtime.cri.testimages import PAUSE_IMAGE
+
+    # Everything but the sandbox (pause) image: RunPodSandbox fails (no registry).
+    tars = [str(p) for name, p in images.items() if name != PAUSE_IMAGE]
+    pk.run("image", "import", *tars, timeout=120)
+    try:
+        app = pod_manifest(
+            "patient", [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "600"]}]
+        )
+        pk.up(app)
+
+        def failed_event() -> list[str]:
+            return [
+                e["message"]
+                for e in pk.events("patient")
+                if e["reason"] == "FailedCreatePodSandBox"
+            ]
+
+        msgs = pk.wait_for("FailedCreatePodSandBox", failed_event, 30)
+        assert msgs[0].startswith("Failed to create pod sandbox: rpc error: code = ")
+        assert "podkeeper image import" in msgs[0]  # says what to do
+        assert pk.pod("patient")["status"]["phase"] == "Pending"
+        # The image arrives: the next retry (10 s) creates the sandbox and the pod runs.
+        pk.run("image", "import", str(images[PAUSE_IMAGE]))
+        pk.wait_for("the pod running", lambda: is_ready(pk.pod("patient")), 40)
+    finally:
+        pk.run("down", timeout=120, check=False)
+        asyncio.run(reap_home(pk.home))
