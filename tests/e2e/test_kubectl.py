@@ -28,6 +28,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import reap_home
+
 pytestmark = pytest.mark.e2e
 
 _PINNED = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.32")
@@ -158,6 +160,7 @@ def cluster() -> Iterator[Cluster]:
                     os.kill(int(pid_file.read_text()), signal.SIGKILL)
                 except (ProcessLookupError, ValueError):
                     pass
+            reap_home(home)  # monitored containers outlive a killed agent
         shutil.rmtree(tmp, ignore_errors=True)
 
 
