@@ -22,12 +22,18 @@ HELLO = ["sh", "-c", "echo hello from a long name; sleep 600"]
 
 
 def _modes(home: Path) -> dict[str, int]:
-    """Every entry under `home` (and the home) → its permission bits."""
+    """Every entry under `home` (and the home) → its permission bits.
+
+    The running agent writes some files atomically (a `.tmp` renamed over the real name), so
+    an entry may vanish between the listing and the lstat: it is skipped, not an error."""
     out = {".": stat.S_IMODE(home.lstat().st_mode)}
     for dirpath, dirnames, filenames in os.walk(home):
         for name in (*dirnames, *filenames):
             path = Path(dirpath, name)
-            out[str(path.relative_to(home))] = stat.S_IMODE(path.lstat().st_mode)
+            try:
+                out[str(path.relative_to(home))] = stat.S_IMODE(path.lstat().st_mode)
+            except FileNotFoundError:
+                continue
     return out
 
 
