@@ -403,3 +403,30 @@ def test_client_import_does_not_load_aiohttp() -> None:
         "assert 'asyncio' not in sys.modules, 'asyncio imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=10)
+
+
+def test_exec_identity_prefix_copies_user_groups_caps_and_no_new_privs() -> None:
+    from podkeeper.api.execstream import Identity, identity_prefix, parse_identity
+
+    status = (
+        "Name:\tsleep\nUid:\t1000\t1000\t1000\t1000\nGid:\t3000\t3000\t3000\t3000\n"
+        "Groups:\t3000 4000 \nCapBnd:\t0000000000000401\nNoNewPrivs:\t1\n"
+    )
+    target = parse_identity(status)
+    assert target == Identity(1000, 3000, (3000, 4000), 0x401, True)
+    root = Identity(0, 0, (), (1 << 41) - 1, False)
+    assert identity_prefix(root, root, "/usr/bin/setpriv") == []
+    argv = identity_prefix(target, root, "/usr/bin/setpriv")
+    assert argv == [
+        "/usr/bin/setpriv",
+        "--reuid=1000",
+        "--regid=3000",
+        "--groups=3000,4000",
+        "--inh-caps=-all",
+        "--bounding-set=-all,+chown,+net_bind_service",
+        "--no-new-privs",
+    ]
+    # Root with a reduced set keeps it inheritable; no groups clears them.
+    root_reduced = Identity(0, 0, (), 0x1, False)
+    argv = identity_prefix(root_reduced, root, "/usr/bin/setpriv")
+    assert "--clear-groups" in argv and "--inh-caps=-all,+chown" in argv

@@ -747,3 +747,45 @@ def test_exec_stdin_stdout_stderr_and_exit_code(cluster: Cluster) -> None:
     assert env == "web\n"
     gone = cluster.kubectl("exec", "once", "--", "true", check=False)
     assert gone.returncode == 1 and "cannot exec into a container in a completed pod" in gone.stderr
+
+
+def test_exec_runs_as_the_container_user_with_its_capabilities(cluster: Cluster) -> None:
+    """`kubectl exec` copies the container's identity (issue 13): a `runAsUser: 1000`
+    container with every capability dropped gives no root shell with all of them."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: only a root agent runs containers as another user")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "locked"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "securityContext": {"runAsUser": 1000, "runAsGroup": 3000},
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox",
+                    "command": ["sleep", "100000"],
+                    "securityContext": {
+                        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                        "allowPrivilegeEscalation": False,
+                    },
+                }
+            ],
+        },
+    }
+    cluster.kubectl("create", "-f", str(cluster.write("locked.yaml", pod)))
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/locked", "--timeout=60s")
+    out = cluster.kubectl(
+        "exec",
+        "locked",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status",
+    ).stdout.split("\n")
+    assert out[:2] == ["1000", "3000"], out
+    # Only NET_BIND_SERVICE (bit 10) is left, and no_new_privs holds.
+    assert out[2].split() == ["CapBnd:", f"{1 << 10:016x}"], out
+    assert out[3].split() == ["NoNewPrivs:", "1"], out
+    cluster.kubectl("delete", "pod", "locked", "--grace-period=1", timeout=60)

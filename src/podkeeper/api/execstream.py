@@ -10,7 +10,12 @@ kubelet's `cri/streaming/remotecommand`.
 The command runs where the container runs, as the CRI's Exec does: in the
 namespaces of the container's main process (found in the instance's cgroup,
 `runtime/cgroups.py`), with its environment and working directory, and joined
-to its cgroup. No TTY (`-t` is refused).
+to its cgroup; and with its identity: user, groups, capability bounding set and
+no_new_privs are read from the main process (`/proc/<pid>/status`) and applied with
+`setpriv`, as runc's exec runs the command with the container's process spec
+(`runc/libcontainer/init_linux.go` setupUser, capabilities). Without that, a
+`kubectl exec` into a `runAsUser: 1000` container with every capability dropped
+would get a root shell with all of them. No TTY (`-t` is refused).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
@@ -53,8 +59,108 @@ def container_process(home: Path, instance_id: str) -> tuple[int, InstanceCgroup
     return pids[0], cg
 
 
+#: Linux capability numbers (`include/uapi/linux/capability.h`) → the names setpriv takes.
+CAPABILITIES = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a process is, as far as an exec beside it must copy: `/proc/<pid>/status`."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    bounding: int  # CapBnd bits
+    no_new_privs: bool
+
+
+def parse_identity(status: str) -> Identity:
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return Identity(
+        uid=int(fields["Uid"].split()[1]),  # effective
+        gid=int(fields["Gid"].split()[1]),
+        groups=tuple(int(g) for g in fields.get("Groups", "").split()),
+        bounding=int(fields["CapBnd"].strip(), 16),
+        no_new_privs=fields.get("NoNewPrivs", "0").strip() == "1",
+    )
+
+
+def identity_prefix(target: Identity, ours: Identity, setpriv: str | None) -> list[str]:
+    """The `setpriv` argv prefix that makes an exec `target` (nothing when we already are).
+
+    Capabilities this table cannot name (newer than it) are dropped: never more than the
+    container has. An agent that is not root cannot change anything, and its containers
+    already run as it."""
+    if target == ours:
+        return []
+    if setpriv is None:
+        raise ExecError("the container runs as another identity and `setpriv` is missing")
+    kept = [name for bit, name in enumerate(CAPABILITIES) if target.bounding >> bit & 1]
+    caps = ",".join(["-all", *(f"+{name}" for name in kept)])
+    argv = [setpriv, f"--reuid={target.uid}", f"--regid={target.gid}"]
+    argv.append(
+        f"--groups={','.join(map(str, target.groups))}" if target.groups else "--clear-groups"
+    )
+    # A non-root user keeps no inheritable capabilities (as the kubelet's non-root
+    # containers: their effective set is empty), root keeps the bounding set.
+    argv += [f"--inh-caps={caps if target.uid == 0 else '-all'}", f"--bounding-set={caps}"]
+    if target.no_new_privs:
+        argv.append("--no-new-privs")
+    return argv
+
+
+def _identity_of(pid: int | str) -> Identity | None:
+    try:
+        return parse_identity(Path(f"/proc/{pid}/status").read_text())
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
 def command_line(pid: int, command: list[str]) -> tuple[list[str], dict[str, str], str]:
-    """The argv (through nsenter when the container has its own namespaces), env and cwd."""
+    """The argv (through nsenter when the container has its own namespaces, then setpriv
+    when it runs as another identity), env and cwd."""
     env: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
@@ -72,6 +178,10 @@ def command_line(pid: int, command: list[str]) -> tuple[list[str], dict[str, str
                 flags.append(flag)
         except OSError:
             continue
+    target, ours = _identity_of(pid), _identity_of("self")
+    if target is None or ours is None:
+        raise ExecError("the container's process is gone")
+    command = [*identity_prefix(target, ours, shutil.which("setpriv")), *command]
     nsenter = shutil.which("nsenter")
     if flags and nsenter:
         return [nsenter, "-t", str(pid), *flags, f"--wd={cwd}", "--", *command], env, "/"

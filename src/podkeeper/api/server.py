@@ -424,9 +424,9 @@ async def _exec(request: web.Request) -> web.StreamResponse:
         if home is None:
             raise execstream.ExecError("the agent has no home")
         pid, cgroup = execstream.container_process(home, instance)
+        argv, env, cwd = execstream.command_line(pid, command)
     except execstream.ExecError as exc:
         raise _bad_request(f"unable to exec in container {container}: {exc}") from None
-    argv, env, cwd = execstream.command_line(pid, command)
     ws = web.WebSocketResponse(protocols=execstream.PROTOCOLS, max_msg_size=0)
     if not ws.can_prepare(request).ok:
         raise _bad_request(
