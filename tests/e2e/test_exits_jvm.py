@@ -32,8 +32,10 @@ def example_pod(manifest: str) -> dict[str, Any]:
     return pod
 
 
-def check_jvm_verdict(pk: PK, name: str, heap_mib: int, limit_mib: int) -> None:
-    t = wait_terminated(pk, name, timeout=40, container="jvm")
+def check_jvm_verdict(
+    pk: PK, name: str, heap_mib: int, limit_mib: int, timeout: float = 40
+) -> None:
+    t = wait_terminated(pk, name, timeout=timeout, container="jvm")
     assert (t["reason"], t["exitCode"]) == ("OOMKilled", 137)
     rec = last_record(pk, name)
     assert rec["memory_limit"] == limit_mib * MI
@@ -60,6 +62,8 @@ def test_modelled_jvm_is_oomkilled_below_its_heap_limit(pk: PK) -> None:
 @pytest.mark.skipif(shutil.which("java") is None, reason="no `java` on PATH (needs JDK 11+)")
 def test_real_jvm_is_oomkilled_below_its_heap_limit(pk: PK) -> None:
     pk.up(example_pod("jvm-oom.yaml"))
-    check_jvm_verdict(pk, "jvm-oom", heap_mib=64, limit_mib=256)
+    # A real JVM compiles its source and JITs under the container's CPU share: on a
+    # loaded 2-core box that alone took over 40 s (issue 13 item 17).
+    check_jvm_verdict(pk, "jvm-oom", heap_mib=64, limit_mib=256, timeout=240)
     logs = pk.run("logs", "jvm-oom").out
     assert "JVM max heap" in logs and "direct buffers" in logs

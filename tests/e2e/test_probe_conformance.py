@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from podkeeper.api.client import Client
 from tests.scenarios import SCENARIOS, Env, Scenario
 
 from .conftest import PK, reap_home
@@ -135,14 +136,16 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     pk.run("up", "-d", "-f", str(path), timeout=120)
     for o in observed.values():
         o.created = t0
+    client = Client(str(pk.home / "agent.sock"), timeout=30.0)
     try:
         deadline = t0 + max(sc.expect.within for sc in SCENARIOS) + SLACK + 30
         while time.monotonic() < deadline and not all(o.done for o in observed.values()):
             now = time.monotonic()
-            pods = {
-                p["metadata"]["name"]: p
-                for p in json.loads(pk.run("get", "pods", "-o", "json").out)["items"]
-            }
+            # Read through the agent's API in-process: a CLI process per poll costs
+            # seconds on a loaded 2-core box, and a terminating pod (cases 22/23) lives
+            # only 5 s after its delete, so too few samples would see it go not-Ready
+            # (issue 13 item 17). `up` and `delete` still go through the real CLI.
+            pods = {p["metadata"]["name"]: p for p in client.list_objects("Pod", None)}
             for o in observed.values():
                 if o.done:
                     continue
