@@ -608,7 +608,9 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
     kind = KINDS.get(resource.lower())
     if kind is None:
         raise CliError(
-            f'error: podkeeper describes pods, services and deployments, not "{resource}"', 2
+            "error: podkeeper describes pods, services, deployments, configmaps and secrets, "
+            f'not "{resource}"',
+            2,
         )
     if not name:
         raise CliError(f"error: describe {resource} needs a NAME", 2)
@@ -621,6 +623,15 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
         endpoints = get_or_none(client, "Endpoints", namespace, name)
         events = _events_of(client, namespace, name, "Service")
         click.echo(describe_service(obj, endpoints, events, now), nl=False)
+        return
+    if kind in ("ConfigMap", "Secret"):
+        from podkeeper.cli.describeconfig import describe_configmap, describe_secret
+
+        if kind == "Secret":  # kubectl shows no events for a Secret
+            click.echo(describe_secret(obj), nl=False)
+        else:
+            events = _events_of(client, namespace, name, kind)
+            click.echo(describe_configmap(obj, events, now), nl=False)
         return
     if kind == "Deployment":
         replica_sets = items_of(client.list("ReplicaSet", namespace))
@@ -641,5 +652,13 @@ KINDS = {
     **dict.fromkeys(("pod", "pods", "po"), "Pod"),
     **dict.fromkeys(("service", "services", "svc"), "Service"),
     **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
+    **dict.fromkeys(("configmap", "configmaps", "cm"), "ConfigMap"),
+    **dict.fromkeys(("secret", "secrets"), "Secret"),
 }
-PLURALS = {"Pod": "pods", "Service": "services", "Deployment": "deployments.apps"}
+PLURALS = {
+    "Pod": "pods",
+    "Service": "services",
+    "Deployment": "deployments.apps",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+}
