@@ -135,6 +135,25 @@ def _env_value(pod: Obj, env: Obj) -> str:
     return ""
 
 
+def _env_from_lines(sources: list[Obj], lines: list[str]) -> None:
+    # kubectl `describeContainerEnvVars`: the envFrom sources before the variables.
+    if sources:
+        lines.append(f"{L2}Environment Variables from:")
+    for e in sources:
+        kind, ref = (
+            ("ConfigMap", e.get("configMapRef"))
+            if e.get("configMapRef")
+            else (
+                "Secret",
+                e.get("secretRef"),
+            )
+        )
+        ref = ref if isinstance(ref, dict) else {}
+        opt = "true" if ref.get("optional") else "false"
+        prefix = f" with prefix '{e['prefix']}'" if e.get("prefix") else ""
+        lines.append(f"{L3}{ref.get('name', '')}\t{kind}{prefix}\tOptional: {opt}")
+
+
 def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]) -> list[str]:
     # kubectl `describeContainers`.
     by_name = {s.get("name"): s for s in statuses}
@@ -181,6 +200,7 @@ def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]
         ):
             if isinstance(c.get(key), dict):
                 lines.append(f"{L2}{title}:\t{describe_probe(c[key])}")
+        _env_from_lines(dicts(c.get("envFrom")), lines)
         envs = dicts(c.get("env"))
         lines.append(f"{L2}Environment:" + ("" if envs else "\t<none>"))
         for env in envs:
