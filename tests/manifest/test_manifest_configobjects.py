@@ -51,7 +51,7 @@ KEY_MSG = (
         ),
         (
             _cm(data={"k": "v" * (1024 * 1024 + 1)}),
-            'ConfigMap "x" is invalid: : Too long: may not be more than 1048576 bytes',
+            'ConfigMap "x" is invalid: []: Too long: may not be more than 1048576 bytes',
         ),
         (_cm(binaryData={"bin": base64.b64encode(b"\xde\xca\xfe").decode()}), ""),
         (_secret(data={"k": "aGVsbG8="}), ""),

@@ -161,7 +161,8 @@ def validate_config_map(obj: dict[str, Any], errs: Errors) -> None:
             else:
                 total += len(decoded(value))
     if total > MAX_SIZE:
-        errs.append(FieldError("", TOO_LONG, None, f"may not be more than {MAX_SIZE} bytes"))
+        # field.NewPath("") prints as `[]` (Path.String writes an unnamed element as [index]).
+        errs.append(FieldError("[]", TOO_LONG, None, f"may not be more than {MAX_SIZE} bytes"))
 
 
 def validate_secret(obj: dict[str, Any], errs: Errors) -> None:
