@@ -587,6 +587,40 @@ def print_namespace(ns: Obj, now: float) -> list[Cell]:
     ]
 
 
+CONFIGMAP_COLUMNS = (
+    _NAME,
+    Column("Data", type="integer", description="Data contains the configuration data."),
+    _AGE,
+)
+
+
+def _count(obj: Obj, *fields: str) -> int:
+    return sum(len(v) for f in fields if isinstance(v := obj.get(f), dict))
+
+
+def print_configmap(cm: Obj, now: float) -> list[Cell]:
+    """printers.go printConfigMap: DATA counts `data` and `binaryData` keys."""
+    return [str(_meta(cm).get("name", "")), _count(cm, "data", "binaryData"), _age(cm, now)]
+
+
+SECRET_COLUMNS = (
+    _NAME,
+    Column("Type", description="The type of secret"),
+    Column("Data", type="integer", description="Data contains the secret data."),
+    _AGE,
+)
+
+
+def print_secret(secret: Obj, now: float) -> list[Cell]:
+    """printers.go printSecret: NAME TYPE DATA AGE (never a value)."""
+    return [
+        str(_meta(secret).get("name", "")),
+        str(secret.get("type") or ""),
+        _count(secret, "data"),
+        _age(secret, now),
+    ]
+
+
 DEFAULT_COLUMNS = (_NAME, _AGE)
 
 

@@ -50,6 +50,7 @@ from podkeeper.home import (
     write_private,
 )
 from podkeeper.runtime.cgroups import CgroupManager
+from podkeeper.runtime.configobjects import ConfigObjects
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
@@ -123,6 +124,8 @@ class Agent:
         if damage:
             self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
         self.store.on_degraded = self._store_degraded
+        #: ConfigMaps and Secrets, plain objects in the store (runtime/configobjects.py).
+        self.config_objects = ConfigObjects(self.store, self._config_changed)
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -435,6 +438,8 @@ class Agent:
     # -------------------------------------------------------------- backend
 
     def _controller(self, kind: str) -> Controller | None:
+        if kind in self.config_objects.kinds:
+            return self.config_objects
         for c in self.controllers:
             if kind in c.kinds:
                 return c
@@ -709,6 +714,12 @@ class Agent:
         self.metrics.forget_pod(worker.pod.metadata.uid)
         for c in self.controllers:
             c.pod_gone(snapshot)
+
+    def _config_changed(self, namespace: str) -> None:
+        """A ConfigMap or Secret of `namespace` changed: pods waiting for one retry now."""
+        for (ns, _), worker in list(self.pods.items()):
+            if ns == namespace:
+                worker.config_changed()
 
     def _pod_changed(self, worker: PodWorker) -> None:
         if worker.machine.finished:
