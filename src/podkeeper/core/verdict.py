@@ -304,7 +304,7 @@ def _node_oom_verdict(ev: Evidence, facts: list[str], oom: EventRecord) -> Verdi
     )
 
 
-_LOW_ON = re.compile(r"low on resource: ([\w.-]+)")
+_LOW_ON = re.compile(r"low on resource: ([\w-]+)")
 
 
 def _evicted_verdict(ev: Evidence, facts: list[str]) -> Verdict:
