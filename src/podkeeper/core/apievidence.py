@@ -277,34 +277,53 @@ def _container_events(events: Sequence[EventRecord], name: str, init: bool) -> l
 
 
 def _kill(
-    events: Sequence[EventRecord], term: Termination | None, grace: int, probes: Obj
-) -> Kill | None:
-    """The kubelet's Killing event for the explained instance (the last one while it ran)."""
+    events: Sequence[EventRecord],
+    term: Termination | None,
+    grace: int,
+    probes: Obj,
+    next_started: float | None,
+) -> tuple[Kill | None, str | None]:
+    """The kubelet's Killing event for the explained instance, and what could not be read.
+
+    Identical events are aggregated (client-go's EventCorrelator: one event, `count`
+    raised, `lastTimestamp` moved): once the next instance was killed too, the event's
+    time is that later kill's. Then the cause is still known (the same message), but not
+    when this instance was asked to stop. `next_started` is the start of the instance after
+    the explained one (None when it is the current one)."""
     if term is None:
-        return None
+        return None, None
     found: EventRecord | None = None
+    requested: float | None = None
     for e in events:
         if e.reason != "Killing":
             continue
-        when = e.last_time
-        if when is not None and term.finished_at is not None and when > term.finished_at + 1:
-            continue
-        if when is not None and term.started_at is not None and when < term.started_at - 1:
+        last, first = e.last_time, e.first_time
+        if last is not None and term.started_at is not None and last < term.started_at - 1:
+            continue  # every kill of this message came before the instance started
+        if first is not None and term.finished_at is not None and first > term.finished_at + 1:
+            continue  # every kill came after it ended
+        later = next_started is not None and last is not None and last >= next_started
+        after_end = (
+            last is not None and term.finished_at is not None and last > term.finished_at + 1
+        )
+        if (later or after_end) and (e.count <= 1 or first is None or first >= (next_started or 0)):
             continue
         found = e
+        requested = None if later or after_end else last
     if found is None:
-        return None
+        return None, None
     cause = _kill_cause(found)
     # A probe's own terminationGracePeriodSeconds overrides the pod's for its kill
     # (KEP-2238, `pkg/kubelet/kuberuntime/kuberuntime_container.go` killContainer).
     probe = _d(probes.get(f"{cause}Probe")) if cause in (E.LIVENESS, E.STARTUP) else {}
     own = probe.get("terminationGracePeriodSeconds")
-    return Kill(
-        cause,
-        found.message,
-        own if isinstance(own, int) else grace,
-        found.last_time,
-    )
+    note = None
+    if requested is None:
+        note = (
+            "when this instance was asked to stop: its Killing event was aggregated with a "
+            f"later one (x{found.count}, last at the next instance's kill)"
+        )
+    return Kill(cause, found.message, own if isinstance(own, int) else grace, requested), note
 
 
 def _probe_output(events: Sequence[EventRecord], cause: str | None) -> str | None:
@@ -358,6 +377,11 @@ def explained_instance(pod: Obj, container: str) -> str | None:
     return None
 
 
+def current_state_of(state: Obj) -> Any:
+    """The start time of the current instance (running `startedAt`), if it runs."""
+    return _d(state.get("running")).get("startedAt")
+
+
 def from_api(
     pod: Obj,
     container: str,
@@ -403,7 +427,11 @@ def from_api(
     )
     mine = _container_events(pod_events, container, init)
     grace = _int(spec.get("terminationGracePeriodSeconds"), 30)
-    kill = _kill(mine, term, grace, cspec)
+    explained_current = _termination(state) is not None
+    next_started = None if explained_current else parse_time(current_state_of(state))
+    kill, note = _kill(mine, term, grace, cspec, next_started)
+    if note is not None:
+        unseen = (*unseen, note)
     current = next(iter(state), "")
     current_state = _d(state.get(current)) if current else {}
     res = _d(cspec.get("resources"))
