@@ -187,7 +187,7 @@ def test_readiness_holding_a_rollout_and_a_missing_secret(pk: PK) -> None:
     got = pk.wait_for("the rollout to time out", stuck, 60, interval=1)
     assert got["kind"] == "ReadinessNeverPasses"
     local = pk.run("explain", "pod", web).out
-    assert "readiness never passes" in local
+    assert "readiness never passes" in local and "ProgressDeadlineExceeded" in local
 
     state = container_status(pk.pod("needs-secret"), "app")["state"]
     if state.get("waiting", {}).get("reason") != "CreateContainerConfigError":

@@ -375,8 +375,36 @@ def _explain_live(client: Any, namespace: str, name: str, container: str | None)
         for e in items_of(client.events(namespace, name))
         if not uid or (e.get("involvedObject") or {}).get("uid") in (None, uid)
     ]
-    ev = from_api(pod, picked[0], events=events, source="podkeeper", actor="podkeeper")
+    ev = from_api(
+        pod,
+        picked[0],
+        events=events,
+        owners=_local_owners(client, pod, namespace),
+        source="podkeeper",
+        actor="podkeeper",
+    )
     v = diagnose(ev)
     if v.kind in (VerdictKind.HEALTHY, VerdictKind.WAITING) and not ev.state_reason:
         return None
     return verdict_record(ev, v)
+
+
+def _local_owners(client: Any, pod: Obj, namespace: str) -> list[Obj]:
+    """The pod's controller chain from the local agent (ReplicaSet, then its Deployment)."""
+    chain: list[Obj] = []
+    obj = pod
+    for _ in range(3):
+        refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+        ref = next((r for r in refs if isinstance(r, dict) and r.get("controller")), None)
+        if ref is None:
+            break
+        try:
+            found = get_or_none(client, str(ref.get("kind")), namespace, str(ref.get("name")))
+        except Exception:  # a kind this agent does not serve: the chain stops there
+            found = None
+        if found is None:
+            break
+        found.setdefault("kind", ref.get("kind"))
+        chain.append(found)
+        obj = found
+    return chain
