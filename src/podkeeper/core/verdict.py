@@ -533,7 +533,15 @@ def _readiness_verdict(ev: Evidence) -> Verdict | None:
         e for e in ev.events if e.reason == "Unhealthy" and e.message.startswith("Readiness probe")
     ]
     if probe is None and not failures:
-        return None
+        return Verdict(
+            "not Ready, and no readiness probe failure recorded",
+            "nobody killed it: the pod is not Ready",
+            [f"container running since {_time_text(ev.state_since)}, not Ready", *_owner_facts(ev)],
+            "look at the pod's readiness gates and conditions (`kubectl describe pod`): without "
+            "a readiness probe a running container is Ready at once",
+            VerdictKind.READINESS,
+            _unseen(ev, "why the pod is not Ready (no readiness probe, no Unhealthy events)"),
+        )
     facts = [f"container running since {_time_text(ev.state_since)}, never Ready"]
     if probe is not None:
         facts.append(
