@@ -22,116 +22,45 @@ from two sources can be compared, and lists what its source could not see.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from podkeeper.core import evidence as E
-from podkeeper.core.evidence import EventRecord, Evidence
-from podkeeper.core.exitcode import signal_name
+from podkeeper.core.evidence import Evidence
+from podkeeper.core.jvmheap import (
+    NON_HEAP_HEADROOM,
+    JvmHeap,
+    MiB,
+    jvm_heap,
+    jvm_heap_bytes,
+    mib,
+)
+from podkeeper.core.podverdicts import (
+    evicted_verdict,
+    node_oom_verdict,
+    pending_verdict,
+    readiness_verdict,
+    system_oom,
+    waiting_verdict,
+)
 from podkeeper.core.probetiming import failure_window, first_success
+from podkeeper.core.verdictkit import (
+    Verdict,
+    VerdictKind,
+    owner_facts,
+    signame,
+    time_text,
+    unseen_of,
+)
 
-MiB = 1024 * 1024
-
-# The JVM's default -XX:MaxRAMPercentage: with no heap flag, the heap may take a quarter
-# of the container limit (HotSpot `arguments.cpp`, container-aware since JDK 10).
-JVM_DEFAULT_MAX_RAM_PERCENTAGE = 25.0
-# What the JVM needs beyond its heap, as a share of the limit, before it is at risk.
-NON_HEAP_HEADROOM = 0.25
-
-
-class VerdictKind:
-    """The stable names of the verdicts (what `triage -o json` prints and tests compare)."""
-
-    COMPLETED = "Completed"
-    EXITED = "ExitedWithError"  # exited on its own with a non-zero code
-    CRASH_ON_START = "CrashOnStart"  # a non-zero exit soon after start, restarting
-    START_ERROR = "StartError"
-    OOM_LIMIT = "OOMKilled"  # the container's own memory limit
-    OOM_NODE = "NodeOOMKilled"  # the node's OOM killer (SystemOOM)
-    EVICTED = "Evicted"
-    LIVENESS = "LivenessKilled"
-    STARTUP = "StartupKilled"
-    SIGTERM_IGNORED = "SigtermIgnored"
-    STOPPED = "Stopped"  # deletion, drain
-    POST_START = "PostStartHookFailed"
-    KILLED = "KilledBySignal"  # a signal from outside
-    CONFIG_ERROR = "CreateContainerConfigError"
-    IMAGE = "ImagePullBackOff"
-    READINESS = "ReadinessNeverPasses"
-    UNSCHEDULABLE = "Unschedulable"
-    WAITING = "Waiting"
-    HEALTHY = "Healthy"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One read of the evidence: `summary` (the one-line verdict), `who` ended it, the
-    `evidence` chain it rests on (oldest fact first), a concrete `next_step`, its `kind`
-    (a VerdictKind name) and what the source could not see (`unseen`)."""
-
-    summary: str
-    who: str
-    evidence: list[str] = field(default_factory=list)
-    next_step: str = ""
-    kind: str = ""
-    unseen: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class JvmHeap:
-    """The heap ceiling of a JVM (or of the modelled one, HEAP_MB) and what set it."""
-
-    bytes: int
-    source: str  # "-Xmx64m", "-XX:MaxRAMPercentage=75 of 256 MiB", "HEAP_MB=48", ...
-
-
-def _mib(n: int | None) -> str:
-    return "?" if n is None else f"{n / MiB:.0f} MiB"
-
-
-def _signame(sig: int) -> str:
-    return signal_name(sig)
-
-
-_HEAP_SIZE = re.compile(r"(?:-Xmx|-XX:MaxHeapSize=)(\d+)([kKmMgGtT]?)(?![\w.])")
-_PCT = re.compile(r"-XX:MaxRAMPercentage=(\d+(?:\.\d+)?)")
-_JAVA = re.compile(r"(?:^|[\s/])java(?:\s|$)")
-_SCALE = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
-# Option variables in the order the launcher applies them; later ones win.
-_JVM_ENV = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "JAVA_OPTS")
-
-
-def jvm_heap(argv: tuple[str, ...], env: Mapping[str, str], limit: int | None) -> JvmHeap | None:
-    """The JVM heap ceiling: the last -Xmx/-XX:MaxHeapSize, else the last
-    -XX:MaxRAMPercentage of `limit` (bytes), from JAVA_TOOL_OPTIONS,
-    JDK_JAVA_OPTIONS, JAVA_OPTS and then the command line, as the JVM reads them;
-    a plain `java` command gets the JVM's default 25 % of the limit. The modelled
-    JVM of `examples/jvm-oom` declares its heap in HEAP_MB (MiB). None when the
-    instance is not a JVM, or its ceiling cannot be known."""
-    text = " ".join([*(env.get(k, "") for k in _JVM_ENV), *argv])
-    sizes = _HEAP_SIZE.findall(text)
-    if sizes:
-        number, unit = sizes[-1]
-        flag = "-Xmx" if f"-Xmx{number}{unit}" in text else "-XX:MaxHeapSize="
-        return JvmHeap(int(number) * _SCALE[unit.lower()], f"{flag}{number}{unit}")
-    pcts = _PCT.findall(text)
-    if pcts and limit:
-        pct = float(pcts[-1])
-        return JvmHeap(int(limit * pct / 100), f"-XX:MaxRAMPercentage={pcts[-1]} of {_mib(limit)}")
-    heap_mb = env.get("HEAP_MB", "")
-    if heap_mb.isdigit():
-        return JvmHeap(int(heap_mb) * MiB, f"HEAP_MB={heap_mb}")
-    if limit and _JAVA.search(" ".join(argv)):
-        pct = JVM_DEFAULT_MAX_RAM_PERCENTAGE
-        return JvmHeap(int(limit * pct / 100), f"the JVM default MaxRAMPercentage={pct:g}")
-    return None
-
-
-def jvm_heap_bytes(argv: tuple[str, ...], env: Mapping[str, str], limit: int | None) -> int | None:
-    """`jvm_heap` in bytes only."""
-    heap = jvm_heap(argv, env, limit)
-    return heap.bytes if heap is not None else None
+__all__ = [
+    "JvmHeap",
+    "MiB",
+    "Verdict",
+    "VerdictKind",
+    "diagnose",
+    "jvm_heap",
+    "jvm_heap_bytes",
+]
 
 
 def _oom_verdict(
@@ -141,7 +70,7 @@ def _oom_verdict(
     argv: tuple[str, ...],
     env: Mapping[str, str],
 ) -> Verdict:
-    limit, peak = _mib(memory_limit), _mib(memory_peak or memory_limit)
+    limit, peak = mib(memory_limit), mib(memory_peak or memory_limit)
     who = f"the kernel OOM killer: cgroup memory limit {limit}, peak {peak}"
     heap = jvm_heap(argv, env, memory_limit)
     if heap is None or memory_limit is None:
@@ -153,12 +82,12 @@ def _oom_verdict(
             "use; the peak counts every process of the container and the page cache it dirtied",
         )
     ev.append(
-        f"heap ceiling {_mib(heap.bytes)} ({heap.source}) of a {limit} limit: "
-        f"{_mib(max(memory_limit - heap.bytes, 0))} left for everything that is not heap"
+        f"heap ceiling {mib(heap.bytes)} ({heap.source}) of a {limit} limit: "
+        f"{mib(max(memory_limit - heap.bytes, 0))} left for everything that is not heap"
     )
     if heap.bytes >= memory_limit:
         return Verdict(
-            f"OOMKilled: heap ceiling {_mib(heap.bytes)} is not below the {limit} container "
+            f"OOMKilled: heap ceiling {mib(heap.bytes)} is not below the {limit} container "
             "limit, so the heap alone can fill the container",
             who,
             ev,
@@ -166,12 +95,12 @@ def _oom_verdict(
             "instead of a fixed -Xmx, or raise resources.limits.memory",
         )
     return Verdict(
-        f"OOMKilled: heap {_mib(heap.bytes)} but container peaked at {peak}: non-heap memory "
+        f"OOMKilled: heap {mib(heap.bytes)} but container peaked at {peak}: non-heap memory "
         "— metaspace, thread stacks, direct buffers, native libraries — filled the rest "
         f"of the {limit} limit",
         who,
         ev,
-        f"heap {_mib(heap.bytes)} but container peaked at {peak}: non-heap memory — "
+        f"heap {mib(heap.bytes)} but container peaked at {peak}: non-heap memory — "
         "metaspace, thread stacks, direct buffers, native libraries — counts against the "
         f"limit too: leave at least {NON_HEAP_HEADROOM:.0%} of the limit for it (see the "
         "JVM's -XX:MaxRAMPercentage, e.g. 75 instead of a fixed -Xmx), cap it "
@@ -192,9 +121,6 @@ _SIGNAL_STEPS = {
     "SIGINT": "SIGINT (Ctrl-C) not sent by podkeeper: find who sent it",
 }
 
-#: How near (s) a node's SystemOOM event must be to the container's end to be its cause:
-#: event times have whole seconds and the kubelet reads /dev/kmsg asynchronously.
-SYSTEM_OOM_WINDOW = 60.0
 #: A non-zero exit this soon after the start, restarting, is a crash on start (s).
 CRASH_ON_START_SECONDS = 60.0
 #: Timestamps in the API have whole seconds: a kill that took grace-1 s ran out its grace.
@@ -204,21 +130,6 @@ _GRACE_SLACK = 1.0
 _KILL_WORDS = {E.LIVENESS: "liveness", E.STARTUP: "startup"}
 
 
-def _time_text(t: float | None) -> str:
-    if t is None:
-        return "?"
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _event_text(e: EventRecord) -> str:
-    count = f" (x{e.count})" if e.count > 1 else ""
-    where = f" on {e.kind.lower()}/{e.name}" if e.kind != "Pod" and e.name else ""
-    when = f" at {_time_text(e.last_time)}" if e.last_time is not None else ""
-    return f"{e.type} {e.reason}{where}{count}{when}: {e.message}".rstrip(": ")
-
-
 def _facts(ev: Evidence) -> list[str]:
     """The evidence chain common to every termination verdict (issue 3's order)."""
     out: list[str] = []
@@ -226,14 +137,14 @@ def _facts(ev: Evidence) -> list[str]:
     r = ev.resources
     if t is not None:
         run = f" after {t.run_seconds:.1f}s" if t.run_seconds is not None else ""
-        sig = f" ({_signame(t.signal)})" if t.signal else ""
+        sig = f" ({signame(t.signal)})" if t.signal else ""
         out.append(f"exit code {t.exit_code}{sig}{run}")
     if r.memory_limit is not None:
-        out.append(f"memory limit {_mib(r.memory_limit)}, peak {_mib(r.memory_peak)}")
+        out.append(f"memory limit {mib(r.memory_limit)}, peak {mib(r.memory_peak)}")
     elif r.memory_peak is not None:
-        out.append(f"memory peak {_mib(r.memory_peak)} (no memory limit)")
+        out.append(f"memory peak {mib(r.memory_peak)} (no memory limit)")
     if r.memory_usage is not None:
-        out.append(f"memory in use now {_mib(r.memory_usage)} (metrics.k8s.io)")
+        out.append(f"memory in use now {mib(r.memory_usage)} (metrics.k8s.io)")
     if r.cpu_usage_seconds is not None:
         run_s = t.run_seconds if t is not None else None
         text = f"CPU used {r.cpu_usage_seconds:.2f}s"
@@ -250,91 +161,6 @@ def _facts(ev: Evidence) -> list[str]:
     if r.kernel_oom_line:
         out.append(f"kernel: {r.kernel_oom_line}")
     return out
-
-
-def _unseen(ev: Evidence, *more: str) -> list[str]:
-    out = list(ev.unseen)
-    out += [m for m in more if m and m not in out]
-    return out
-
-
-def _system_oom(ev: Evidence) -> EventRecord | None:
-    """The node's SystemOOM event nearest the container's end, when one is near enough.
-
-    The kubelet records SystemOOM only for an OOM kill whose memory cgroup is the
-    root, "/" (`pkg/kubelet/oom/oom_watcher_linux.go`: `recordEventContainerName`):
-    the node ran out of memory, not a container its limit."""
-    t = ev.termination
-    end = t.finished_at if t is not None else None
-    best: EventRecord | None = None
-    for e in ev.node_events:
-        if e.reason != "SystemOOM":
-            continue
-        when = e.last_time if e.last_time is not None else e.first_time
-        if end is not None and when is not None:
-            first = e.first_time if e.first_time is not None else when
-            if not (first - SYSTEM_OOM_WINDOW <= end <= when + SYSTEM_OOM_WINDOW):
-                continue
-        best = e
-    return best
-
-
-def _node_oom_verdict(ev: Evidence, facts: list[str], oom: EventRecord) -> Verdict:
-    facts.append(f"node event {_event_text(oom)}")
-    limit = ev.resources.memory_limit
-    if limit is None:
-        facts.append("the container has no memory limit: its own cgroup could not OOM")
-    for c in ev.node_conditions:
-        if c.type == "MemoryPressure" and c.status == "True":
-            facts.append(f"node condition MemoryPressure=True ({c.reason}: {c.message})")
-    request = ev.resources.memory_request
-    node = ev.node or "the node"
-    return Verdict(
-        f"OOMKilled by the node's OOM killer (SystemOOM on {node}), not by the container's "
-        "own memory limit",
-        f"the kernel OOM killer of {node}: the node ran out of memory",
-        facts,
-        "the node's memory was overcommitted: set memory requests to the real usage "
-        + (f"(now {_mib(request)}) " if request is not None else "(none set) ")
-        + "so that the scheduler does not pack more than fits, give the container a memory "
-        "limit, and look at what else ran on the node "
-        f"(`kubectl top pods -A --field-selector spec.nodeName={ev.node or 'NODE'}`)",
-        VerdictKind.OOM_NODE,
-        _unseen(ev, "which process's allocation made the node run out of memory"),
-    )
-
-
-_LOW_ON = re.compile(r"low on resource: ([\w-]+)")
-
-
-def _evicted_verdict(ev: Evidence, facts: list[str]) -> Verdict:
-    message = ev.pod_message or (ev.kill.message if ev.kill else "")
-    if message:
-        facts.append(f"pod status: {ev.pod_reason or 'Evicted'}: {message.strip()}")
-    for e in ev.events:
-        if e.reason == "Evicted" and e.message.strip() != message.strip():
-            facts.append(f"event {_event_text(e)}")
-    for c in ev.node_conditions:
-        if c.type in ("MemoryPressure", "DiskPressure", "PIDPressure") and c.status == "True":
-            facts.append(f"node condition {c.type}=True ({c.reason})")
-    for e in ev.node_events:
-        if e.reason in ("EvictionThresholdMet", "NodeHasInsufficientMemory", "NodeHasDiskPressure"):
-            facts.append(f"node event {_event_text(e)}")
-    found = _LOW_ON.search(message)
-    resource = found.group(1) if found else "a resource"
-    request = ev.resources.memory_request
-    return Verdict(
-        f"evicted by {ev.actor} for node pressure ({resource}): {message.strip()}".rstrip(": "),
-        f"{ev.actor}'s eviction manager: the node was low on {resource}",
-        facts,
-        "the node ran short and evicted the pods that used most above their requests first: "
-        "set requests to the real usage"
-        + (f" (memory request now {_mib(request)})" if request is not None else "")
-        + ", add limits, or move the pod to a node with room; a Guaranteed pod "
-        "(requests = limits) is evicted last",
-        VerdictKind.EVICTED,
-        _unseen(ev),
-    )
 
 
 def _liveness_timing(ev: Evidence) -> str | None:
@@ -374,7 +200,7 @@ def _agent_verdict(ev: Evidence, facts: list[str]) -> Verdict:
     actor = ev.actor
     message = kill.message
     probe = _KILL_WORDS.get(kill.killed_by or "")
-    unseen = _unseen(ev)
+    unseen = unseen_of(ev)
     if ev.probe_output:
         facts.append(f"last {probe or 'probe'} probe result: {ev.probe_output}")
     sent = kill.sent
@@ -393,11 +219,11 @@ def _agent_verdict(ev: Evidence, facts: list[str]) -> Verdict:
         sent = "SIGKILL after grace"
         ignored = t.finished_at - kill.requested_at
         facts.append(
-            f"Killing at {_time_text(kill.requested_at)}, exit 137 at "
-            f"{_time_text(t.finished_at)}: {ignored:.0f}s later, the {kill.grace}s grace "
+            f"Killing at {time_text(kill.requested_at)}, exit 137 at "
+            f"{time_text(t.finished_at)}: {ignored:.0f}s later, the {kill.grace}s grace "
             "period ran out"
         )
-        unseen = _unseen(ev, "who sent the SIGKILL (inferred from the timing)")
+        unseen = unseen_of(ev, "who sent the SIGKILL (inferred from the timing)")
     if sent == "SIGKILL after grace":
         if ignored is None:
             ignored = float(kill.grace or 0)
@@ -414,7 +240,7 @@ def _agent_verdict(ev: Evidence, facts: list[str]) -> Verdict:
             VerdictKind.SIGTERM_IGNORED,
             unseen,
         )
-    how = "exited" if signal is None else f"died of {_signame(signal)}"
+    how = "exited" if signal is None else f"died of {signame(signal)}"
     if signal is None and exit_code > 128 and ev.source != "podkeeper":
         how = f"exited with {exit_code}"
     facts.append(f"{actor} sent SIGTERM ({message}); the container {how} within its grace")
@@ -453,137 +279,6 @@ def _agent_verdict(ev: Evidence, facts: list[str]) -> Verdict:
     )
 
 
-def _waiting_verdict(ev: Evidence) -> Verdict | None:
-    """A container that cannot start: its config (a missing ConfigMap, Secret or key) or
-    its image. The exact object comes from the waiting message and the pod's references."""
-    reason, message = ev.state_reason, ev.state_message.strip()
-    facts = [f"state waiting: {reason}" + (f": {message}" if message else "")]
-    for e in ev.events:
-        if e.type == "Warning" and e.reason in ("Failed", "FailedMount", "ErrImageNeverPull"):
-            facts.append(f"event {_event_text(e)}")
-    if reason == "CreateContainerConfigError":
-        named = [r for r in ev.refs if f'"{r.name}"' in message or f"/{r.name}" in message]
-        target = named[0] if named else None
-        what = (
-            f"{target.kind} {ev.namespace}/{target.name}"
-            + (f" (key {target.key!r})" if target.key else "")
-            if target is not None
-            else "a ConfigMap or Secret it references"
-        )
-        if target is not None:
-            facts.append(f"the pod reads {target.kind} {target.name!r} through {target.via}")
-        return Verdict(
-            f"cannot start: {what} is missing ({message})",
-            f"{ev.actor}: the container's configuration cannot be built",
-            facts,
-            f"create {what} in namespace {ev.namespace}, fix the name in the pod spec, or mark "
-            "the reference `optional: true`",
-            VerdictKind.CONFIG_ERROR,
-            _unseen(ev),
-        )
-    if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"):
-        return Verdict(
-            f"cannot start: image {ev.image!r} cannot be pulled ({reason})",
-            f"{ev.actor}'s image manager: the image pull failed",
-            facts,
-            f"check that {ev.image!r} exists (name, tag, registry), that the node can reach the "
-            "registry, and the pod's imagePullSecrets for a private one; the Failed event above "
-            "carries the registry's answer",
-            VerdictKind.IMAGE,
-            _unseen(ev),
-        )
-    if reason in (
-        "CreateContainerError",
-        "RunContainerError",
-        "PodInitializing",
-        "ContainerCreating",
-    ):
-        return Verdict(
-            f"waiting: {reason}" + (f": {message}" if message else ""),
-            f"{ev.actor}: the container was not created",
-            facts,
-            "read the Failed events above for the runtime's error",
-            VerdictKind.WAITING,
-            _unseen(ev),
-        )
-    return None
-
-
-def _owner_facts(ev: Evidence) -> list[str]:
-    out: list[str] = []
-    for o in ev.owners:
-        for c in o.conditions:
-            bad = (c.type == "Progressing" and c.status == "False") or (
-                c.type == "Failed" and c.status == "True"
-            )
-            if bad:
-                out.append(
-                    f"{o.kind} {o.name}: {c.type}={c.status} {c.reason}"
-                    + (f": {c.message}" if c.message else "")
-                )
-    return out
-
-
-def _readiness_verdict(ev: Evidence) -> Verdict | None:
-    """Running but never Ready: a readiness probe that fails (and may hold a rollout)."""
-    if ev.state != "running" or ev.ready is not False:
-        return None
-    probe = ev.probe("readiness")
-    failures = [
-        e for e in ev.events if e.reason == "Unhealthy" and e.message.startswith("Readiness probe")
-    ]
-    if probe is None and not failures:
-        return Verdict(
-            "not Ready, and no readiness probe failure recorded",
-            "nobody killed it: the pod is not Ready",
-            [f"container running since {_time_text(ev.state_since)}, not Ready", *_owner_facts(ev)],
-            "look at the pod's readiness gates and conditions (`kubectl describe pod`): without "
-            "a readiness probe a running container is Ready at once",
-            VerdictKind.READINESS,
-            _unseen(ev, "why the pod is not Ready (no readiness probe, no Unhealthy events)"),
-        )
-    facts = [f"container running since {_time_text(ev.state_since)}, never Ready"]
-    if probe is not None:
-        facts.append(
-            f"readiness probe {probe.handler} delay={probe.initial_delay_seconds}s "
-            f"period={probe.period_seconds}s #failure={probe.failure_threshold}".replace("  ", " ")
-        )
-    facts += [f"event {_event_text(e)}" for e in failures[-3:]]
-    held = _owner_facts(ev)
-    facts += held
-    stuck = any("ProgressDeadlineExceeded" in h for h in held)
-    summary = "readiness never passes: the container runs but is never Ready"
-    if stuck:
-        summary += ", which holds the rollout (ProgressDeadlineExceeded)"
-    return Verdict(
-        summary,
-        "nobody killed it: the readiness probe keeps it out of the Service's endpoints",
-        facts,
-        "make the readiness endpoint answer (the failure message above says how it fails), or "
-        "fix the probe's port/path; a rollout waits for new pods to be Ready "
-        "(minReadySeconds, progressDeadlineSeconds)",
-        VerdictKind.READINESS,
-        _unseen(ev, "" if failures else "the probe's failure messages (no Unhealthy events)"),
-    )
-
-
-def _pending_verdict(ev: Evidence) -> Verdict | None:
-    if ev.pod_phase != "Pending" or ev.node:
-        return None
-    for c in ev.pod_conditions:
-        if c.type == "PodScheduled" and c.status == "False":
-            return Verdict(
-                f"not scheduled: {c.reason}: {c.message}".rstrip(": "),
-                "the scheduler found no node for it",
-                [f"condition PodScheduled=False {c.reason}: {c.message}"],
-                "lower the pod's requests, add nodes, or fix its nodeSelector, affinity or "
-                "tolerations (the message says which filter failed)",
-                VerdictKind.UNSCHEDULABLE,
-                _unseen(ev),
-            )
-    return None
-
-
 def _crash_facts(ev: Evidence, facts: list[str]) -> bool:
     """A non-zero exit soon after the start (or in CrashLoopBackOff): a crash on start; the
     log tail's last line goes into the evidence."""
@@ -603,7 +298,7 @@ def diagnose(ev: Evidence) -> Verdict:
     """Read one container's evidence into a verdict: who ended it (or keeps it from
     running), the evidence chain, a next step, and what the source could not see."""
     if ev.state == "waiting" and ev.state_reason not in ("CrashLoopBackOff", ""):
-        waiting = _waiting_verdict(ev)
+        waiting = waiting_verdict(ev)
         if waiting is not None:
             return waiting
     facts = _facts(ev)
@@ -611,8 +306,8 @@ def diagnose(ev: Evidence) -> Verdict:
     r = ev.resources
     if t is None:
         if ev.pod_reason == "Evicted":
-            return _evicted_verdict(ev, facts)
-        for rule in (_pending_verdict, _readiness_verdict):
+            return evicted_verdict(ev, facts)
+        for rule in (pending_verdict, readiness_verdict):
             found = rule(ev)
             if found is not None:
                 return found
@@ -624,9 +319,9 @@ def diagnose(ev: Evidence) -> Verdict:
             facts,
             "",
             VerdictKind.HEALTHY if ev.state == "running" else VerdictKind.WAITING,
-            _unseen(ev),
+            unseen_of(ev),
         )
-    owner = _owner_facts(ev)
+    owner = owner_facts(ev)
     if t.reason == "StartError":
         return Verdict(
             "the container never started",
@@ -634,17 +329,19 @@ def diagnose(ev: Evidence) -> Verdict:
             facts + owner,
             "check that command[0] exists and is executable and workingDir exists",
             VerdictKind.START_ERROR,
-            _unseen(ev),
+            unseen_of(ev),
         )
     if r.oom_killed or t.reason == "OOMKilled":
-        system = _system_oom(ev)
+        system = system_oom(ev)
         if system is not None:
-            return _node_oom_verdict(ev, facts + owner, system)
-        peak_unseen = (
-            "the memory peak (the API shows no peak; metrics.k8s.io shows current usage only)"
-            if r.memory_peak is None
-            else ""
-        )
+            return node_oom_verdict(ev, facts + owner, system)
+        peak_unseen = ""
+        if r.memory_peak is None:
+            peak_unseen = (
+                "the memory peak (the API shows no peak; metrics.k8s.io shows current usage only)"
+                if ev.source == "cluster"
+                else "the memory peak (no cgroup counter was read for this instance)"
+            )
         got = _oom_verdict(facts + owner, r.memory_limit, r.memory_peak, ev.argv, ev.env_map())
         return Verdict(
             got.summary,
@@ -652,10 +349,10 @@ def diagnose(ev: Evidence) -> Verdict:
             got.evidence,
             got.next_step,
             VerdictKind.OOM_LIMIT,
-            _unseen(ev, peak_unseen),
+            unseen_of(ev, peak_unseen),
         )
     if ev.pod_reason == "Evicted" or (ev.kill is not None and ev.kill.killed_by == E.EVICTION):
-        return _evicted_verdict(ev, facts + owner)
+        return evicted_verdict(ev, facts + owner)
     if ev.kill is not None:
         got = _agent_verdict(ev, facts)
         got.evidence.extend(owner)
@@ -669,7 +366,7 @@ def diagnose(ev: Evidence) -> Verdict:
     signal = t.signal
     if signal is not None:
         sender = ev.signal_sender or "unknown sender"
-        name = _signame(signal)
+        name = signame(signal)
         if name == "SIGKILL" and not r.oom_kills:
             facts.append("no OOM kill in this instance's cgroup: not OOMKilled")
         return Verdict(
@@ -678,7 +375,7 @@ def diagnose(ev: Evidence) -> Verdict:
             facts,
             _SIGNAL_STEPS.get(name, f"find who sends {name} to the container"),
             VerdictKind.KILLED,
-            _unseen(ev),
+            unseen_of(ev),
         )
     exit_code = t.exit_code
     if exit_code == 0:
@@ -694,13 +391,13 @@ def diagnose(ev: Evidence) -> Verdict:
             facts,
             step,
             VerdictKind.COMPLETED,
-            _unseen(ev),
+            unseen_of(ev),
         )
     crash = _crash_facts(ev, facts)
-    unseen = _unseen(ev)
+    unseen = unseen_of(ev)
     step = "read the last log lines (`podkeeper logs -p`) for the error the program printed"
     if exit_code > 128 and exit_code - 128 < 65:
-        name = _signame(exit_code - 128)
+        name = signame(exit_code - 128)
         if ev.source == "podkeeper":
             facts.append(
                 f"code {exit_code} = 128+{exit_code - 128} ({name}) but the process was not "
@@ -715,7 +412,7 @@ def diagnose(ev: Evidence) -> Verdict:
             # The API shows only the code: a signal death and a wrapper passing one on look
             # the same (containerd reports 128+signal for both).
             facts.append(f"code {exit_code} = 128+{exit_code - 128} ({name})")
-            unseen = _unseen(
+            unseen = unseen_of(
                 ev, "whether the process died of the signal itself or a wrapper passed it on"
             )
             step = _SIGNAL_STEPS.get(name, f"find who sent {name}")
