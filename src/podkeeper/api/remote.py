@@ -94,16 +94,22 @@ class RemoteCluster:
             self.namespace = str(
                 ((chosen or {}).get("context") or {}).get("namespace") or "default"
             )
+            from kubernetes.client import Configuration
+
+            conf = Configuration()
+            # Fail fast on an unreachable server: one retry, not urllib3's default three.
+            conf.retries = 1
             self._api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=self.kubeconfig, context=self.context
+                config_file=self.kubeconfig,
+                context=self.context,
+                persist_config=False,
+                client_configuration=conf,
             )
         except ClusterError:
             raise
         except Exception as exc:  # ConfigException, OSError, yaml errors: all one line
             where = self.kubeconfig or "the default kubeconfig"
             raise ClusterError(f"error: cannot use {where}: {exc}") from None
-        # Fail fast on an unreachable server: one try, not urllib3's default retries.
-        self._api.configuration.retries = 1
 
     def close(self) -> None:
         if self._api is not None:
