@@ -69,7 +69,8 @@ def test_remote_verdicts_agree_with_local_ones(pk: PK) -> None:
     # theirs alone (a restarted one's is aggregated with the next kill's, and its time lost).
     pk.up(
         pod_manifest("crash", [crash]),
-        pod_manifest("polite", [polite], restartPolicy="Never"),
+        # A long grace: on a loaded machine the shell must still exit within it.
+        pod_manifest("polite", [polite], restartPolicy="Never", terminationGracePeriodSeconds=15),
         pod_manifest("stubborn", [stubborn], restartPolicy="Never"),
     )
     pk.wait_for("crash restarted", lambda: restarted(pk, "crash"), 60)
