@@ -372,3 +372,34 @@ def test_a_quick_nonzero_exit_is_a_crash_on_start_with_its_last_log_line() -> No
     got = v(exit_code=1, reason="Error", run_seconds=0.4, log_tail=("boom", "Error: no DB_URL"))
     assert got.kind == VerdictKind.CRASH_ON_START
     assert "last log line: Error: no DB_URL" in got.evidence
+
+
+def _oom_with_system_oom(seconds_before_end: float) -> Verdict:
+    end = 1_000_000.0
+    system = E.EventRecord(
+        "SystemOOM",
+        "System OOM encountered, victim process: java, pid: 41235",
+        "Warning",
+        first_time=end - seconds_before_end,
+        last_time=end - seconds_before_end,
+        kind="Node",
+        name="worker-1",
+    )
+    ev = Evidence(
+        "app",
+        source="cluster",
+        actor="the kubelet",
+        node="worker-1",
+        termination=Termination(137, "OOMKilled", finished_at=end),
+        resources=Resources(memory_limit=256 * MiB),
+        node_events=(system,),
+    )
+    return diagnose(ev)
+
+
+def test_a_system_oom_near_the_end_is_the_nodes_oom_killer() -> None:
+    assert _oom_with_system_oom(2).kind == VerdictKind.OOM_NODE
+    # Ten minutes earlier, another process: the container met its own limit.
+    far = _oom_with_system_oom(600)
+    assert far.kind == VerdictKind.OOM_LIMIT
+    assert any("memory peak" in u for u in far.unseen)
