@@ -15,14 +15,14 @@ from pathlib import Path
 
 from podkeeper.api.feed import PodFeed
 from podkeeper.api.server import serve
+from podkeeper.controllers.interface import Controller
 from podkeeper.runtime.agent import Agent
-from podkeeper.runtime.controllers import Controller
 
 
 def controllers() -> list[Controller]:
     """Deployments/ReplicaSets and Services, as kube-controller-manager and kube-proxy."""
+    from podkeeper.controllers.deployments import DeploymentController
     from podkeeper.lb.services import ServiceController
-    from podkeeper.runtime.deployments import DeploymentController
 
     return [DeploymentController(), ServiceController()]
 
