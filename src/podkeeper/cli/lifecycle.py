@@ -49,6 +49,11 @@ _KIND_WORDS = {
     "ReplicaSet": ("replicaset.apps", "replicasets.apps"),
     "Service": ("service", "services"),
     "Endpoints": ("endpoints", "endpoints"),
+    "Job": ("job.batch", "jobs.batch"),
+    "CronJob": ("cronjob.batch", "cronjobs.batch"),
+    "StatefulSet": ("statefulset.apps", "statefulsets.apps"),
+    "DaemonSet": ("daemonset.apps", "daemonsets.apps"),
+    "PersistentVolumeClaim": ("persistentvolumeclaim", "persistentvolumeclaims"),
 }
 
 

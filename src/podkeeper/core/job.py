@@ -56,6 +56,8 @@ class JobSpec:
     active_deadline_seconds: int | None = None
     indexed: bool = False
     pod_failure_policy: tuple[FailurePolicyRule, ...] = ()
+    #: Seconds of the first back-off (the controller's 10 s; scaled down in tests).
+    backoff_base: float = BACKOFF_BASE
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,13 @@ class JobDecision:
     delete_active: bool = False  # a failed Job stops its running pods
 
 
-def backoff_delay(failures: int) -> float:
-    """The wait before the next pod after `failures` counted failures in a row."""
+def backoff_delay(failures: int, base: float = BACKOFF_BASE) -> float:
+    """The wait before the next pod after `failures` counted failures in a row; `base`
+    scales the whole curve (the cap stays 36 times the base, 6 min for 10 s)."""
     if failures <= 0:
         return 0.0
-    return float(min(BACKOFF_BASE * 2.0 ** (failures - 1), BACKOFF_MAX))
+    cap = BACKOFF_MAX * base / BACKOFF_BASE
+    return float(min(base * 2.0 ** (failures - 1), cap))
 
 
 def match_failure_policy(
@@ -187,7 +191,7 @@ def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -
     # Back-off: no new pod until the delay after the latest counted failure has passed.
     if counted:
         last = max(p.finished_at or 0.0 for p in counted)
-        ready_at = last + backoff_delay(len(counted))
+        ready_at = last + backoff_delay(len(counted), spec.backoff_base)
         if now < ready_at:
             d.requeue_at = ready_at
             return d
