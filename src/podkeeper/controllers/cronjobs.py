@@ -79,6 +79,9 @@ class CronClock:
     def virtual(self, wall: float) -> float:
         return self.anchor + (wall - self.anchor) * self.factor
 
+    def real(self, virtual: float) -> float:
+        return self.anchor + (virtual - self.anchor) / self.factor
+
     def real_delay(self, virtual_seconds: float) -> float:
         return virtual_seconds / self.factor
 
@@ -126,11 +129,15 @@ def sync(ctl: WorkloadController, key: Key) -> None:
         ctl.event(rec.obj, "Warning", "UnparseableSchedule", f"unparseable schedule: {err}")
         return
     vnow = datetime.fromtimestamp(clock.virtual(ctl.wall()), tz)
+    # Stored times are real ones; only the schedule arithmetic runs on the scaled clock.
     last = epoch_of(status.get("lastScheduleTime"))
     if last is None:
-        created = epoch_of(rec.obj["metadata"].get("creationTimestamp")) or ctl.wall()
-        last = clock.virtual(created)
-    earliest = datetime.fromtimestamp(last, tz)
+        last = epoch_of(rec.obj["metadata"].get("creationTimestamp")) or ctl.wall()
+    # The exact scheduled time run last (status keeps whole seconds of real time).
+    exact = rec.extra.get("last_scheduled")
+    earliest = datetime.fromtimestamp(
+        exact if isinstance(exact, float) else clock.virtual(last), tz
+    )
     deadline = spec.get("startingDeadlineSeconds")
     deadline = int(deadline) if isinstance(deadline, int) else None
     missed = cron.missed_schedules(schedule, earliest, vnow, deadline)
@@ -152,7 +159,7 @@ def sync(ctl: WorkloadController, key: Key) -> None:
                 f"Missed scheduled time to start a job: {scheduled.isoformat()}",
             )
         else:
-            _run(ctl, key, rec, scheduled, active)
+            _run(ctl, key, rec, scheduled, active, clock)
     _wake(ctl, key, schedule, vnow, clock)
 
 
@@ -174,7 +181,12 @@ def _set_active(status: Obj, active: list[Record]) -> None:
 
 
 def _run(
-    ctl: WorkloadController, key: Key, rec: Record, scheduled: datetime, active: list[Record]
+    ctl: WorkloadController,
+    key: Key,
+    rec: Record,
+    scheduled: datetime,
+    active: list[Record],
+    clock: CronClock,
 ) -> None:
     spec, status = rec.spec, rec.status
     policy = spec.get("concurrencyPolicy") or "Allow"
@@ -199,7 +211,8 @@ def _run(
         created = ctl.objects.get(("Job", key[1], name))
         if created is not None:
             active = [*active, created]
-    status["lastScheduleTime"] = rfc3339(scheduled.timestamp())
+    status["lastScheduleTime"] = rfc3339(clock.real(scheduled.timestamp()))
+    rec.extra["last_scheduled"] = scheduled.timestamp()
     _set_active(status, active)
 
 

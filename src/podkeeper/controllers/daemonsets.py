@@ -46,7 +46,7 @@ def sync(ctl: WorkloadController, key: Key) -> None:
     ns, name = key[1], key[2]
     collision = rec.status.get("collisionCount")
     rev = rsmath.compute_hash(
-        spec.get("template") or {}, collision if isinstance(collision, int) else None
+        spec.get("template") or {}, collision if isinstance(collision, int) else 0
     )
     node = ""
     for t in ctl.owned_pods(key):

@@ -98,8 +98,10 @@ def sync(ctl: WorkloadController, key: Key) -> None:
     spec, status = rec.spec, rec.status
     ns, name = key[1], key[2]
     now = ctl.now()
+    # The hash always includes status.collisionCount (0 at first), as the controller's
+    # `newRevision` passes a pointer to it.
     collision = status.get("collisionCount")
-    update_rev = revision(name, spec, collision if isinstance(collision, int) else None)
+    update_rev = revision(name, spec, collision if isinstance(collision, int) else 0)
     current_rev = str(status.get("currentRevision") or update_rev)
     sspec = set_spec(spec)
     pods: list[ssmath.SetPod] = []
