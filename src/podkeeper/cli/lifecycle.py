@@ -684,12 +684,25 @@ def apply(ctx: click.Context, files: tuple[str, ...]) -> None:
 
 
 def _wait_gone(
-    client: AgentClient, targets: list[tuple[str, str, str]], timeout: float
+    client: AgentClient,
+    targets: list[tuple[str, str, str]],
+    timeout: float,
+    uids: dict[tuple[str, str, str], str] | None = None,
 ) -> list[tuple[str, str, str]]:
+    """The targets still there after `timeout`. With `uids`, an object of the same name but
+    another uid (a StatefulSet's pod created again) counts as gone, as kubectl's wait does."""
     deadline = time.monotonic() + timeout
     remaining = list(targets)
+
+    def there(t: tuple[str, str, str]) -> bool:
+        obj = get_or_none(client, *t)
+        if obj is None:
+            return False
+        uid = (uids or {}).get(t)
+        return not uid or get(obj, "metadata", "uid") == uid
+
     while remaining:
-        remaining = [t for t in remaining if get_or_none(client, *t) is not None]
+        remaining = [t for t in remaining if there(t)]
         if not remaining or time.monotonic() >= deadline:
             break
         time.sleep(POLL)
@@ -750,6 +763,7 @@ def delete(
 
     client = state_of(ctx).client()
     deleted: list[tuple[str, str, str]] = []
+    uids: dict[tuple[str, str, str], str] = {}
     longest_grace = 0
     failed = False
     for kind, ns, name in targets:
@@ -764,6 +778,9 @@ def delete(
             raise
         click.echo(f'{kind_word(kind)} "{name}" deleted')
         deleted.append((kind, ns, name))
+        uid = get(obj, "metadata", "uid") if isinstance(obj, dict) else None
+        if uid:
+            uids[(kind, ns, name)] = str(uid)
         grace = grace_period
         if grace is None:
             own = (
@@ -772,7 +789,7 @@ def delete(
             grace = own if isinstance(own, int) else DEFAULT_GRACE
         longest_grace = max(longest_grace, grace)
     if wait and deleted:
-        left = _wait_gone(client, deleted, longest_grace + 30)
+        left = _wait_gone(client, deleted, longest_grace + 30, uids)
         if left:
             names_left = ", ".join(
                 f"{_KIND_WORDS.get(k, ('', k.lower()))[1]}/{n}" for k, _, n in left
