@@ -386,7 +386,8 @@ def _selector_matches(selector: Any, labels: Any) -> bool:
 def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[str]]:
     """The pods `--wait` waits for among `pods`, and the lines of what is still missing.
 
-    A Pod waits for itself; a Deployment or ReplicaSet for `replicas` pods of its selector."""
+    A Pod waits for itself; a Deployment, ReplicaSet or StatefulSet for `replicas` pods of
+    its selector, a DaemonSet for its one pod."""
     by_key = {(_meta(p)[1], _meta(p)[2]): p for p in pods}
     chosen: dict[tuple[str, str], Obj] = {}
     missing: list[str] = []
@@ -398,7 +399,7 @@ def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[st
                 missing.append(f"pod/{name} is not Ready: not created yet")
             else:
                 chosen[(ns, name)] = pod
-        elif kind in ("Deployment", "ReplicaSet"):
+        elif kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
             selector = get(obj, "spec", "selector")
             owned = [
                 p
@@ -408,7 +409,8 @@ def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[st
                 and not get(p, "metadata", "deletionTimestamp")
             ]
             replicas = get(obj, "spec", "replicas")
-            replicas = replicas if isinstance(replicas, int) else 1
+            # A DaemonSet has one pod on this single node.
+            replicas = replicas if isinstance(replicas, int) and kind != "DaemonSet" else 1
             if len(owned) < replicas:
                 missing.append(
                     f"{kind_word(kind)}/{name} is not Ready: {len(owned)}/{replicas} pods exist"
@@ -422,7 +424,10 @@ def wait_ready(client: AgentClient, objects: list[Obj], timeout: float) -> None:
     """Poll until every applied pod is Ready; CliError (exit 1) saying why when time runs out."""
     from podkeeper.cli.podformat import is_ready, not_ready_reason
 
-    if not any(_meta(o)[0] in ("Pod", "Deployment", "ReplicaSet") for o in objects):
+    if not any(
+        _meta(o)[0] in ("Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+        for o in objects
+    ):
         return
     namespaces = sorted({_meta(o)[1] for o in objects})
     deadline = time.monotonic() + timeout
