@@ -295,6 +295,22 @@ def test_job_ttl_after_finished_deletes_job_and_pods() -> None:
     assert h.names("j-") == []
 
 
+def test_suspended_job_stops_its_pods_and_resumes() -> None:
+    h = make_host()
+    h.apply(job())
+    h.set(h.created[0], "Running", ready=True)
+    h.apply(job(suspend=True))
+    assert h.names("j-") == []
+    cond = condition(h.obj("Job", "j"), "Suspended")
+    assert cond is not None and (cond["status"], cond["reason"]) == ("True", "JobSuspended")
+    h.gone()
+    assert len(h.created) == 1
+    h.apply(job(suspend=False))
+    cond = condition(h.obj("Job", "j"), "Suspended")
+    assert cond is not None and (cond["status"], cond["reason"]) == ("False", "JobResumed")
+    assert len(h.created) == 2
+
+
 # -- StatefulSet -------------------------------------------------------------------
 
 

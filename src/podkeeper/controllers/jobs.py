@@ -135,6 +135,8 @@ def job_spec(spec: Obj, backoff_base: float) -> jobmath.JobSpec:
         indexed=spec.get("completionMode") == "Indexed",
         pod_failure_policy=tuple(rules),
         backoff_base=backoff_base,
+        restart_on_failure=((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
+        == "OnFailure",
     )
 
 
@@ -151,6 +153,12 @@ def outcome(tracked: TrackedPod) -> jobmath.PodOutcome:
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
     exits = []
+    restarts = 0
+    for cs in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        restarts += int(cs.get("restartCount") or 0)
     for cs in [
         *(status.get("initContainerStatuses") or []),
         *(status.get("containerStatuses") or []),
@@ -169,6 +177,7 @@ def outcome(tracked: TrackedPod) -> jobmath.PodOutcome:
         exits=tuple(exits),
         conditions=conditions,
         namespace=str(meta.get("namespace") or "default"),
+        restarts=restarts,
     )
 
 
@@ -203,15 +212,12 @@ def sync(ctl: WorkloadController, key: Key) -> None:
         _after_finished(ctl, key, rec, now)
         return
     tracked = ctl.owned_pods(key)
-    if spec.get("suspend"):
-        for t in tracked:
-            if phase_of(t.snapshot) in ("Pending", "Running"):
-                ctl.delete_pod((key[1], str(t.snapshot["metadata"]["name"])))
-        status["active"] = 0
+    if _suspension(ctl, rec, tracked, now):
         return
     if "startTime" not in status:
         status["startTime"] = rfc3339(ctl.wall())
         rec.extra["started"] = now
+    status = rec.status
     started = float(rec.extra.get("started", rec.created))
     # A pod the controller is deleting is no longer active; it still counts once it ended.
     live = [
@@ -251,18 +257,7 @@ def sync(ctl: WorkloadController, key: Key) -> None:
     if d.condition is not None:
         type_, reason, message = d.condition
         wall = rfc3339(ctl.wall())
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != type_]
-        conditions.append(
-            {
-                "type": type_,
-                "status": "True",
-                "lastProbeTime": wall,
-                "lastTransitionTime": wall,
-                "reason": reason,
-                "message": message,
-            }
-        )
-        status["conditions"] = conditions
+        _set_condition(status, type_, "True", reason, message, wall)
         rec.extra["finished_at"] = now
         if type_ == "Complete":
             status["completionTime"] = wall
@@ -277,6 +272,54 @@ def sync(ctl: WorkloadController, key: Key) -> None:
         deadline = started + jspec.active_deadline_seconds
         wake = deadline if wake is None else min(wake, deadline)
     ctl.wake_at(key, wake)
+
+
+def _set_condition(
+    status: Obj, type_: str, value: str, reason: str, message: str, wall: str
+) -> None:
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != type_]
+    conditions.append(
+        {
+            "type": type_,
+            "status": value,
+            "lastProbeTime": wall,
+            "lastTransitionTime": wall,
+            "reason": reason,
+            "message": message,
+        }
+    )
+    status["conditions"] = conditions
+
+
+def _suspension(
+    ctl: WorkloadController, rec: Record, tracked: list[TrackedPod], now: float
+) -> bool:
+    """`spec.suspend` (job_controller.go): a suspended Job deletes its active pods and gets
+    the Suspended condition; resuming flips it to False and restarts the clock of
+    activeDeadlineSeconds (startTime is reset). True while suspended."""
+    status = rec.status
+    current = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Suspended"), None
+    )
+    wall = rfc3339(ctl.wall())
+    if rec.spec.get("suspend"):
+        for t in tracked:
+            if phase_of(t.snapshot) in ("Pending", "Running") and not deleting(t.snapshot):
+                ctl.delete_pod(
+                    (rec.obj["metadata"]["namespace"], str(t.snapshot["metadata"]["name"]))
+                )
+        if current is None or current.get("status") != "True":
+            _set_condition(status, "Suspended", "True", "JobSuspended", "Job suspended", wall)
+            ctl.event(rec.obj, "Normal", "Suspended", "Job suspended")
+        status["active"] = 0
+        status.pop("startTime", None)
+        return True
+    if current is not None and current.get("status") == "True":
+        _set_condition(status, "Suspended", "False", "JobResumed", "Job resumed", wall)
+        ctl.event(rec.obj, "Normal", "Resumed", "Job resumed")
+        rec.extra["started"] = now
+        status["startTime"] = wall
+    return False
 
 
 def _create(ctl: WorkloadController, key: Key, template: Obj, index: int | None) -> None:

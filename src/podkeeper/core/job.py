@@ -58,6 +58,8 @@ class JobSpec:
     pod_failure_policy: tuple[FailurePolicyRule, ...] = ()
     #: Seconds of the first back-off (the controller's 10 s; scaled down in tests).
     backoff_base: float = BACKOFF_BASE
+    #: restartPolicy OnFailure: container restarts of active pods count against backoffLimit.
+    restart_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class PodOutcome:
     exits: tuple[ContainerExit, ...] = ()  # terminated containers (init ones included)
     conditions: tuple[tuple[str, str], ...] = ()  # (type, status), e.g. DisruptionTarget
     namespace: str = "default"
+    restarts: int = 0  # restartCount summed over its (init) containers
 
 
 @dataclass
@@ -130,6 +133,17 @@ def match_failure_policy(
     return None
 
 
+def _past_backoff_limit_on_failure(spec: JobSpec, active: list[PodOutcome]) -> bool:
+    """`pastBackoffLimitOnFailure`: with restartPolicy OnFailure a pod never fails, its
+    containers restart; their restarts count instead (any restart when the limit is 0)."""
+    if not spec.restart_on_failure:
+        return False
+    restarts = sum(p.restarts for p in active)
+    if spec.backoff_limit == 0:
+        return restarts > 0
+    return restarts >= spec.backoff_limit
+
+
 def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -> JobDecision:
     """One `syncJob` pass over the Job's pods."""
     d = JobDecision()
@@ -169,7 +183,7 @@ def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -
             "Reached expected number of succeeded pods",
         )
         return d
-    if d.failed > spec.backoff_limit:
+    if d.failed > spec.backoff_limit or _past_backoff_limit_on_failure(spec, active):
         d.condition = (
             "Failed",
             "BackoffLimitExceeded",
