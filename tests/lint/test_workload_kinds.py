@@ -67,5 +67,5 @@ def test_workload_kinds_and_claims_lint_without_input_errors(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump_all(DOCS))
     findings = lint_documents(load([str(path)], None), Config())
     assert not [f for f in findings if f.rule == "k8s-invalid"], findings
-    linted = {f.message.split(" ")[0] for f in findings}
-    assert {"StatefulSet/db", "DaemonSet/agent", "CronJob/tick"} <= {m.rstrip(":") for m in linted}
+    linted = {f"{f.kind}/{f.name}" for f in findings}
+    assert {"StatefulSet/db", "DaemonSet/agent", "CronJob/tick"} <= linted
