@@ -401,6 +401,26 @@ def test_statefulset_claims_are_created_and_kept(tmp_path: Path) -> None:
     assert not folder.exists()
 
 
+def test_statefulset_retention_policy_delete(tmp_path: Path) -> None:
+    h = make_host(tmp_path)
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    policy = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    spec = {"volumeClaimTemplates": [claim], "persistentVolumeClaimRetentionPolicy": policy}
+    h.apply(sts(replicas=2, **spec))
+    h.set("web-0", "Running", ready=True)
+    h.set("web-1", "Running", ready=True)
+    h.apply(sts(replicas=1, **spec))
+    assert h.c.get("PersistentVolumeClaim", "default", "data-web-1") is not None  # pod still there
+    h.gone()
+    assert h.c.get("PersistentVolumeClaim", "default", "data-web-1") is None
+    assert not (tmp_path / "pvc" / "default" / "data-web-1").exists()
+    asyncio.run(h.c.delete("StatefulSet", "default", "web", None))
+    assert h.c.get("PersistentVolumeClaim", "default", "data-web-0") is None
+
+
 # -- CronJob ---------------------------------------------------------------------
 
 

@@ -4,8 +4,9 @@ A claim is Bound at once to a volume `pvc-<uid>` whose data is the directory
 `$PODKEEPER_HOME/volumes/pvc/<namespace>/<claim>` (briefs/contracts.md item 2: the
 `persistentVolumeClaim` volume source mounts exactly that directory). The directory
 is created owner-only; deleting the claim deletes it (a dynamically provisioned
-volume's reclaimPolicy is Delete). Claims a StatefulSet made are never deleted with
-the set or its pods: that is how its data survives them.
+volume's reclaimPolicy is Delete). Claims a StatefulSet made outlive its pods, and the
+set itself unless its persistentVolumeClaimRetentionPolicy says Delete: that is how
+its data survives them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ set's serviceName), labelled `controller-revision-hash: <set>-<hash>`,
 `volumeClaimTemplates` entry becomes a PersistentVolumeClaim `<template>-<set>-<ordinal>`
 created before the pod (`stateful_pod_control.go createPersistentVolumeClaims`) and
 referenced by a `persistentVolumeClaim` volume of the same name; claims outlive their
-pods and the set (persistentVolumeClaimRetentionPolicy Retain).
+pods, and the set and its scale-downs unless persistentVolumeClaimRetentionPolicy's
+whenDeleted / whenScaled says Delete.
 
 What to create or delete next is `podkeeper.core.statefulset.sync`'s decision
 (OrderedReady / Parallel, RollingUpdate with partition and maxUnavailable, OnDelete,
@@ -147,6 +148,9 @@ def sync(ctl: WorkloadController, key: Key) -> None:
             f"delete Pod {pname} in StatefulSet {name} successful",
         )
     ctl.wake_at(key, d.requeue_at)
+    if _retention(spec, "whenScaled") == "Delete":
+        alive = set(tracked_by_ordinal)
+        _delete_claims(ctl, rec, lambda o: o >= sspec.replicas and o not in alive)
     _status(ctl, key, rec, current_rev, update_rev, sspec, now)
 
 
@@ -184,6 +188,37 @@ def _status(
         "collisionCount": int(rec.status.get("collisionCount") or 0),
     }
     rec.obj["status"] = status
+
+
+def _retention(spec: Obj, when: str) -> str:
+    """`persistentVolumeClaimRetentionPolicy.whenDeleted|whenScaled` (Retain by default)."""
+    policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    return str(policy.get(when) or "Retain")
+
+
+def _delete_claims(ctl: WorkloadController, rec: Record, doomed: Any) -> None:
+    """Delete the set's claims whose ordinal `doomed(ordinal)` says (the retention policy's
+    Delete: `stateful_pod_control.go` claims owned by the set or the scaled-down pod)."""
+    ns, name = rec.obj["metadata"]["namespace"], rec.obj["metadata"]["name"]
+    for tmpl in rec.spec.get("volumeClaimTemplates") or []:
+        tname = str((tmpl.get("metadata") or {}).get("name", ""))
+        prefix = f"{tname}-{name}-"
+        for key in [k for k in ctl.objects if k[0] == "PersistentVolumeClaim" and k[1] == ns]:
+            tail = key[2][len(prefix) :] if key[2].startswith(prefix) else ""
+            if tail.isdigit() and doomed(int(tail)):
+                ctl.remove(key)
+                ctl.event(
+                    rec.obj,
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"delete Claim {key[2]} in StatefulSet {name} success",
+                )
+
+
+def on_delete(ctl: WorkloadController, rec: Record) -> None:
+    """The set is deleted: its claims go too when whenDeleted is Delete."""
+    if _retention(rec.spec, "whenDeleted") == "Delete":
+        _delete_claims(ctl, rec, lambda o: True)
 
 
 def _create(ctl: WorkloadController, key: Key, rec: Record, ordinal: int, rev: str) -> None:

@@ -346,6 +346,10 @@ class WorkloadController:
                 self.remove(other_key, grace)
         if key[0] == "PersistentVolumeClaim":
             pvcs.release(self, rec)
+        elif key[0] == "StatefulSet":
+            from podkeeper.controllers import statefulsets
+
+            statefulsets.on_delete(self, rec)
         owner = self.owner_key(rec.obj)
         if owner is not None:
             self.mark(owner)

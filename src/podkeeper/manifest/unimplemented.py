@@ -138,8 +138,7 @@ _TOP_LEVEL: dict[str, Schema] = {
 }
 # The workload kinds of controllers/workloads.py (issue 12). Left out, so warned about:
 # Job backoffLimitPerIndex, maxFailedIndexes, podReplacementPolicy, successPolicy,
-# managedBy; StatefulSet ordinals and persistentVolumeClaimRetentionPolicy (claims are
-# always retained); claim selectors and data sources.
+# managedBy; StatefulSet ordinals; claim selectors and data sources.
 _JOB_SPEC: Schema = {
     "completions": None,
     "parallelism": None,
@@ -182,6 +181,7 @@ _STATEFULSET_SPEC: Schema = {
     ],
     "minReadySeconds": None,
     "revisionHistoryLimit": None,
+    "persistentVolumeClaimRetentionPolicy": None,
 }
 _DAEMONSET_SPEC: Schema = {
     "selector": None,
