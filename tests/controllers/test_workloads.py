@@ -449,6 +449,15 @@ def cronjob(schedule: str = "*/5 * * * *", **spec: Any) -> Obj:
     )
 
 
+def test_cronjob_time_zone_decides_the_schedule() -> None:
+    h = make_host()
+    # 12:03:10 UTC is 13:03:10 in Paris: "5 13 * * *" there is 12:05 UTC.
+    h.apply(cronjob("5 13 * * *", timeZone="Europe/Paris"))
+    h.advance(110)
+    assert len(jobs_of(h)) == 1
+    assert h.obj("CronJob", "cj")["status"]["lastScheduleTime"] == "2026-12-05T12:05:00Z"
+
+
 def jobs_of(h: FakeHost) -> list[str]:
     return [j["metadata"]["name"] for j in h.c.list("Job", "default")]
 
@@ -518,6 +527,10 @@ def test_cronjob_validation() -> None:
     h = make_host()
     bad = cronjob("61 * * * *")
     assert "spec.schedule: Invalid value" in h.c.validate(bad)[0]
+    crontz = cronjob("CRON_TZ=Europe/Paris 0 * * * *")
+    assert h.c.validate(crontz)[0].endswith(
+        "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+    )
     tz = cronjob(timeZone="Mars/Base")
     assert "spec.timeZone" in h.c.validate(tz)[0]
 

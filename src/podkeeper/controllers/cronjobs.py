@@ -38,6 +38,12 @@ def validate(obj: Obj) -> list[str]:
     if not isinstance(schedule, str) or not schedule:
         return [f'CronJob.batch "{name}" is invalid: spec.schedule: Required value']
     out = []
+    if "TZ" in schedule:
+        # validation.go validateScheduleFormat (new objects): the zone goes in spec.timeZone.
+        return [
+            f'CronJob.batch "{name}" is invalid: spec.schedule: Invalid value: "{schedule}": '
+            "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+        ]
     try:
         cron.parse(schedule)
     except cron.ScheduleError as err:
