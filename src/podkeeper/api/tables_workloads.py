@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from podkeeper.api.selectors import format_selector
-from podkeeper.api.tables import Cell, Column, epoch, human_duration, since
+from podkeeper.api.tables import Cell, Column, epoch, since
+from podkeeper.core.duration import human_duration
 
 Obj = dict[str, Any]
 
