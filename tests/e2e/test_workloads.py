@@ -368,7 +368,8 @@ def test_statefulset_claim_directory_survives_pod_deletion(pk: PK) -> None:
         }
     ]
     pk.up(manifest)
-    pod = pk.wait_for("db-0 to be Ready", lambda: is_ready(pk.pod("db-0")) and pk.pod("db-0"), 60)
+    pk.wait_for("db-0 to be Ready", lambda: observe(pk, "db-0").get("db-0", (False,))[0], 60)
+    pod = pk.pod("db-0")
     claims = [v for v in pod["spec"]["volumes"] if v["name"] == "data"]
     assert claims == [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}]
     pvc = get(pk, "pvc", "data-db-0")
@@ -381,11 +382,13 @@ def test_statefulset_claim_directory_survives_pod_deletion(pk: PK) -> None:
     assert re.search(r"^data-db-0\s+Bound\s+pvc-[0-9a-f-]+\s+1Gi\s+RWO\s", table, re.M), table
     uid = pod["metadata"]["uid"]
     pk.run("delete", "pod", "db-0")
-    pk.wait_for(
-        "a new db-0 to be Ready",
-        lambda: (p := pk.pod("db-0"))["metadata"]["uid"] != uid and is_ready(p),
-        timeout=60,
-    )
+
+    # Between the old pod's end and the new one's creation there is no db-0: list, not get.
+    def replaced() -> bool:
+        now = observe(pk, "db-0").get("db-0")
+        return now is not None and now[0] and not now[1] and now[2] != uid
+
+    pk.wait_for("a new db-0 to be Ready", replaced, timeout=60)
     assert (data / "state.txt").read_text() == "kept"
     # Claims outlive their set too (persistentVolumeClaimRetentionPolicy Retain).
     pk.run("delete", "statefulset", "db")
