@@ -295,6 +295,18 @@ def test_job_ttl_after_finished_deletes_job_and_pods() -> None:
     assert h.names("j-") == []
 
 
+def test_a_job_pod_deleted_by_hand_counts_as_failed() -> None:
+    h = make_host()
+    h.apply(job(backoffLimit=0))
+    pod = h.pods.pop(("default", h.created[0]))
+    pod["status"] = {"phase": "Running"}
+    h.c.pod_gone(pod)
+    h.c.flush()
+    failed = condition(h.obj("Job", "j"), "Failed")
+    assert failed is not None and failed["reason"] == "BackoffLimitExceeded"
+    assert h.obj("Job", "j")["status"]["failed"] == 1
+
+
 def test_suspended_job_stops_its_pods_and_resumes() -> None:
     h = make_host()
     h.apply(job())

@@ -181,6 +181,42 @@ def outcome(tracked: TrackedPod) -> jobmath.PodOutcome:
     )
 
 
+def pod_lost(ctl: WorkloadController, rec: Record, tracked: TrackedPod, last: Obj) -> None:
+    """A pod of the Job went away. A finished one keeps counting with its outcome; one
+    that had not finished and that the controller did not delete (a user's `delete pod`,
+    an eviction) counts as failed, as the Job controller's finalizer tracking counts it
+    (`job_controller.go` trackJobStatusAndRemoveFinalizers). Remembered in the Job's
+    record, since the pod object is gone."""
+    done = phase_of(last) in ("Succeeded", "Failed")
+    if not done and tracked.deleted_by_controller:
+        return
+    lost = list(rec.extra.get("lost", []))
+    phase = phase_of(last) if done else "Failed"
+    meta = last.get("metadata") or {}
+    lost.append(
+        {
+            "name": str(meta.get("name")),
+            "phase": phase,
+            "index": _index_of(last),
+            "finished_at": tracked.finished_at if tracked.finished_at is not None else ctl.now(),
+        }
+    )
+    rec.extra["lost"] = lost
+
+
+def _lost_outcomes(rec: Record) -> list[jobmath.PodOutcome]:
+    return [
+        jobmath.PodOutcome(
+            name=str(item["name"]),
+            phase=str(item["phase"]),
+            index=item["index"],
+            finished_at=float(item["finished_at"]),
+            namespace=str(rec.obj["metadata"]["namespace"]),
+        )
+        for item in rec.extra.get("lost", [])
+    ]
+
+
 def finished(obj: Obj) -> str | None:
     """`Complete` or `Failed` when the Job has that condition True, else None."""
     for c in (obj.get("status") or {}).get("conditions") or []:
@@ -225,7 +261,7 @@ def sync(ctl: WorkloadController, key: Key) -> None:
         for t in tracked
         if not (deleting(t.snapshot) and phase_of(t.snapshot) in ("Pending", "Running"))
     ]
-    outcomes = [outcome(t) for t in live]
+    outcomes = [outcome(t) for t in live] + _lost_outcomes(rec)
     jspec = job_spec(spec, ctl.settings.job_backoff_base)
     d = jobmath.sync(jspec, outcomes, started, now)
     ns = key[1]

@@ -130,6 +130,7 @@ class TrackedPod:
     seen_ready_at: float | None = None  # monotonic, when it last became Ready
     finished_at: float | None = None  # monotonic, when first seen Succeeded/Failed
     restoring: bool = False
+    deleted_by_controller: bool = False  # we deleted it (not the user, not an eviction)
 
 
 @dataclass
@@ -393,6 +394,10 @@ class WorkloadController:
         pkey = (str(meta.get("namespace") or "default"), str(meta.get("name", "")))
         tracked = self.pods.pop(pkey, None)
         if tracked is not None:
+            if tracked.owner[0] == "Job" and tracked.owner in self.objects:
+                from podkeeper.controllers import jobs
+
+                jobs.pod_lost(self, self.objects[tracked.owner], tracked, pod)
             self.mark(tracked.owner)
 
     async def before_pod_stop(self, pod: Obj, budget: float) -> None:
@@ -524,6 +529,7 @@ class WorkloadController:
             return
         tracked.snapshot = copy.deepcopy(tracked.snapshot)
         tracked.snapshot.setdefault("metadata", {})["deletionTimestamp"] = rfc3339(self.wall())
+        tracked.deleted_by_controller = True
         if self.host.delete_pod(pkey[0], pkey[1], grace) is None:
             self.pods.pop(pkey, None)  # already gone
 
