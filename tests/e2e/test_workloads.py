@@ -421,3 +421,8 @@ def test_daemonset_runs_one_pod_and_rolls(pk: PK) -> None:
     second = pk.wait_for("the new daemon pod", one_ready, timeout=60)
     assert set(second) != set(first)
     assert len([p for p in observe(pk, "agent-").values() if not p[1]]) == 1
+    # `rollout restart` stamps the template: one more replacement.
+    assert pk.run("rollout", "restart", "ds/agent").out.strip() == "daemonset.apps/agent restarted"
+    pk.run("rollout", "status", "daemonset/agent", "--timeout", "60s", timeout=90)
+    third = pk.wait_for("the restarted daemon pod", one_ready, timeout=60)
+    assert set(third) != set(second)
