@@ -9,8 +9,10 @@ generous deadline; nothing asserts on a fixed sleep.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -426,3 +428,32 @@ def test_daemonset_runs_one_pod_and_rolls(pk: PK) -> None:
     pk.run("rollout", "status", "daemonset/agent", "--timeout", "60s", timeout=90)
     third = pk.wait_for("the restarted daemon pod", one_ready, timeout=60)
     assert set(third) != set(second)
+
+
+def test_workload_pods_survive_an_agent_crash_without_duplicates(pk: PK) -> None:
+    sleeper = job("long", ["sleep", "3600"])
+    pk.up(statefulset("web", 2), sleeper)
+    pk.wait_for(
+        "both set pods Ready",
+        lambda: len([v for v in observe(pk, "web-").values() if v[0]]) == 2,
+        90,
+    )
+    before = {**observe(pk, "web-"), **observe(pk, "long-")}
+    assert len(before) == 3
+    pid = pk.agent_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    pk.wait_for("the agent to die", lambda: not Path(f"/proc/{pid}").exists(), 30)
+    # The next `up` starts a new agent, which adopts the running containers.
+    pk.up(statefulset("web", 2), sleeper)
+
+    def settled() -> Any:
+        now = {**observe(pk, "web-"), **observe(pk, "long-")}
+        return set(now) == set(before) and all(v[0] for k, v in now.items() if k.startswith("web"))
+
+    pk.wait_for("the same pods back", settled, timeout=90)
+    after = {**observe(pk, "web-"), **observe(pk, "long-")}
+    assert {k: v[2] for k, v in after.items()} == {k: v[2] for k, v in before.items()}
+    creates = [e for e in pk.events() if e["reason"] == "SuccessfulCreate"]
+    assert sum(int(e.get("count") or 1) for e in creates) == 3, [e["message"] for e in creates]
+    assert get(pk, "job", "long")["status"]["active"] == 1
