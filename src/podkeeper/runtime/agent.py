@@ -73,6 +73,7 @@ from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.nodestats import configured_thresholds, read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
+from podkeeper.runtime.volumes import VolumeManager
 
 if TYPE_CHECKING:
     from podkeeper.runtime.cri import PodSandboxSpec
@@ -123,6 +124,8 @@ class Agent:
         if damage:
             self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
         self.store.on_degraded = self._store_degraded
+        #: Pods' volumes on the host (runtime/volumes.py); objects come from the store.
+        self.volumes = VolumeManager(home, self.store.get_object)
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -183,6 +186,7 @@ class Agent:
             if not o.get("metadata", {}).get("deletionTimestamp")
         )
         stale = await self.sandboxes.cleanup_stale(keep)
+        stale += await asyncio.to_thread(self.volumes.cleanup_stale, keep)
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
         for reason, message in self.start_warnings:
@@ -222,6 +226,8 @@ class Agent:
             if w.sandbox is not None:
                 await self.sandboxes.destroy(w.sandbox)
         for line in await self.sandboxes.cleanup_stale(frozenset()):
+            log.warning("removed at shutdown: %s", line)
+        for line in await asyncio.to_thread(self.volumes.cleanup_stale, frozenset()):
             log.warning("removed at shutdown: %s", line)
         self.store.close()
         for name in (PID_NAME, "containers.json"):

@@ -24,7 +24,9 @@ agent's home holds its API socket, database and logs: a tmpfs over each hides th
 
 from __future__ import annotations
 
+import os
 import shlex
+from collections.abc import Callable, Sequence
 
 #: Mounts directly below the parent folder, to carry over its overlay (mountinfo field 5).
 _SUBMOUNTS = (
@@ -78,3 +80,99 @@ def hide_step(paths: tuple[str, ...]) -> str:
         ' -o ro,mode=0755,size=4k,nosuid,nodev,noexec tmpfs "$h" || return 1; done; };'
         f" pk_hide {quoted}; }}"
     )
+
+
+# ---------------------------------------------------------------- volume mounts
+#
+# A volume (runtime/volumes.py made it under the agent home, or a hostPath) is bind-mounted
+# in two steps. Staging, first thing in the mount namespace: each source is bound onto a
+# folder of the private scratch tmpfs, while the host's paths are still the host's (the
+# private /tmp overlay would otherwise turn a home under /tmp into a copy-on-write view,
+# and two containers sharing an emptyDir would write to two different upper layers).
+# Mounting, after /tmp, /etc/hosts and the termination message: each staged mount is
+# moved onto its mountPath (in depth order, parents first, as containerd sorts mounts),
+# then made read-only when asked. A mountPath missing from the host is created in the
+# container only, under an overlay of its nearest existing folder (the same trick as the
+# termination message), so the host is never written.
+
+_OVERLAY_FN = (
+    "pk_ovl() { P=$1; shift;"
+    ' D=/run/podkeeper-tmp/$(cat /proc/sys/kernel/random/uuid); mkdir -p "$D"'
+    ' && mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$D"'
+    ' && mkdir "$D/u" "$D/w" "$D/s" || return 1;'
+    ' chown --reference="$P" "$D/u" && chmod --reference="$P" "$D/u" || return 1;'
+    ' for e in "$@"; do r=${e#?:};'
+    ' case $e in d:*) (umask 022; mkdir -p "$D/u/$r") ;;'
+    ' *) (umask 022; mkdir -p "$D/u/$(dirname "$r")" && : >"$D/u/$r") ;; esac || return 1;'
+    " done;"
+    f" S=$({_SUBMOUNTS}); i=0;"
+    ' for m in $S; do mkdir "$D/s/$i" && mount --rbind "$m" "$D/s/$i" || return 1;'
+    " i=$((i+1)); done;"
+    ' mount -t overlay -o "lowerdir=$P,upperdir=$D/u,workdir=$D/w" overlay "$P" || return 1;'
+    ' i=0; for m in $S; do mount --move "$D/s/$i" "$m" || return 1; i=$((i+1)); done;'
+    ' umount -l "$D" && rmdir "$D"; }'
+)
+_STAGE = "/run/podkeeper-tmp/vol"
+
+
+class MountPlanError(Exception):
+    """A mountPath the process runtime cannot provide (CreateContainerConfigError)."""
+
+
+def _within(path: str, parent: str) -> bool:
+    return parent == "/" or path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def volume_steps(
+    mounts: Sequence[tuple[str, str, bool]],
+    exists: Callable[[str], bool] = os.path.lexists,
+    is_dir: Callable[[str], bool] = os.path.isdir,
+) -> tuple[list[str], list[str]]:
+    """The (staging, mounting) shell steps for `mounts` = (container_path, host_path,
+    read_only) tuples. Raises `MountPlanError` for a mountPath that is not absolute or
+    whose nearest existing folder is `/` itself (the process runtime shares the host's
+    root, which cannot be overlaid under a running process)."""
+    order = sorted(range(len(mounts)), key=lambda i: mounts[i][0].rstrip("/").count("/"))
+    stage: list[str] = []
+    overlays: dict[str, list[str]] = {}
+    moves: list[str] = []
+    targets = [os.path.normpath(m[0]) for m in mounts]
+    for n, i in enumerate(order):
+        target, host, read_only = targets[i], mounts[i][1], mounts[i][2]
+        if not target.startswith("/") or target == "/":
+            raise MountPlanError(f"mountPath {mounts[i][0]!r} must be an absolute path below /")
+        folder = is_dir(host)
+        staged = f"{_STAGE}/{n}"
+        make = f"mkdir -p {staged}" if folder else f"mkdir -p {_STAGE} && : >{staged}"
+        stage.append(f"{make} && mount --rbind {shlex.quote(host)} {staged}")
+        parent_mount = any(_within(target, t) and t != target for t in targets)
+        q = shlex.quote(target)
+        if parent_mount:
+            # Inside another volume: runc creates the mountpoint in that volume.
+            if folder:
+                moves.append(f"mkdir -p {q}")
+            else:
+                moves.append(f'mkdir -p "$(dirname {q})" && {{ [ -e {q} ] || : >{q}; }}')
+        elif not exists(target):
+            anc = os.path.dirname(target)
+            while anc != "/" and not exists(anc):
+                anc = os.path.dirname(anc)
+            if anc == "/" or not is_dir(anc):
+                raise MountPlanError(
+                    f"mountPath {target}: the process runtime runs on the host's root filesystem"
+                    " and can only create a mount point below an existing folder other than /"
+                    " (e.g. /mnt, /srv, /opt, /etc); use --runtime containerd for top-level paths"
+                )
+            rel = os.path.relpath(target, anc)
+            overlays.setdefault(anc, []).append(("d:" if folder else "f:") + rel)
+        moves.append(f"mount --move {staged} {q}")
+        if read_only:
+            moves.append(f"mount -o remount,bind,ro {q}")
+    steps = []
+    if overlays:
+        calls = " && ".join(
+            f"pk_ovl {shlex.quote(anc)} " + " ".join(shlex.quote(e) for e in entries)
+            for anc, entries in overlays.items()
+        )
+        steps.append(f"{{ {_OVERLAY_FN}; {calls}; }}")
+    return stage, steps + moves

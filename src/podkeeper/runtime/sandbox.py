@@ -53,7 +53,7 @@ from typing import TypeVar
 
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxError, SandboxInfo
-from podkeeper.runtime.mounts import hide_step, message_step, open_message_step
+from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
 
 T = TypeVar("T")
 
@@ -302,6 +302,8 @@ def container_prefix(
     unshare: str = "unshare",
     nsenter: str = "nsenter",
     message: tuple[str, str] | None = None,
+    volumes: Sequence[tuple[str, str, bool]] = (),
+    workdir: str = "",
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
@@ -321,7 +323,10 @@ def container_prefix(
 
     `message` (agent-owned file, `terminationMessagePath`) and
     `sandbox.hidden_paths` add the steps of runtime/mounts.py, which need the
-    mount namespace: without one (no pid namespace nor private /tmp) neither applies."""
+    mount namespace: without one (no pid namespace nor private /tmp) neither applies.
+    `volumes` ((mountPath, host path, read-only) of runtime/mounts.py `volume_steps`) are
+    mounted there too, and `workdir` is entered after them (it may be inside one); the
+    caller refuses volumes without a mount namespace. Raises `MountPlanError`."""
     prefix: list[str] = []
     if sandbox.netns_path:
         prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
@@ -342,9 +347,14 @@ def container_prefix(
         if os.path.isfile(hosts):
             steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
     if "--mount" in flags:
+        stage, mount_steps = volume_steps(volumes) if volumes else ([], [])
         if message is not None:
             steps.insert(0, open_message_step(message[0]))
             steps.append(message_step(message[1]))
+        steps[0:0] = stage
+        steps += mount_steps
+        if volumes and workdir:
+            steps.append(f"cd {shlex.quote(workdir)}")
         if sandbox.hidden_paths:
             steps.append(hide_step(sandbox.hidden_paths))
         # Scratch folders (/run/podkeeper-tmp/<uuid>) are made on a tmpfs private to this
