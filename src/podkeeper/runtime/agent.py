@@ -126,6 +126,7 @@ class Agent:
         self.store.on_degraded = self._store_degraded
         #: Pods' volumes on the host (runtime/volumes.py); objects come from the store.
         self.volumes = VolumeManager(home, self.store.get_object)
+        self.store.on_object_change = self._config_object_changed
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -696,6 +697,7 @@ class Agent:
         if changed:
             worker._snapshot = None  # the cached snapshot keys on status, not labels
             self._pod_changed(worker)
+            worker.volumes_changed()  # downwardAPI volumes show labels and annotations
         return worker.snapshot()
 
     async def _reap_pod(self, worker: PodWorker) -> None:
@@ -715,6 +717,13 @@ class Agent:
         self.metrics.forget_pod(worker.pod.metadata.uid)
         for c in self.controllers:
             c.pod_gone(snapshot)
+
+    def _config_object_changed(self, kind: str, namespace: str, name: str) -> None:
+        """A ConfigMap or Secret changed: the pods of its namespace resync their volumes now
+        rather than at their next periodic resync (a pod waiting on it retries at once)."""
+        for (ns, _), worker in self.pods.items():
+            if ns == namespace:
+                worker.volumes_changed()
 
     def _pod_changed(self, worker: PodWorker) -> None:
         if worker.machine.finished:

@@ -106,8 +106,9 @@ _OVERLAY_FN = (
     ' *) (umask 022; mkdir -p "$D/u/$(dirname "$r")" && : >"$D/u/$r") ;; esac || return 1;'
     " done;"
     f" S=$({_SUBMOUNTS}); i=0;"
-    ' for m in $S; do mkdir "$D/s/$i" && mount --rbind "$m" "$D/s/$i" || return 1;'
-    " i=$((i+1)); done;"
+    # A submount may be a file (/etc/hosts): its stand-in must be a file too.
+    ' for m in $S; do { if [ -d "$m" ]; then mkdir "$D/s/$i"; else : >"$D/s/$i"; fi; }'
+    ' && mount --rbind "$m" "$D/s/$i" || return 1; i=$((i+1)); done;'
     ' mount -t overlay -o "lowerdir=$P,upperdir=$D/u,workdir=$D/w" overlay "$P" || return 1;'
     ' i=0; for m in $S; do mount --move "$D/s/$i" "$m" || return 1; i=$((i+1)); done;'
     ' umount -l "$D" && rmdir "$D"; }'

@@ -10,6 +10,7 @@ sandbox and waits for the end. Nothing here decides anything the kubelet decides
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -117,6 +118,7 @@ class PodWorker:
     #: The pod's volumes on the host (runtime/volumes.py), once made.
     volumes: PodVolumes | None = None
     _volume_task: asyncio.Task[None] | None = None
+    _volume_wake: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set (class-wide) only by measurements; when None the loop does no extra work.
     probe_trace: ClassVar[ProbeTrace | None] = None
 
@@ -265,10 +267,12 @@ class PodWorker:
                 self._warn("FailedMount", str(err))
                 log.info("pod %s: %s (retry in %gs)", self.name, err, delay)
             retry_at = self.agent.now() + delay
-            while self.agent.now() < retry_at:
+            self._volume_wake.clear()
+            while self.agent.now() < retry_at and not self._volume_wake.is_set():
                 if self.machine.deleting or self.machine.finished:
                     return False
-                await asyncio.sleep(0.1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._volume_wake.wait(), 0.1)
             delay = min(delay * 2, VOLUME_RETRY_MAX)
         self._volume_task = asyncio.create_task(self._resync_volumes(), name=f"volumes {self.name}")
         return True
@@ -281,7 +285,9 @@ class PodWorker:
         if state is None or not state.written:
             return
         while True:
-            await asyncio.sleep(VOLUME_RESYNC)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._volume_wake.wait(), VOLUME_RESYNC)
+            self._volume_wake.clear()
             changed, errors = manager.resync(self.obj, state, self._container_resources)
             for name in changed:
                 log.info("pod %s: volume %s updated", self.name, name)
@@ -293,6 +299,11 @@ class PodWorker:
             for name in list(state.errors):
                 if name not in seen:
                     del state.errors[name]
+
+    def volumes_changed(self) -> None:
+        """An object this pod's volumes may show changed: resync now, and retry a volume
+        that could not be made at once (the kubelet's pod sync after a watch event)."""
+        self._volume_wake.set()
 
     async def _teardown_volumes(self) -> None:
         """Unmount and remove the pod's volumes (emptyDir content goes; hostPath and claim
