@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -423,7 +424,10 @@ def test_configmap_update_latency(pk: PK) -> None:
     pid = pk.wait_for("pid", lambda: _pid(pk, "lat"), 30)
     path = f"/proc/{pid}/root/etc/pk-lat/v"
     samples = []
+    rng = random.Random(12)
     for i in range(1, 11):
+        # A write lands anywhere in the resync period, as a user's would.
+        time.sleep(rng.uniform(0, 1))
         t0 = time.monotonic()
         seed(pk, configmap("lat", v=str(i)))
         deadline = t0 + 30

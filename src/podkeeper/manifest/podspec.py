@@ -26,6 +26,7 @@ from podkeeper.manifest.checks import (
 )
 from podkeeper.manifest.containers import validate_containers, validate_init_containers
 from podkeeper.manifest.field import INVALID, NOT_SUPPORTED, REQUIRED, FieldError, supported
+from podkeeper.manifest.volumes import validate_volume_mounts, validate_volumes
 
 NameCheck = Callable[[str], list[str]]
 _INT32_MAX = 2147483647
@@ -113,6 +114,11 @@ def validate_pod_spec(spec: object, path: str, errs: Errors) -> None:
     init = expect_list(spec, "initContainers", f"{path}.initContainers", errs)
     container_names = validate_containers(containers, grace, f"{path}.containers", errs)
     validate_init_containers(init, container_names, grace, f"{path}.initContainers", errs)
+    volumes = validate_volumes(spec.get("volumes"), f"{path}.volumes", errs)
+    for field_name, items in (("containers", containers), ("initContainers", init)):
+        for i, c in enumerate(items):
+            if isinstance(c, dict):
+                validate_volume_mounts(c, volumes, f"{path}.{field_name}[{i}]", errs)
     _validate_restart_policy(spec, f"{path}.restartPolicy", errs)
     _validate_dns_policy(spec, path, errs)
     # Kubernetes itself tolerates a negative grace period (the registry turns it

@@ -183,6 +183,7 @@ class PodVolumes:
     paths: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # name -> source key
     written: dict[str, Payload] = field(default_factory=dict)
+    read_only: set[str] = field(default_factory=set)  # mounted read-only whatever the mount says
     #: The last resync error per volume (an event is recorded only when it changes).
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -278,6 +279,8 @@ class VolumeManager:
             if not path.is_dir():
                 os.mkdir(path, 0o700)
             state.paths[name], state.sources[name] = str(path), source
+            if vol["persistentVolumeClaim"].get("readOnly") is True:
+                state.read_only.add(name)
             return
         plugin_dir = state.root / "volumes" / _PLUGINS[source]
         make_private_dirs(plugin_dir)
@@ -389,7 +392,11 @@ class VolumeManager:
             host = state.paths.get(vname)
             if host is None:
                 raise ConfigError(f"cannot find volume {vname!r} to mount into container {cname!r}")
-            read_only = bool(vm.get("readOnly")) or state.sources.get(vname) in _READ_ONLY_SOURCES
+            read_only = (
+                bool(vm.get("readOnly"))
+                or state.sources.get(vname) in _READ_ONLY_SOURCES
+                or vname in state.read_only
+            )
             sub = str(vm.get("subPath") or "")
             expr = str(vm.get("subPathExpr") or "")
             if expr:
