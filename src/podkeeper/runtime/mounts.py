@@ -28,6 +28,8 @@ import os
 import shlex
 from collections.abc import Callable, Sequence
 
+from podkeeper.runtime.interface import Mount
+
 #: Mounts directly below the parent folder, to carry over its overlay (mountinfo field 5).
 _SUBMOUNTS = (
     'awk -v p="$P/" \'index($5, p) == 1 && index(substr($5, length(p) + 1), "/") == 0'
@@ -177,3 +179,23 @@ def volume_steps(
         )
         steps.append(f"{{ {_OVERLAY_FN}; {calls}; }}")
     return stage, steps + moves
+
+
+def host_view(mounts: Sequence[Mount]) -> Callable[[str], str]:
+    """Where a container path is on the host, through the container's volume mounts
+    (the deepest mount wins), for the checks made before the mounts exist."""
+    pairs = sorted(
+        ((os.path.normpath(m.container_path), m.host_path) for m in mounts),
+        key=lambda p: -len(p[0]),
+    )
+
+    def resolve(path: str) -> str:
+        norm = os.path.normpath(path) if path.startswith("/") else path
+        for target, host in pairs:
+            if norm == target:
+                return host
+            if norm.startswith(target.rstrip("/") + "/"):
+                return os.path.join(host, norm[len(target) :].lstrip("/"))
+        return path
+
+    return resolve

@@ -65,14 +65,13 @@ from podkeeper.runtime.checkers.exec import exec_probe
 from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
-    Mount,
     RunningInstance,
     StartError,
     StartRequest,
 )
 from podkeeper.runtime.logs import open_log
 from podkeeper.runtime.monitor import monitor_binary
-from podkeeper.runtime.mounts import MountPlanError, volume_steps
+from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
 from podkeeper.runtime.privileges import check_security, privilege_prefix
 from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
@@ -108,26 +107,6 @@ def _find_executable(path: str) -> str | None:
     if st.st_mode & 0o111 == 0 or not os.access(path, os.X_OK):
         return "permission denied"
     return None
-
-
-def host_view(mounts: Sequence[Mount]) -> Callable[[str], str]:
-    """Where a container path is on the host, through the container's volume mounts
-    (the deepest mount wins), for the checks made before the mounts exist."""
-    pairs = sorted(
-        ((os.path.normpath(m.container_path), m.host_path) for m in mounts),
-        key=lambda p: -len(p[0]),
-    )
-
-    def resolve(path: str) -> str:
-        norm = os.path.normpath(path) if path.startswith("/") else path
-        for target, host in pairs:
-            if norm == target:
-                return host
-            if norm.startswith(target.rstrip("/") + "/"):
-                return os.path.join(host, norm[len(target) :].lstrip("/"))
-        return path
-
-    return resolve
 
 
 def _same(path: str) -> str:
