@@ -446,3 +446,36 @@ def test_configmap_update_latency(pk: PK) -> None:
         f" max {max(samples):.3f}s over {len(samples)}"
     )
     assert max(samples) < 10
+
+
+def test_top_level_mount_path_and_working_dir_in_a_volume(pk: PK) -> None:
+    """`/data` (no such folder on the host) works on the process runtime: the container
+    gets a new root with the folder, the host's `/` stays untouched; workingDir inside
+    the volume is entered after the mounts; a nested read-only mount refuses writes."""
+    assert not os.path.exists("/pk-data-top")
+    script = (
+        "pwd; echo hi >/pk-data-top/x && cat /pk-data-top/x;"
+        " echo no >/pk-data-top/ro/y || echo REFUSED; cat /etc/hosts | head -1; sleep 3600"
+    )
+    pod = pod_manifest(
+        "top",
+        [
+            _c(
+                "c",
+                script,
+                [
+                    {"name": "d", "mountPath": "/pk-data-top"},
+                    {"name": "e", "mountPath": "/pk-data-top/ro", "readOnly": True},
+                ],
+                workingDir="/pk-data-top",
+            )
+        ],
+        volumes=[{"name": "d", "emptyDir": {}}, {"name": "e", "emptyDir": {}}],
+    )
+    pk.up(pod)
+    pk.wait_for("output", lambda: "REFUSED" in _logs(pk, "top"), 60)
+    lines = _logs(pk, "top").splitlines()
+    assert lines[0] == "/pk-data-top" and "hi" in lines
+    assert "# Kubernetes-managed hosts file." in lines
+    assert not os.path.exists("/pk-data-top")
+    assert _exec(pk, "top", "cat", "/pk-data-top/x") == "hi\n"

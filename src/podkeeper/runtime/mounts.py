@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from podkeeper.runtime.interface import Mount
 
@@ -126,19 +127,73 @@ def _within(path: str, parent: str) -> bool:
     return parent == "/" or path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
+@dataclass(frozen=True)
+class VolumePlan:
+    """The shell steps of a container's volume mounts, by phase (see `volume_steps`)."""
+
+    stage: list[str]  # first, while host paths are the host's
+    mount: list[str]  # after /tmp, /etc/hosts and the termination message
+    root: list[str]  # last (after hiding): build the new root and switch to it
+
+    @property
+    def switches_root(self) -> bool:
+        return bool(self.root)
+
+
+#: Where a container that needs a new root (a top-level mountPath) gets it built.
+NEW_ROOT = "/run/podkeeper-tmp/root"
+_NEW_ROOT_RW = "/run/podkeeper-tmp/root-rw"
+# The mounts hanging directly off the root mount (mountinfo: field 1 id, 2 parent, 5 path),
+# without those below another such mount: that one was mounted later, over them (a host
+# bind under /tmp before the private /tmp overlay), so the container never sees them.
+_ROOT_CHILDREN_AWK = (
+    'NR==FNR { if ($5 == "/") r = $1; next }'
+    ' $2 == r && $5 != "/" && !($5 in s) { s[$5] = 1; p[n++] = $5 }'
+    " END { for (i = 0; i < n; i++) { k = 1;"
+    ' for (j = 0; j < n; j++) if (index(p[i], p[j] "/") == 1) k = 0;'
+    " if (k) print p[i] } }"
+)
+_ROOT_CHILDREN = f"awk {shlex.quote(_ROOT_CHILDREN_AWK)} /proc/self/mountinfo /proc/self/mountinfo"
+_ROOT_FN = (
+    "pk_root() { R=" + NEW_ROOT + "; D=" + _NEW_ROOT_RW + ";"
+    ' mkdir -p "$R" "$D" && mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$D"'
+    ' && mkdir "$D/u" "$D/w" || return 1;'
+    ' chown --reference=/ "$D/u" && chmod --reference=/ "$D/u" || return 1;'
+    ' for e in "$@"; do r=${e#?:};'
+    ' case $e in d:*) (umask 022; mkdir -p "$D/u/$r") ;;'
+    ' *) (umask 022; mkdir -p "$D/u/$(dirname "$r")" && : >"$D/u/$r") ;; esac || return 1;'
+    " done;"
+    ' mount -t overlay -o "lowerdir=/,upperdir=$D/u,workdir=$D/w" overlay "$R" || return 1;'
+    f" S=$({_ROOT_CHILDREN});"
+    " for m in $S; do case $m in /run/podkeeper-tmp|/run/podkeeper-tmp/*) continue ;; esac;"
+    ' mount --rbind "$m" "$R$m" || return 1; done;'
+    # A copy of the scratch tmpfs (carried with /run) holds the new root itself: drop it.
+    ' if [ -d "$R/run/podkeeper-tmp/root" ]; then umount -l "$R/run/podkeeper-tmp"; fi;'
+    " return 0; }"
+)
+
+
 def volume_steps(
     mounts: Sequence[tuple[str, str, bool]],
     exists: Callable[[str], bool] = os.path.lexists,
     is_dir: Callable[[str], bool] = os.path.isdir,
-) -> tuple[list[str], list[str]]:
-    """The (staging, mounting) shell steps for `mounts` = (container_path, host_path,
-    read_only) tuples. Raises `MountPlanError` for a mountPath that is not absolute or
-    whose nearest existing folder is `/` itself (the process runtime shares the host's
-    root, which cannot be overlaid under a running process)."""
+) -> VolumePlan:
+    """The steps for `mounts` = (container_path, host_path, read_only) tuples.
+
+    A mountPath below an existing folder other than `/` gets its mount point from an
+    overlay of that folder. One whose nearest existing folder is `/` (`/data`) needs a
+    new root: an overlay of `/` holding the missing folders, every mount below `/`
+    carried over (rbind), the volumes moved in, then `switch_root`'s moves: the overlay
+    is moved onto `/` and the container is chroot'ed into it (`container_prefix` adds the
+    chroot to its exec); `nsenter -m` finds that root too (the kernel follows mounts
+    stacked on a namespace's root). Raises `MountPlanError` for a relative mountPath."""
     order = sorted(range(len(mounts)), key=lambda i: mounts[i][0].rstrip("/").count("/"))
     stage: list[str] = []
     overlays: dict[str, list[str]] = {}
     moves: list[str] = []
+    top: list[str] = []
+    root_moves: list[str] = []
+    in_root: set[str] = set()
     targets = [os.path.normpath(m[0]) for m in mounts]
     for n, i in enumerate(order):
         target, host, read_only = targets[i], mounts[i][1], mounts[i][2]
@@ -148,29 +203,37 @@ def volume_steps(
         staged = f"{_STAGE}/{n}"
         make = f"mkdir -p {staged}" if folder else f"mkdir -p {_STAGE} && : >{staged}"
         stage.append(f"{make} && mount --rbind {shlex.quote(host)} {staged}")
-        parent_mount = any(_within(target, t) and t != target for t in targets)
-        q = shlex.quote(target)
-        if parent_mount:
+        parents = [t for t in targets if _within(target, t) and t != target]
+        phase = moves
+        prefix = ""
+        if any(t in in_root for t in parents):
+            phase, prefix = root_moves, NEW_ROOT
+            in_root.add(target)
+        q = shlex.quote(prefix + target)
+        if parents:
             # Inside another volume: runc creates the mountpoint in that volume.
             if folder:
-                moves.append(f"mkdir -p {q}")
+                phase.append(f"mkdir -p {q}")
             else:
-                moves.append(f'mkdir -p "$(dirname {q})" && {{ [ -e {q} ] || : >{q}; }}')
+                phase.append(f'mkdir -p "$(dirname {q})" && {{ [ -e {q} ] || : >{q}; }}')
         elif not exists(target):
             anc = os.path.dirname(target)
             while anc != "/" and not exists(anc):
                 anc = os.path.dirname(anc)
-            if anc == "/" or not is_dir(anc):
-                raise MountPlanError(
-                    f"mountPath {target}: the process runtime runs on the host's root filesystem"
-                    " and can only create a mount point below an existing folder other than /"
-                    " (e.g. /mnt, /srv, /opt, /etc); use --runtime containerd for top-level paths"
-                )
             rel = os.path.relpath(target, anc)
-            overlays.setdefault(anc, []).append(("d:" if folder else "f:") + rel)
-        moves.append(f"mount --move {staged} {q}")
+            entry = ("d:" if folder else "f:") + rel
+            if anc == "/":
+                top.append(entry)
+                phase, prefix = root_moves, NEW_ROOT
+                in_root.add(target)
+                q = shlex.quote(prefix + target)
+            elif not is_dir(anc):
+                raise MountPlanError(f"mountPath {target}: {anc} is not a folder")
+            else:
+                overlays.setdefault(anc, []).append(entry)
+        phase.append(f"mount --move {staged} {q}")
         if read_only:
-            moves.append(f"mount -o remount,bind,ro {q}")
+            phase.append(f"mount -o remount,bind,ro {q}")
     steps = []
     if overlays:
         calls = " && ".join(
@@ -178,7 +241,12 @@ def volume_steps(
             for anc, entries in overlays.items()
         )
         steps.append(f"{{ {_OVERLAY_FN}; {calls}; }}")
-    return stage, steps + moves
+    root: list[str] = []
+    if top:
+        root.append(f"{{ {_ROOT_FN}; pk_root " + " ".join(shlex.quote(e) for e in top) + "; }")
+        root += root_moves
+        root.append(f"cd {NEW_ROOT} && mount --move {NEW_ROOT} /")
+    return VolumePlan(stage, steps + moves, root)
 
 
 def host_view(mounts: Sequence[Mount]) -> Callable[[str], str]:

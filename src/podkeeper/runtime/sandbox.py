@@ -346,26 +346,37 @@ def container_prefix(
         hosts = hosts_path(sandbox.netns_path)
         if os.path.isfile(hosts):
             steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
+    plan = volume_steps(volumes) if volumes and "--mount" in flags else None
     if "--mount" in flags:
-        stage, mount_steps = volume_steps(volumes) if volumes else ([], [])
         if message is not None:
             steps.insert(0, open_message_step(message[0]))
             steps.append(message_step(message[1]))
-        steps[0:0] = stage
-        steps += mount_steps
-        if volumes and workdir:
-            steps.append(f"cd {shlex.quote(workdir)}")
+        if plan is not None:
+            steps[0:0] = plan.stage
+            steps += plan.mount
         if sandbox.hidden_paths:
             steps.append(hide_step(sandbox.hidden_paths))
+        if plan is not None:
+            # The working directory is entered again after the mounts (it may be in one).
+            steps.insert(0, "PKWD=$(pwd)")
+            steps += plan.root
         # Scratch folders (/run/podkeeper-tmp/<uuid>) are made on a tmpfs private to this
         # mount namespace: a setup step that fails half-way leaves nothing on the host.
         steps.insert(0, SCRATCH)
     if flags:
         prefix += [unshare, *flags, "--"]
     if steps:
+        run = 'exec "$@"'
+        if plan is not None:
+            wd = shlex.quote(workdir) if workdir else '"$PKWD"'
+            run = f'cd {wd} 2>/dev/null; exec "$@"'
+            if plan.switches_root:
+                chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+                inner = 'cd "$0" 2>/dev/null || cd /; exec "$@"'
+                run = f'exec {chroot} . /bin/sh -c {shlex.quote(inner)} {wd} "$@"'
         script = (
             "{ " + " && ".join(steps) + "; } || "
-            f'{{ echo "{NAMESPACE_SETUP_FAILED}" >&2; exit {EXIT_NAMESPACE}; }}; exec "$@"'
+            f'{{ echo "{NAMESPACE_SETUP_FAILED}" >&2; exit {EXIT_NAMESPACE}; }}; {run}'
         )
         prefix += ["/bin/sh", "-c", script, sandbox.hostname or "sh"]
     return prefix
