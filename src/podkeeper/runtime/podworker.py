@@ -257,7 +257,11 @@ class PodWorker:
             try:
                 # In the loop's thread: it reads the object store (one sqlite connection).
                 self.volumes, failed = manager.setup(
-                    self.obj, self._container_resources, self._warn, self.volumes
+                    self.obj,
+                    self._container_resources,
+                    self._warn,
+                    self.volumes,
+                    keep_existing=bool(self.adopting),
                 )
             except (OSError, ValueError) as e:
                 failed = [MountError("", str(e))]
@@ -266,6 +270,12 @@ class PodWorker:
             for err in failed:
                 self._warn("FailedMount", str(err))
                 log.info("pod %s: %s (retry in %gs)", self.name, err, delay)
+            if (
+                self.adopting
+                and self.volumes is not None
+                and all(e.volume in self.volumes.paths for e in failed)
+            ):
+                break  # running containers keep what they have; the resync retries
             retry_at = self.agent.now() + delay
             self._volume_wake.clear()
             while self.agent.now() < retry_at and not self._volume_wake.is_set():

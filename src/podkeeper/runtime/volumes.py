@@ -225,10 +225,14 @@ class VolumeManager:
         resources: Callable[[str], Mapping[str, Any] | None],
         warn: Callable[[str, str], None],
         state: PodVolumes | None = None,
+        keep_existing: bool = False,
     ) -> tuple[PodVolumes, list[MountError]]:
         """Make every volume of `pod` (idempotent: what exists is kept). Returns the
         state and the volumes that failed (retry later: `MountVolume.SetUp failed`).
-        `warn(reason, message)` records a Warning event on the pod."""
+        `warn(reason, message)` records a Warning event on the pod. `keep_existing`
+        (an agent re-attaching to running containers): a configMap/secret/... volume that
+        cannot be made now but is on disk from before is used as it is (and resynced), as
+        a restarted kubelet leaves the volumes of running containers mounted."""
         meta = pod.get("metadata") or {}
         uid = str(meta.get("uid", ""))
         ns = str(meta.get("namespace") or "default")
@@ -244,6 +248,13 @@ class VolumeManager:
             try:
                 self._setup_one(vol, pod, state, resources, warn)
             except MountError as e:
+                source = volume_source(vol)
+                old = root / "volumes" / _PLUGINS.get(source or "", "-") / name
+                if keep_existing and source in _PLUGINS and old.is_dir():
+                    state.paths[name], state.sources[name] = str(old), str(source)
+                    if source != "emptyDir":
+                        state.written[name] = {}  # unknown: the next resync rewrites it
+                    state.errors[name] = e.message
                 failed.append(e)
             except OSError as e:
                 failed.append(MountError(name, e.strerror or str(e)))
