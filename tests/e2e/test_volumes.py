@@ -479,3 +479,83 @@ def test_top_level_mount_path_and_working_dir_in_a_volume(pk: PK) -> None:
     assert "# Kubernetes-managed hosts file." in lines
     assert not os.path.exists("/pk-data-top")
     assert _exec(pk, "top", "cat", "/pk-data-top/x") == "hi\n"
+
+
+def unseed(pk: PK, kind: str, name: str, namespace: str = "default") -> None:
+    """Delete a seeded object (`podkeeper delete configmap NAME` once `config` lands)."""
+    conn = sqlite3.connect(pk.home / "state.db", timeout=10, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(
+            "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (kind, namespace, name),
+        )
+    finally:
+        conn.close()
+
+
+def test_optional_updates_and_non_root_access(pk: PK) -> None:
+    """CV9 (optional ConfigMaps appear, change and vanish in running volumes), SV3
+    (non-root, defaultMode 0440 + fsGroup: -r--r----- and still readable), ED (a non-root
+    container writes a 0666 file on a tmpfs emptyDir)."""
+    pk.up(pod_manifest("boot", [_c("c", "sleep 1", [])], restartPolicy="Never"))
+    seed(pk, configmap("delete", **{"data-1": "value-1"}))
+    seed(pk, configmap("update", **{"data-1": "value-1"}))
+    seed(pk, secret("s", **{"data-1": "value-1"}))
+    loop = (
+        "while true; do for f in /srv/pk-cm/create/data-1 /srv/pk-cm/update/data-3"
+        " /srv/pk-cm/delete/data-1; do { cat $f && echo; } 2>/dev/null || echo missing; done;"
+        " echo --; sleep 0.2; done"
+    )
+    mounts = [{"name": n, "mountPath": f"/srv/pk-cm/{n}"} for n in ("create", "update", "delete")]
+    mounts += [
+        {"name": "s", "mountPath": "/srv/pk-secret"},
+        {"name": "m", "mountPath": "/srv/pk-mem"},
+    ]
+    pod = pod_manifest(
+        "opt",
+        [_c("c", loop, mounts)],
+        securityContext={"runAsUser": 1000, "fsGroup": 1001},
+        volumes=[
+            *(
+                {"name": n, "configMap": {"name": n, "optional": True}}
+                for n in ("create", "update", "delete")
+            ),
+            {"name": "s", "secret": {"secretName": "s", "defaultMode": 0o440}},
+            {"name": "m", "emptyDir": {"medium": "Memory"}},
+        ],
+    )
+    pk.up(pod)
+
+    def last_round() -> list[str]:
+        rounds = _logs(pk, "opt").split("--\n")
+        return rounds[-2].splitlines() if len(rounds) > 2 else []
+
+    pk.wait_for("first round", lambda: last_round() == ["missing", "missing", "value-1"], 60)
+    assert _exec(pk, "opt", "stat", "-L", "-c", "%a %g", "/srv/pk-secret/data-1") == "440 1001\n"
+    pid = pk.wait_for("pid", lambda: _pid(pk, "opt"), 30)
+    out = subprocess.run(
+        [
+            "nsenter",
+            "-t",
+            str(pid),
+            "-m",
+            "--",
+            "setpriv",
+            "--reuid=1000",
+            "--regid=1000",
+            "--groups=1001",
+            "sh",
+            "-c",
+            "cat /srv/pk-secret/data-1; umask 0; echo x >/srv/pk-mem/f && stat -c %a /srv/pk-mem/f",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert out.stdout == "value-1666\n", out
+    unseed(pk, "ConfigMap", "delete")
+    seed(pk, configmap("update", **{"data-3": "value-3"}))
+    seed(pk, configmap("create", **{"data-1": "value-1"}))
+    pk.wait_for("updates", lambda: last_round() == ["value-1", "value-3", "missing"], 30)
