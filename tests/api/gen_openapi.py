@@ -22,6 +22,8 @@ ROOTS = {
     ("", "v1", "Event"): "CoreV1Event",
     ("", "v1", "Node"): "V1Node",
     ("", "v1", "Namespace"): "V1Namespace",
+    ("", "v1", "ConfigMap"): "V1ConfigMap",
+    ("", "v1", "Secret"): "V1Secret",
     ("apps", "v1", "Deployment"): "V1Deployment",
     ("apps", "v1", "ReplicaSet"): "V1ReplicaSet",
 }

@@ -201,6 +201,40 @@ def test_create_container_config_error_waits_and_is_pending() -> None:
     assert len(h.starts("app")) == 1
 
 
+def test_env_config_error_is_retried_every_sync_and_at_once_on_a_change() -> None:
+    """A missing ConfigMap/Secret (core/envsource.py): the kubelet retries the failed sync
+    after 10 s (pod_workers.go backOffPeriod) with a Failed event each time; a change of a
+    ConfigMap or Secret retries at once."""
+    from podkeeper.core.status import container_status
+
+    h = PodHarness(make_pod(Container("app")))
+    (start,) = h.starts("app")
+    msg = 'secret "s" not found'
+    h.machine.container_config_error("app", start.instance_id, msg, h.clock.now, True)
+    h.poll()
+    st = container_status(h.machine, h.record("app"))
+    assert st["state"] == {"waiting": {"reason": "CreateContainerConfigError", "message": msg}}
+    assert h.machine.phase() == "Pending"
+    assert h.machine.next_wakeup() == h.clock.now + 10
+    h.advance(9.9)
+    assert len(h.starts("app")) == 1
+    h.advance(0.2)
+    starts = h.starts("app")
+    assert len(starts) == 2
+    h.machine.container_config_error("app", starts[-1].instance_id, msg, h.clock.now, True)
+    h.advance(1)
+    assert len(h.starts("app")) == 2
+    assert h.machine.retry_config_errors(h.clock.now)
+    h.poll()
+    starts = h.starts("app")
+    assert len(starts) == 3
+    h.machine.container_started("app", starts[-1].instance_id, h.clock.now)
+    h.poll()
+    assert not h.machine.retry_config_errors(h.clock.now)
+    assert h.messages("Failed") == [f"Error: {msg}", f"Error: {msg}"]
+    assert container_status(h.machine, h.record("app"))["restartCount"] == 0
+
+
 # ------------------------------------------------------------------ deletion and sidecars
 
 

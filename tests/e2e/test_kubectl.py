@@ -150,6 +150,34 @@ def cluster() -> Iterator[Cluster]:
     try:
         assert up.returncode in (0, 1), up.stderr  # `once` exits by design
         c.wait_for("the kubeconfig", c.kubeconfig.exists, 30)
+        # `up --wait` also returns (rc 1) on its timeout, which a busy machine can
+        # reach first: wait for the states the tests read, with a wide margin.
+        for pod, phase in (("web", "Running"), ("once", "Failed")):
+            c.wait_for(
+                f"pod {pod} {phase}",
+                lambda pod=pod, phase=phase: (
+                    c.kubectl(
+                        "get", "pod", pod, "-o", "jsonpath={.status.phase}", check=False
+                    ).stdout
+                    == phase
+                ),
+                180,
+            )
+        c.wait_for(
+            "pod web Ready",
+            lambda: (
+                "True"
+                in c.kubectl(
+                    "get",
+                    "pod",
+                    "web",
+                    "-o",
+                    'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+                    check=False,
+                ).stdout
+            ),
+            180,
+        )
         yield c
     finally:
         down = c.podkeeper("down")

@@ -1,8 +1,7 @@
 """End-to-end: volumes and volumeMounts on the process runtime, through the real CLI.
 
-ConfigMaps and Secrets are seeded straight into the agent's object store (contract 1)
-by `seed`, until `podkeeper apply` serves those kinds (helper `config`): swap `seed`'s
-body for `pk.up(obj)` then, the tests stay the same.
+ConfigMaps and Secrets are applied with `podkeeper up` (`seed`) and deleted with
+`podkeeper delete` (`unseed`), as a user does.
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
-import sqlite3
 import statistics
 import subprocess
 import time
@@ -29,18 +26,8 @@ pytestmark = pytest.mark.skipif(_WHY is not None, reason=_WHY or "n/a")
 
 
 def seed(pk: PK, obj: dict[str, Any]) -> None:
-    """Put a ConfigMap/Secret into the agent's store as `apply` will (contract 1)."""
-    meta = obj["metadata"]
-    meta.setdefault("namespace", "default")
-    conn = sqlite3.connect(pk.home / "state.db", timeout=10, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute(
-            "INSERT OR REPLACE INTO objects (kind, namespace, name, doc) VALUES (?, ?, ?, ?)",
-            (obj["kind"], meta["namespace"], meta["name"], json.dumps(obj)),
-        )
-    finally:
-        conn.close()
+    """Create or replace a ConfigMap/Secret through the CLI (`podkeeper up`, as `apply`)."""
+    pk.up(obj)
 
 
 def configmap(name: str, **data: str) -> dict[str, Any]:
@@ -109,7 +96,6 @@ def test_configmap_update_is_seen_without_a_restart(pk: PK) -> None:
     """A shell "web server" loop serves its ConfigMap file; an update appears in the
     running container (the AtomicWriter swap), while a subPath mount keeps the old
     content, and the files carry the kubelet's layout and modes."""
-    pk.up(pod_manifest("boot", [_c("c", "sleep 1", [])], restartPolicy="Never"))  # agent up
     seed(pk, configmap("web", **{"index.html": "v1", "other": "x"}))
     script = "while true; do cat /etc/web/index.html; echo; sleep 0.1; done"
     pod = pod_manifest(
@@ -230,7 +216,6 @@ def test_missing_configmap_is_failed_mount_then_starts(pk: PK) -> None:
 
 
 def test_secret_and_downward_api_and_projected(pk: PK) -> None:
-    pk.up(pod_manifest("boot", [_c("c", "sleep 1", [])], restartPolicy="Never"))
     seed(pk, secret("creds", password="s3cr3t-value"))
     seed(pk, configmap("conf", mode="fast"))
     pod = pod_manifest(
@@ -409,8 +394,9 @@ def test_subpath_expr_and_pvc_dir(pk: PK) -> None:
 
 
 def test_configmap_update_latency(pk: PK) -> None:
-    """Time from a ConfigMap write to the new content inside the container (printed)."""
-    pk.up(pod_manifest("boot", [_c("c", "sleep 1", [])], restartPolicy="Never"))
+    """Time from `podkeeper up` of a changed ConfigMap to the new content inside the
+    container (printed): from the command's start (its own ~0.3 s Python start-up
+    included) and from its return."""
     seed(pk, configmap("lat", v="0"))
     pod = pod_manifest(
         "lat",
@@ -420,16 +406,15 @@ def test_configmap_update_latency(pk: PK) -> None:
     pk.up(pod)
     pk.wait_for("running", lambda: _running(pk, "lat"), 60)
     # Read through the container's own mount namespace (its PID 1's root), without the
-    # cost of a CLI exec per poll.
+    # cost of a process per poll.
     pid = pk.wait_for("pid", lambda: _pid(pk, "lat"), 30)
     path = f"/proc/{pid}/root/etc/pk-lat/v"
-    samples = []
-    rng = random.Random(12)
+    total: list[float] = []
+    after: list[float] = []
     for i in range(1, 11):
-        # A write lands anywhere in the resync period, as a user's would.
-        time.sleep(rng.uniform(0, 1))
         t0 = time.monotonic()
         seed(pk, configmap("lat", v=str(i)))
+        t1 = time.monotonic()
         deadline = t0 + 30
         while time.monotonic() < deadline:
             try:
@@ -437,15 +422,17 @@ def test_configmap_update_latency(pk: PK) -> None:
                     break
             except OSError:
                 pass
-            time.sleep(0.005)
+            time.sleep(0.002)
         else:
             raise AssertionError(f"update {i} not seen within 30 s")
-        samples.append(time.monotonic() - t0)
+        total.append(time.monotonic() - t0)
+        after.append(time.monotonic() - t1)
     print(
-        f"\nconfigMap update -> visible in container: median {statistics.median(samples):.3f}s"
-        f" max {max(samples):.3f}s over {len(samples)}"
+        f"\nconfigMap update -> visible in container: from `up` start median"
+        f" {statistics.median(total):.3f}s max {max(total):.3f}s; from its return median"
+        f" {statistics.median(after):.3f}s max {max(after):.3f}s (n={len(total)})"
     )
-    assert max(samples) < 10
+    assert max(after) < 5
 
 
 def test_top_level_mount_path_and_working_dir_in_a_volume(pk: PK) -> None:
@@ -481,24 +468,15 @@ def test_top_level_mount_path_and_working_dir_in_a_volume(pk: PK) -> None:
     assert _exec(pk, "top", "cat", "/pk-data-top/x") == "hi\n"
 
 
-def unseed(pk: PK, kind: str, name: str, namespace: str = "default") -> None:
-    """Delete a seeded object (`podkeeper delete configmap NAME` once `config` lands)."""
-    conn = sqlite3.connect(pk.home / "state.db", timeout=10, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute(
-            "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
-            (kind, namespace, name),
-        )
-    finally:
-        conn.close()
+def unseed(pk: PK, kind: str, name: str) -> None:
+    """Delete a ConfigMap/Secret through the CLI."""
+    pk.run("delete", kind.lower(), name)
 
 
 def test_optional_updates_and_non_root_access(pk: PK) -> None:
     """CV9 (optional ConfigMaps appear, change and vanish in running volumes), SV3
     (non-root, defaultMode 0440 + fsGroup: -r--r----- and still readable), ED (a non-root
     container writes a 0666 file on a tmpfs emptyDir)."""
-    pk.up(pod_manifest("boot", [_c("c", "sleep 1", [])], restartPolicy="Never"))
     seed(pk, configmap("delete", **{"data-1": "value-1"}))
     seed(pk, configmap("update", **{"data-1": "value-1"}))
     seed(pk, secret("s", **{"data-1": "value-1"}))

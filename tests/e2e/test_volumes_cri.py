@@ -1,6 +1,6 @@
 """End to end on the containerd runtime: volumes become CRI mounts, through the real CLI.
 
-A busybox pod gets a ConfigMap (seeded into the store, see test_volumes.py `seed`), an
+A busybox pod gets a ConfigMap (applied with the CLI), an
 emptyDir shared by two containers (one read-only), a subPath and a hostPath; the
 ConfigMap update reaches the running container. Skips without root, containerd, runc,
 the CNI plugins or busybox-static (as test_cri_e2e.py)."""
@@ -28,7 +28,6 @@ def test_volumes_on_containerd(cpk: PK, tmp_path: Path) -> None:  # noqa: F811 -
     host = tmp_path / "host"
     host.mkdir()
     (host / "greeting").write_text("from-host")
-    cpk.up(pod_manifest("boot", [{"name": "c", "image": BUSYBOX_IMAGE, "command": ["true"]}]))
     seed(cpk, configmap("cfg", k="one"))
     reader = (
         "echo x >/data/ro-test 2>/dev/null && echo WROTE || echo REFUSED;"

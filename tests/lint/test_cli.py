@@ -176,7 +176,7 @@ def test_text_format() -> None:
     assert any(line.startswith("    fix: ") for line in lines[2:6])
     # Files are separated by a blank line; the summary ends the output.
     assert "" in lines
-    assert lines[-2] == "2 file(s) linted, 5 object(s) linted, 1 skipped (1 ConfigMap not linted)"
+    assert lines[-2] == "2 file(s) linted, 6 object(s) linted"
     assert lines[-1] == "1 error(s), 4 warning(s), 7 info in 2 file(s)"
 
 

@@ -100,8 +100,9 @@ def test_every_list_item_whatever_else_the_list_holds() -> None:
     assert "DaemonSet/agent" in result.stdout
     assert "probe-port-undeclared" in result.stdout
     assert (
-        "1 file(s) linted, 1 object(s) linted, 3 skipped (1 ClusterRole not linted, "
-        "1 ConfigMap not linted, 1 ServiceAccount not linted)"
+        # A ConfigMap is linted (validated, k8s-invalid) since podkeeper serves the kind.
+        "1 file(s) linted, 2 object(s) linted, 2 skipped (1 ClusterRole not linted, "
+        "1 ServiceAccount not linted)"
     ) in result.stdout
 
 
@@ -145,7 +146,7 @@ def test_stdin_like_helm_template_output() -> None:
     result = run("-", stdin=text)
     assert result.exit_code == 1
     assert "<stdin>:" in result.stdout
-    assert "1 file(s) linted, 2 object(s) linted, 3 skipped" in result.stdout
+    assert "1 file(s) linted, 3 object(s) linted, 2 skipped" in result.stdout
 
 
 def test_sarif_carries_input_errors_and_the_summary() -> None:
@@ -157,7 +158,7 @@ def test_sarif_carries_input_errors_and_the_summary() -> None:
     results = log["runs"][0]["results"]
     invalid = [r for r in results if r["ruleId"] == "k8s-invalid"]
     assert invalid[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 21
-    assert log["runs"][0]["properties"]["objects"] == 2
+    assert log["runs"][0]["properties"]["objects"] == 3
 
 
 def test_missing_path_is_reported_and_the_rest_linted(tmp_path: Path) -> None:

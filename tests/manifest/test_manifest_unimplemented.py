@@ -26,6 +26,7 @@ def test_pod_fields_not_implemented() -> None:
         {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "C", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
         {"name": "D", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+        {"name": "E", "valueFrom": {"fileKeyRef": {"volumeName": "v", "path": "p", "key": "k"}}},
     ]
     c["resources"] = {"limits": {"cpu": 1, "memory": "1Gi", "pids": 10, "ephemeral-storage": "1Gi"}}
     c["ports"] = [{"containerPort": 80, "hostPort": 80}]
@@ -37,9 +38,7 @@ def test_pod_fields_not_implemented() -> None:
         "metadata.ownerReferences",
         "spec.containers[0].volumeMounts[0].mountPropagation",
         "spec.containers[0].securityContext.seLinuxOptions",
-        "spec.containers[0].envFrom",
-        "spec.containers[0].env[2].valueFrom.fieldRef.fieldPath",
-        "spec.containers[0].env[3].valueFrom.secretKeyRef",
+        "spec.containers[0].env[4].valueFrom.fileKeyRef",
         "spec.containers[0].resources.limits[ephemeral-storage]",
         "spec.containers[0].ports[0].hostPort",
         "spec.containers[0].livenessProbe.sleep",
@@ -113,3 +112,26 @@ def test_linted_kinds_report_within_the_pod_template() -> None:
         },
     }
     assert unimplemented_fields(job) == ["spec.template.spec.containers[0].stdin"]
+
+
+def test_config_objects_top_level_fields() -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"a": "1"},
+        "binaryData": {"b": "AA=="},
+        "immutable": True,
+        "extra": {"x": 1},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "type": "Opaque",
+        "data": {"a": "MQ=="},
+        "stringData": {"b": "2"},
+        "immutable": False,
+    }
+    assert unimplemented_fields(cm) == ["extra"]
+    assert unimplemented_fields(secret) == []

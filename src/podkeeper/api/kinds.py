@@ -215,6 +215,27 @@ KINDS += (
     ),
 )
 
+#: Configuration: plain objects in the agent's store (runtime/configobjects.py).
+KINDS += (
+    Kind(
+        paths.CONFIGMAP,
+        "configmap",
+        True,
+        "backend",
+        columns=tables.CONFIGMAP_COLUMNS,
+        printer=tables.print_configmap,
+    ),
+    Kind(
+        paths.SECRET,
+        "secret",
+        True,
+        "backend",
+        columns=tables.SECRET_COLUMNS,
+        printer=tables.print_secret,
+        fields=selectors.fields("type"),
+    ),
+)
+
 #: metrics.k8s.io, as metrics-server serves it for `kubectl top` (api/metrics.py).
 KINDS += (
     Kind(POD_METRICS, "", True, "metrics", verbs=("get", "list")),

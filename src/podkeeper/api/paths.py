@@ -55,10 +55,12 @@ REPLICASET = Resource("ReplicaSet", "apps/v1", "replicasets", ("replicaset", "rs
 SERVICE = Resource("Service", "v1", "services", ("service", "svc"))
 ENDPOINTS = Resource("Endpoints", "v1", "endpoints", ("ep",))
 EVENT = Resource("Event", "v1", "events", ("event", "ev"))
+CONFIGMAP = Resource("ConfigMap", "v1", "configmaps", ("configmap", "cm"))
+SECRET = Resource("Secret", "v1", "secrets", ("secret",))
 
 #: Kinds served with list/get/create/delete, by Kubernetes kind.
 OBJECT_RESOURCES: dict[str, Resource] = {
-    r.kind: r for r in (POD, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS)
+    r.kind: r for r in (POD, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, CONFIGMAP, SECRET)
 }
 #: Every served kind (events are list/watch only).
 RESOURCES: dict[str, Resource] = {**OBJECT_RESOURCES, EVENT.kind: EVENT}

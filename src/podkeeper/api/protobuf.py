@@ -5,11 +5,14 @@ kubectl's typed clients send some bodies as `application/vnd.kubernetes.protobuf
 (apimachinery `pkg/runtime/serializer/protobuf`); the object's field 1 is its
 `ObjectMeta` (`generated.proto`: name 1, generateName 2, namespace 3, labels 11,
 annotations 12). That is all a Namespace carries on create; for kinds with a
-spec the API answers 415 instead of dropping fields.
+spec the API answers 415 instead of dropping fields. ConfigMaps and Secrets
+(`kubectl create configmap|secret`) are read whole: ConfigMap data 2,
+binaryData 3, immutable 4; Secret data 2, type 3, stringData 4, immutable 5.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 MAGIC = b"k8s\x00"
@@ -66,12 +69,41 @@ def _text(f: dict[int, list[Any]], n: int) -> str | None:
     return bytes(values[-1]).decode() if values else None
 
 
-def _map(f: dict[int, list[Any]], n: int) -> dict[str, str]:
+def _map(f: dict[int, list[Any]], n: int, binary: bool = False) -> dict[str, str]:
+    """A `map<string, string>` field; `binary`: `map<string, bytes>`, base64 as in JSON."""
     out = {}
     for entry in f.get(n, []):
         e = fields(bytes(entry))
-        out[_text(e, 1) or ""] = _text(e, 2) or ""
+        if binary:
+            raw = bytes(e.get(2, [b""])[-1])
+            out[_text(e, 1) or ""] = base64.b64encode(raw).decode("ascii")
+        else:
+            out[_text(e, 1) or ""] = _text(e, 2) or ""
     return out
+
+
+#: Kinds read whole (their fields below), not only their metadata.
+FULL_KINDS = frozenset({"ConfigMap", "Secret"})
+# kind -> (field, number, binary map) of `map` fields; then (field, number) of the others.
+_MAPS = {
+    "ConfigMap": (("data", 2, False), ("binaryData", 3, True)),
+    "Secret": (("data", 2, True), ("stringData", 4, False)),
+}
+_BOOLS = {"ConfigMap": 4, "Secret": 5}  # immutable
+
+
+def _body(kind: str, raw: dict[int, list[Any]], obj: dict[str, Any]) -> None:
+    for name, n, binary in _MAPS.get(kind, ()):
+        value = _map(raw, n, binary)
+        if value:
+            obj[name] = value
+    flag = raw.get(_BOOLS.get(kind, 0))
+    if flag:
+        obj["immutable"] = bool(flag[-1])
+    if kind == "Secret":
+        secret_type = _text(raw, 3)
+        if secret_type:
+            obj["type"] = secret_type
 
 
 def decode(body: bytes) -> dict[str, Any]:
@@ -97,4 +129,5 @@ def decode(body: bytes) -> dict[str, Any]:
         obj["apiVersion"] = api_version
     if kind:
         obj["kind"] = kind
+        _body(kind, raw, obj)
     return obj

@@ -123,15 +123,16 @@ async def read_body(request: web.Request, *, metadata_only: bool = False) -> Any
         return None
     if ctype == protobuf.MEDIA_TYPE:
         try:
-            if not metadata_only:
+            decoded = protobuf.decode(raw)
+            if not metadata_only and decoded.get("kind") not in protobuf.FULL_KINDS:
                 raise protobuf.ProtobufError("the object has a spec")
-            return protobuf.decode(raw)
+            return decoded
         except protobuf.ProtobufError as exc:
             raise StatusError(
                 415,
                 "UnsupportedMediaType",
-                f"this server reads protobuf bodies only for namespaces ({exc}):"
-                " send application/json",
+                "this server reads protobuf bodies only for namespaces, configmaps and"
+                f" secrets ({exc}): send application/json",
             ) from None
     try:
         value = yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)

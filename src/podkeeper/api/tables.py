@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from podkeeper.api.selectors import format_selector
+from podkeeper.core.duration import human_duration
 
 Obj = dict[str, Any]
 Cell = str | int
@@ -48,39 +49,6 @@ _AGE = Column(
     description="CreationTimestamp is a timestamp representing the server time when this object "
     "was created.",
 )
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery `pkg/util/duration` HumanDuration (`5m30s`, `3h`, `2d4h`)."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        sec = s % 60
-        return f"{minutes}m" if sec == 0 else f"{minutes}m{sec}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = s // 3600
-    if hours < 8:
-        m = minutes % 60
-        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        h = hours % 24
-        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        dy = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if dy == 0 else f"{years}y{dy}d"
-    return f"{hours // 24 // 365}y"
 
 
 def epoch(ts: Any) -> float | None:
@@ -616,6 +584,40 @@ def print_namespace(ns: Obj, now: float) -> list[Cell]:
         str(_meta(ns).get("name", "")),
         str((ns.get("status") or {}).get("phase") or "Active"),
         _age(ns, now),
+    ]
+
+
+CONFIGMAP_COLUMNS = (
+    _NAME,
+    Column("Data", type="integer", description="Data contains the configuration data."),
+    _AGE,
+)
+
+
+def _count(obj: Obj, *fields: str) -> int:
+    return sum(len(v) for f in fields if isinstance(v := obj.get(f), dict))
+
+
+def print_configmap(cm: Obj, now: float) -> list[Cell]:
+    """printers.go printConfigMap: DATA counts `data` and `binaryData` keys."""
+    return [str(_meta(cm).get("name", "")), _count(cm, "data", "binaryData"), _age(cm, now)]
+
+
+SECRET_COLUMNS = (
+    _NAME,
+    Column("Type", description="The type of secret"),
+    Column("Data", type="integer", description="Data contains the secret data."),
+    _AGE,
+)
+
+
+def print_secret(secret: Obj, now: float) -> list[Cell]:
+    """printers.go printSecret: NAME TYPE DATA AGE (never a value)."""
+    return [
+        str(_meta(secret).get("name", "")),
+        str(secret.get("type") or ""),
+        _count(secret, "data"),
+        _age(secret, now),
     ]
 
 

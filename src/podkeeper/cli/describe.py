@@ -135,6 +135,25 @@ def _env_value(pod: Obj, env: Obj) -> str:
     return ""
 
 
+def _env_from_lines(sources: list[Obj], lines: list[str]) -> None:
+    # kubectl `describeContainerEnvVars`: the envFrom sources before the variables.
+    if sources:
+        lines.append(f"{L2}Environment Variables from:")
+    for e in sources:
+        kind, ref = (
+            ("ConfigMap", e.get("configMapRef"))
+            if e.get("configMapRef")
+            else (
+                "Secret",
+                e.get("secretRef"),
+            )
+        )
+        ref = ref if isinstance(ref, dict) else {}
+        opt = "true" if ref.get("optional") else "false"
+        prefix = f" with prefix '{e['prefix']}'" if e.get("prefix") else ""
+        lines.append(f"{L3}{ref.get('name', '')}\t{kind}{prefix}\tOptional: {opt}")
+
+
 def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]) -> list[str]:
     # kubectl `describeContainers`.
     by_name = {s.get("name"): s for s in statuses}
@@ -181,6 +200,7 @@ def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]
         ):
             if isinstance(c.get(key), dict):
                 lines.append(f"{L2}{title}:\t{describe_probe(c[key])}")
+        _env_from_lines(dicts(c.get("envFrom")), lines)
         envs = dicts(c.get("env"))
         lines.append(f"{L2}Environment:" + ("" if envs else "\t<none>"))
         for env in envs:
@@ -678,7 +698,9 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
     kind = KINDS.get(resource.lower())
     if kind is None:
         raise CliError(
-            f'error: podkeeper describes pods, services and deployments, not "{resource}"', 2
+            "error: podkeeper describes pods, services, deployments, configmaps and secrets, "
+            f'not "{resource}"',
+            2,
         )
     if not name:
         raise CliError(f"error: describe {resource} needs a NAME", 2)
@@ -691,6 +713,15 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
         endpoints = get_or_none(client, "Endpoints", namespace, name)
         events = _events_of(client, namespace, name, "Service")
         click.echo(describe_service(obj, endpoints, events, now), nl=False)
+        return
+    if kind in ("ConfigMap", "Secret"):
+        from podkeeper.cli.describeconfig import describe_configmap, describe_secret
+
+        if kind == "Secret":  # kubectl shows no events for a Secret
+            click.echo(describe_secret(obj), nl=False)
+        else:
+            events = _events_of(client, namespace, name, kind)
+            click.echo(describe_configmap(obj, events, now), nl=False)
         return
     if kind == "Deployment":
         replica_sets = items_of(client.list("ReplicaSet", namespace))
@@ -711,5 +742,13 @@ KINDS = {
     **dict.fromkeys(("pod", "pods", "po"), "Pod"),
     **dict.fromkeys(("service", "services", "svc"), "Service"),
     **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
+    **dict.fromkeys(("configmap", "configmaps", "cm"), "ConfigMap"),
+    **dict.fromkeys(("secret", "secrets"), "Secret"),
 }
-PLURALS = {"Pod": "pods", "Service": "services", "Deployment": "deployments.apps"}
+PLURALS = {
+    "Pod": "pods",
+    "Service": "services",
+    "Deployment": "deployments.apps",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+}

@@ -56,6 +56,8 @@ _TABLES: dict[str, tuple[list[str], list[str], RowFn]] = {
         kinds.service_row,
     ),
     "Endpoints": (["NAME", "ENDPOINTS", "AGE"], [], kinds.endpoints_row),
+    "ConfigMap": (["NAME", "DATA", "AGE"], [], kinds.configmap_row),
+    "Secret": (["NAME", "TYPE", "DATA", "AGE"], [], kinds.secret_row),
 }
 
 #: kubectl's `-o name` prefix: `pod/x`, `deployment.apps/x`.
@@ -65,6 +67,8 @@ _NAME_PREFIX = {
     "ReplicaSet": "replicaset.apps",
     "Service": "service",
     "Endpoints": "endpoints",
+    "ConfigMap": "configmap",
+    "Secret": "secret",
 }
 
 _GROUP_VERSIONS = {"Deployment": "apps/v1", "ReplicaSet": "apps/v1"}

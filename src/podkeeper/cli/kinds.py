@@ -1,5 +1,5 @@
 """Table rows of the other kinds, as kubectl prints them (`printers.go`):
-deployments, replicasets, services, endpoints."""
+deployments, replicasets, services, endpoints, configmaps, secrets."""
 
 from __future__ import annotations
 
@@ -135,3 +135,17 @@ def endpoints_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     if count > 3:
         text = f"{text} + {count - 3} more..."
     return [_name(obj), text, _age(obj, now)]
+
+
+def _keys(value: Any) -> int:
+    return len(value) if isinstance(value, dict) else 0
+
+
+def configmap_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME DATA AGE: DATA counts the keys of `data` and `binaryData` (`printConfigMap`)."""
+    return [_name(obj), str(_keys(obj.get("data")) + _keys(obj.get("binaryData"))), _age(obj, now)]
+
+
+def secret_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME TYPE DATA AGE (`printSecret`): never a value."""
+    return [_name(obj), str(obj.get("type") or ""), str(_keys(obj.get("data"))), _age(obj, now)]

@@ -43,3 +43,38 @@ def go_duration(seconds: float) -> str:
         if hours:
             out = f"{hours}h{out}"
     return sign + out
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's `duration.HumanDuration` (apimachinery `util/duration`), from seconds.
+
+    `5s`, `2m30s`, `10m`, `3h2m`, `2d`: the AGE column and event ages."""
+    secs = int(seconds)
+    if secs < -1:
+        return "<invalid>"
+    if secs < 0:
+        return "0s"
+    if secs < 60 * 2:
+        return f"{secs}s"
+    minutes = secs // 60
+    if minutes < 10:
+        s = secs % 60
+        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = secs // 3600
+    if hours < 8:
+        m = minutes % 60
+        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        dy = (hours // 24) % 365
+        years = hours // 24 // 365
+        return f"{years}y" if dy == 0 else f"{years}y{dy}d"
+    return f"{hours // 24 // 365}y"

@@ -68,38 +68,6 @@ def expand(s: str, mapping: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _field_value(
-    path: str,
-    *,
-    pod_name: str,
-    namespace: str,
-    pod_ip: str,
-    node_name: str,
-    pod_uid: str,
-    host_ip: str,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-) -> str:
-    """`podFieldSelectorRuntimeValue` + `fieldpath.ExtractFieldPathAsString`."""
-    simple = {
-        "metadata.name": pod_name,
-        "metadata.namespace": namespace,
-        "metadata.uid": pod_uid,
-        "status.podIP": pod_ip,
-        "status.podIPs": pod_ip,
-        "status.hostIP": host_ip,
-        "status.hostIPs": host_ip,
-        "spec.nodeName": node_name,
-        "spec.serviceAccountName": "default",
-    }
-    if path in simple:
-        return simple[path]
-    for prefix, source in (("metadata.labels", labels), ("metadata.annotations", annotations)):
-        if path.startswith(prefix + "['") and path.endswith("']"):
-            return source.get(path[len(prefix) + 2 : -2], "")
-    raise EnvError(f'unsupported fieldPath: "{path}"')
-
-
 def container_env(
     container: Container,
     pod_name: str,
@@ -112,33 +80,24 @@ def container_env(
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The container's `env` resolved in order, as `makeEnvironmentVariables` does.
+    """The container's `env` resolved in order, as `makeEnvironmentVariables` does, for a
+    pod without ConfigMaps or Secrets (`core/envsource.py` `resolve_env` does the work:
+    a `value` is expanded against the entries defined before it, a `fieldRef` taken
+    verbatim). Raises `EnvError` for an unsupported fieldPath or a missing source."""
+    from podkeeper.core.envsource import DownwardPod, resolve_env
 
-    A `value` is expanded against the entries defined *before* it (so later
-    entries may reference earlier ones, never the reverse); a `fieldRef`
-    value is taken verbatim. A repeated name keeps the last value. Only the
-    spec's entries are returned: the caller adds any base environment.
-    Raises `EnvError` for an unsupported fieldPath."""
-    env: dict[str, str] = {}
-    for var in container.env:
-        if var.field_ref is not None:
-            value = _field_value(
-                var.field_ref,
-                pod_name=pod_name,
-                namespace=namespace,
-                pod_ip=pod_ip,
-                node_name=node_name,
-                pod_uid=pod_uid,
-                host_ip=host_ip,
-                labels=labels or {},
-                annotations=annotations or {},
-            )
-        elif var.value:
-            value = expand(var.value, env)
-        else:
-            value = ""
-        env[var.name] = value
-    return env
+    pod = DownwardPod(
+        pod_name,
+        namespace,
+        pod_uid,
+        labels or {},
+        annotations or {},
+        node_name,
+        "default",
+        host_ips=(host_ip,) if host_ip else (),
+        pod_ips=(pod_ip,) if pod_ip else (),
+    )
+    return resolve_env(container, pod, lambda kind, name: None).env
 
 
 def command_argv(container: Container, env: Mapping[str, str]) -> tuple[str, ...]:

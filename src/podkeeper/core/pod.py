@@ -117,6 +117,9 @@ class ContainerRecord:
     restart_at: float | None = None
     backoff_event_at: float | None = None  # next resync that re-records BackOff
     spec_hash: str = ""
+    #: A CreateContainerConfigError the next pod sync retries (a missing ConfigMap, Secret
+    #: or key may appear); False for those no retry can cure (no `command`, process runtime).
+    config_retry: bool = False
 
     @property
     def current(self) -> Instance | None:
@@ -281,14 +284,34 @@ class PodMachine:
         self._emit(ev.failed(message), self.records[name], now)
         self._sync(now)
 
-    def container_config_error(self, name: str, instance_id: str, message: str, now: float) -> None:
-        """The runtime cannot even create it (e.g. no `command` for the process runtime)."""
+    def container_config_error(
+        self, name: str, instance_id: str, message: str, now: float, retry: bool = False
+    ) -> None:
+        """The runtime cannot even create it (e.g. no `command` for the process runtime).
+
+        With `retry` (the environment's sources are missing, core/envsource.py) the next
+        pod sync tries again: a failed sync is retried after 10 s (pod_workers.go
+        backOffPeriod), or at once when `retry_config_errors` says a source changed."""
         rec = self.records[name]
         rec.instances = [i for i in rec.instances if i.id != instance_id]
         rec.waiting_reason = "CreateContainerConfigError"
         rec.waiting_message = message
+        rec.config_retry = retry
+        if retry:
+            rec.restart_at = now + BACKOFF_RESYNC_SECONDS
         self._emit(ev.failed(message), rec, now)
         self._refresh(now)
+
+    def retry_config_errors(self, now: float) -> bool:
+        """A ConfigMap or Secret changed: retry every retryable CreateContainerConfigError
+        now (the kubelet's pod sync after an update). True when any is due."""
+        due = False
+        for rec in self.records.values():
+            waiting = rec.waiting_reason == "CreateContainerConfigError"
+            if rec.config_retry and waiting and rec.restart_at is not None:
+                rec.restart_at = min(rec.restart_at, now)
+                due = True
+        return due
 
     def image_pull_failed(
         self,
@@ -656,6 +679,7 @@ class PodMachine:
         rec.waiting_message = ""
         rec.restart_at = None
         rec.backoff_event_at = None
+        rec.config_retry = False
         post = rec.spec.lifecycle.post_start
         self._actions.append(
             StartContainer(
@@ -860,7 +884,8 @@ class PodMachine:
                 continue
             inst = rec.current
             if inst is None:
-                if rec.waiting_reason != "CreateContainerConfigError" and rec.restart_at is None:
+                retryable = rec.waiting_reason != "CreateContainerConfigError" or rec.config_retry
+                if retryable and rec.restart_at is None:
                     self._start(rec, now)
             elif inst.state == EXITED:
                 self._start_or_restart(rec, now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from fractions import Fraction
 
 
 class ProbeType(Enum):
@@ -94,12 +95,45 @@ class ContainerPort:
 
 
 @dataclass(frozen=True)
+class KeyRef:
+    """`configMapKeyRef` / `secretKeyRef`: one key of a ConfigMap or Secret of the pod's
+    namespace."""
+
+    name: str
+    key: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ResourceFieldRef:
+    """`resourceFieldRef`: `resource` such as `limits.memory`; `divisor` 0 means unset (1)."""
+
+    resource: str
+    container_name: str = ""
+    divisor: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True)
+class EnvFromSource:
+    """One `envFrom` entry: every key of ConfigMap or Secret (`kind`) `name`, prefixed."""
+
+    kind: str
+    name: str
+    prefix: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class EnvVar:
-    """One `env` entry. `field_ref` holds a downward-API fieldPath such as `metadata.name`."""
+    """One `env` entry. `field_ref` holds a downward-API fieldPath such as `metadata.name`;
+    at most one of the `*_ref` fields is set (validation)."""
 
     name: str
     value: str | None = None
     field_ref: str | None = None
+    config_map_key_ref: KeyRef | None = None
+    secret_key_ref: KeyRef | None = None
+    resource_field_ref: ResourceFieldRef | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +145,8 @@ class Resources:
     requests_memory: int | None = None
     requests_cpu_milli: int | None = None
     limits_pids: int | None = None
+    limits_ephemeral_storage: int | None = None
+    requests_ephemeral_storage: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +175,7 @@ class Container:
     args: tuple[str, ...] = ()
     working_dir: str = ""
     env: tuple[EnvVar, ...] = ()
+    env_from: tuple[EnvFromSource, ...] = ()
     ports: tuple[ContainerPort, ...] = ()
     startup_probe: Probe | None = None
     readiness_probe: Probe | None = None

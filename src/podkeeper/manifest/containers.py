@@ -21,6 +21,7 @@ from podkeeper.manifest.checks import (
     get_int,
     get_str,
 )
+from podkeeper.manifest.configobjects import is_config_map_key
 from podkeeper.manifest.field import (
     DUPLICATE,
     FORBIDDEN,
@@ -133,6 +134,100 @@ def _validate_field_ref(ref: dict[str, Any], path: str, errs: Errors) -> None:
         )
 
 
+# validation.go validContainerResourceFieldPathExpressions and the divisors it accepts.
+_RESOURCE_FIELDS = (
+    "limits.cpu",
+    "limits.ephemeral-storage",
+    "limits.memory",
+    "requests.cpu",
+    "requests.ephemeral-storage",
+    "requests.memory",
+)
+_CPU_DIVISORS = frozenset({"1m", "1"})
+_BYTE_DIVISORS = frozenset(
+    {"1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"}
+)
+_BYTE_DIVISOR_LIST = "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei"
+
+
+def _validate_key_selector(ref: dict[str, Any], path: str, errs: Errors) -> None:
+    """`validateConfigMapKeySelector` / `validateSecretKeySelector`."""
+    name = get_str(ref, "name", f"{path}.name", errs)
+    errs.extend(
+        FieldError(f"{path}.name", INVALID, name, m) for m in names.is_dns1123_subdomain(name)
+    )
+    key = get_str(ref, "key", f"{path}.key", errs)
+    if not key:
+        errs.append(FieldError(f"{path}.key", REQUIRED))
+    else:
+        errs.extend(FieldError(f"{path}.key", INVALID, key, m) for m in is_config_map_key(key))
+
+
+def _validate_resource_ref(ref: dict[str, Any], path: str, errs: Errors) -> None:
+    """`validateContainerResourceFieldSelector` and `validateContainerResourceDivisor`."""
+    resource = get_str(ref, "resource", f"{path}.resource", errs)
+    if not resource:
+        errs.append(FieldError(f"{path}.resource", REQUIRED))
+    elif resource not in _RESOURCE_FIELDS and not resource.startswith(
+        ("limits.hugepages-", "requests.hugepages-")
+    ):
+        errs.append(
+            FieldError(f"{path}.resource", NOT_SUPPORTED, resource, supported(_RESOURCE_FIELDS))
+        )
+    raw = ref.get("divisor")
+    if raw is None or raw == "" or raw == 0:
+        return
+    try:
+        divisor = str(quantity.parse(raw))
+    except ValueError as err:
+        errs.append(FieldError(f"{path}.divisor", INVALID, raw, str(err)))
+        return
+    if divisor == "0":
+        return
+    what = resource.rpartition(".")[2]
+    if what == "cpu" and divisor not in _CPU_DIVISORS:
+        detail = "only divisor's values 1m and 1 are supported with the cpu resource"
+    elif what in ("memory", "ephemeral-storage") and divisor not in _BYTE_DIVISORS:
+        noun = "memory" if what == "memory" else "local ephemeral storage"
+        detail = (
+            f"only divisor's values {_BYTE_DIVISOR_LIST} are supported with the {noun} resource"
+        )
+    else:
+        return
+    errs.append(FieldError(f"{path}.divisor", INVALID, resource, detail))
+
+
+def _validate_env_from(sources: list[Any], path: str, errs: Errors) -> None:
+    """`ValidateEnvFrom` (relaxed prefix names, as since v1.30)."""
+    for i, source in enumerate(sources):
+        idx = f"{path}[{i}]"
+        if not isinstance(source, dict):
+            errs.append(FieldError(idx, INVALID, source, "must be an object"))
+            continue
+        prefix = get_str(source, "prefix", f"{idx}.prefix", errs)
+        if prefix:
+            msgs = names.is_relaxed_env_var_name(prefix)
+            errs.extend(FieldError(f"{idx}.prefix", INVALID, prefix, m) for m in msgs)
+        count = 0
+        for ref_kind in ("configMapRef", "secretRef"):
+            ref = expect_map(source, ref_kind, f"{idx}.{ref_kind}", errs)
+            if ref is None:
+                continue
+            count += 1
+            name = get_str(ref, "name", f"{idx}.{ref_kind}.name", errs)
+            if not name:
+                errs.append(FieldError(f"{idx}.{ref_kind}.name", REQUIRED))
+            else:
+                msgs = names.is_dns1123_subdomain(name)
+                errs.extend(FieldError(f"{idx}.{ref_kind}.name", INVALID, name, m) for m in msgs)
+        if count == 0:
+            detail = "must specify one of: `configMapRef` or `secretRef`"
+            errs.append(FieldError(path, INVALID, "", detail))
+        elif count > 1:
+            detail = "may not have more than one field specified at a time"
+            errs.append(FieldError(path, FORBIDDEN, None, detail))
+
+
 def _validate_env(env: list[Any], path: str, errs: Errors) -> None:
     for i, var in enumerate(env):
         idx = f"{path}[{i}]"
@@ -164,6 +259,15 @@ def _validate_env(env: list[Any], path: str, errs: Errors) -> None:
         field_ref = expect_map(value_from, "fieldRef", f"{from_path}.fieldRef", errs)
         if field_ref is not None:
             _validate_field_ref(field_ref, f"{from_path}.fieldRef", errs)
+        resource_ref = expect_map(
+            value_from, "resourceFieldRef", f"{from_path}.resourceFieldRef", errs
+        )
+        if resource_ref is not None:
+            _validate_resource_ref(resource_ref, f"{from_path}.resourceFieldRef", errs)
+        for ref_kind in ("configMapKeyRef", "secretKeyRef"):
+            ref = expect_map(value_from, ref_kind, f"{from_path}.{ref_kind}", errs)
+            if ref is not None:
+                _validate_key_selector(ref, f"{from_path}.{ref_kind}", errs)
         if not sources:
             detail = (
                 "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` "
@@ -263,6 +367,7 @@ def _validate_common(c: dict[str, Any], path: str, errs: Errors) -> None:
         )
     _validate_ports(expect_list(c, "ports", f"{path}.ports", errs), f"{path}.ports", errs)
     _validate_env(expect_list(c, "env", f"{path}.env", errs), f"{path}.env", errs)
+    _validate_env_from(expect_list(c, "envFrom", f"{path}.envFrom", errs), f"{path}.envFrom", errs)
     pull = get_str(c, "imagePullPolicy", f"{path}.imagePullPolicy", errs)
     if not pull:
         errs.append(FieldError(f"{path}.imagePullPolicy", REQUIRED))

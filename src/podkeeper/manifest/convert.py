@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from podkeeper.core import spec
@@ -87,21 +88,68 @@ def _lifecycle(value: object) -> spec.Lifecycle:
     )
 
 
+def _key_ref(value: object) -> spec.KeyRef | None:
+    if not isinstance(value, dict):
+        return None
+    return spec.KeyRef(
+        as_str(value.get("name")), as_str(value.get("key")), value.get("optional") is True
+    )
+
+
+def _resource_ref(value: object) -> spec.ResourceFieldRef | None:
+    if not isinstance(value, dict):
+        return None
+    divisor = Fraction(0)
+    raw = value.get("divisor")
+    if raw is not None and raw != "":
+        try:
+            divisor = quantity.parse_quantity(raw)
+        except ValueError:
+            pass  # validation reports it
+    return spec.ResourceFieldRef(
+        as_str(value.get("resource")), as_str(value.get("containerName")), divisor
+    )
+
+
 def _env(value: object) -> tuple[spec.EnvVar, ...]:
-    """Env vars; a `valueFrom` other than fieldRef keeps the name with no value."""
+    """Env vars with their `valueFrom` source (resolved by core/envsource.py)."""
     out = []
     for var in as_list(value):
         if not isinstance(var, dict):
             continue
-        field_ref = as_map(as_map(var.get("valueFrom")).get("fieldRef")).get("fieldPath")
+        value_from = as_map(var.get("valueFrom"))
+        field_ref = as_map(value_from.get("fieldRef")).get("fieldPath")
         raw = var.get("value")
         out.append(
             spec.EnvVar(
                 name=as_str(var.get("name")),
                 value=raw if isinstance(raw, str) else None,
                 field_ref=field_ref if isinstance(field_ref, str) else None,
+                config_map_key_ref=_key_ref(value_from.get("configMapKeyRef")),
+                secret_key_ref=_key_ref(value_from.get("secretKeyRef")),
+                resource_field_ref=_resource_ref(value_from.get("resourceFieldRef")),
             )
         )
+    return tuple(out)
+
+
+def _env_from(value: object) -> tuple[spec.EnvFromSource, ...]:
+    out = []
+    for source in as_list(value):
+        if not isinstance(source, dict):
+            continue
+        for field, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+            ref = source.get(field)
+            if isinstance(ref, dict):
+                out.append(
+                    spec.EnvFromSource(
+                        kind,
+                        as_str(ref.get("name")),
+                        as_str(source.get("prefix")),
+                        ref.get("optional") is True,
+                    )
+                )
+                break
     return tuple(out)
 
 
@@ -125,6 +173,8 @@ def _resources(value: object) -> spec.Resources:
         requests_memory=_quantity(requests, "memory", milli=False),
         requests_cpu_milli=_quantity(requests, "cpu", milli=True),
         limits_pids=_quantity(limits, "pids", milli=False),
+        limits_ephemeral_storage=_quantity(limits, "ephemeral-storage", milli=False),
+        requests_ephemeral_storage=_quantity(requests, "ephemeral-storage", milli=False),
     )
 
 
@@ -173,6 +223,7 @@ def _container(c: dict[str, Any]) -> spec.Container:
         args=_strs(c.get("args")),
         working_dir=as_str(c.get("workingDir")),
         env=_env(c.get("env")),
+        env_from=_env_from(c.get("envFrom")),
         ports=ports,
         startup_probe=_probe(c.get("startupProbe")),
         readiness_probe=_probe(c.get("readinessProbe")),

@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from podkeeper.manifest import quantity
+from podkeeper.manifest.configobjects import admit_secret
 from podkeeper.manifest.kinds import pod_template
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
@@ -44,6 +45,9 @@ def default_object(obj: dict[str, Any]) -> dict[str, Any]:
     kind = out.get("kind")
     meta = _map(out, "metadata")
     _set(meta, "namespace", "default")
+    if kind == "Secret":
+        admit_secret(out)
+        return out
     if kind == "Service":
         _default_service(_map(out, "spec"))
         return out

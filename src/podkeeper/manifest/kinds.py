@@ -8,6 +8,8 @@ from typing import Any
 KIND_VERSIONS: dict[str, str] = {
     "Pod": "v1",
     "Service": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
     "Deployment": "apps/v1",
     "ReplicaSet": "apps/v1",
     "StatefulSet": "apps/v1",

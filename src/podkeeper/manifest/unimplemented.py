@@ -101,7 +101,8 @@ _CONTAINER: Schema = {
     "command": None,
     "args": None,
     "workingDir": None,
-    # `env` is checked by _env_fields (only some downward-API paths are implemented).
+    # `env` is checked by _env_fields (fileKeyRef is not implemented).
+    "envFrom": [{"prefix": None, "configMapRef": None, "secretRef": None}],
     "ports": [{"containerPort": None, "name": None, "protocol": None}],
     "startupProbe": _PROBE,
     "readinessProbe": _PROBE,
@@ -166,16 +167,20 @@ _SERVICE_SPEC: Schema = {
     "clusterIP": None,
     "sessionAffinity": None,
 }
+# Kinds without a spec: their top-level fields (ConfigMap and Secret, runtime/configobjects.py).
+_TOP_LEVEL: dict[str, Schema] = {
+    "ConfigMap": {"data": None, "binaryData": None, "immutable": None},
+    "Secret": {"data": None, "stringData": None, "type": None, "immutable": None},
+}
 _SPECS: dict[str, Schema] = {
     "Pod": _POD_SPEC,
     "Deployment": _DEPLOYMENT_SPEC,
     "ReplicaSet": _REPLICASET_SPEC,
     "Service": _SERVICE_SPEC,
 }
-# Downward-API paths the agent fills in for `env[].valueFrom.fieldRef`.
-ENV_FIELD_PATHS = frozenset(
-    {"metadata.name", "metadata.namespace", "status.podIP", "spec.nodeName"}
-)
+# The `env[].valueFrom` sources the agent resolves (core/envsource.py); every fieldRef
+# path that validation accepts is implemented.
+ENV_SOURCES = frozenset({"fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"})
 
 
 def _empty(value: object) -> bool:
@@ -224,11 +229,8 @@ def _env_fields(env: object, path: str, out: list[str]) -> None:
                 out.append(f"{here}.{key}")
                 continue
             for source, ref in sub.items():
-                ref_path = f"{here}.valueFrom.{source}"
-                if source != "fieldRef" or not isinstance(ref, dict):
-                    out.append(ref_path)
-                elif str(ref.get("fieldPath")) not in ENV_FIELD_PATHS:
-                    out.append(f"{ref_path}.fieldPath")
+                if source not in ENV_SOURCES and not _empty(ref):
+                    out.append(f"{here}.valueFrom.{source}")
 
 
 def unimplemented_fields(obj: dict[str, Any]) -> list[str]:
@@ -236,6 +238,9 @@ def unimplemented_fields(obj: dict[str, Any]) -> list[str]:
     out: list[str] = []
     kind = obj.get("kind")
     top: Schema = {"apiVersion": None, "kind": None, "metadata": _META}
+    if str(kind) in _TOP_LEVEL:
+        _walk(obj, {**top, **_TOP_LEVEL[str(kind)]}, "", out)
+        return out
     spec_schema = _SPECS.get(str(kind))
     if spec_schema is not None:
         top["spec"] = spec_schema

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podkeeper.manifest import kinds, names
+from podkeeper.manifest import configobjects, kinds, names
 from podkeeper.manifest.checks import (
     Errors,
     as_map,
@@ -59,6 +59,12 @@ def validate_object(obj: dict[str, Any]) -> list[FieldError]:
         names.is_dns1035_label if kind in kinds.DNS1035_NAMED else names.is_dns1123_subdomain
     )
     validate_object_meta(obj.get("metadata"), name_check, errs)
+    if kind == "ConfigMap":
+        configobjects.validate_config_map(obj, errs)
+        return errs
+    if kind == "Secret":
+        configobjects.validate_secret(obj, errs)
+        return errs
     spec = obj.get("spec")
     if spec is not None and not isinstance(spec, dict):
         errs.append(FieldError("spec", INVALID, spec, "must be an object"))

@@ -50,6 +50,7 @@ from podkeeper.home import (
     write_private,
 )
 from podkeeper.runtime.cgroups import CgroupManager
+from podkeeper.runtime.configobjects import ConfigObjects
 from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
@@ -126,7 +127,8 @@ class Agent:
         self.store.on_degraded = self._store_degraded
         #: Pods' volumes on the host (runtime/volumes.py); objects come from the store.
         self.volumes = VolumeManager(home, self.store.get_object)
-        self.store.on_object_change = self._config_object_changed
+        #: ConfigMaps and Secrets, plain objects in the store (runtime/configobjects.py).
+        self.config_objects = ConfigObjects(self.store, self._config_changed)
         self._runtime = runtime
         self.pods: dict[tuple[str, str], PodWorker] = {}
         self._watchers: set[asyncio.Queue[Obj]] = set()
@@ -442,6 +444,8 @@ class Agent:
     # -------------------------------------------------------------- backend
 
     def _controller(self, kind: str) -> Controller | None:
+        if kind in self.config_objects.kinds:
+            return self.config_objects
         for c in self.controllers:
             if kind in c.kinds:
                 return c
@@ -718,12 +722,12 @@ class Agent:
         for c in self.controllers:
             c.pod_gone(snapshot)
 
-    def _config_object_changed(self, kind: str, namespace: str, name: str) -> None:
-        """A ConfigMap or Secret changed: the pods of its namespace resync their volumes now
-        rather than at their next periodic resync (a pod waiting on it retries at once)."""
-        for (ns, _), worker in self.pods.items():
+    def _config_changed(self, namespace: str) -> None:
+        """A ConfigMap or Secret of `namespace` changed: pods waiting for one retry now."""
+        for (ns, _), worker in list(self.pods.items()):
             if ns == namespace:
-                worker.volumes_changed()
+                worker.config_changed()
+                worker.volumes_changed()  # configMap/secret volumes resync now
 
     def _pod_changed(self, worker: PodWorker) -> None:
         if worker.machine.finished:

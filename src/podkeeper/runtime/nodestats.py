@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from podkeeper.core.envsource import Allocatable
 from podkeeper.core.eviction import (
     DEFAULT_THRESHOLDS,
     EPHEMERAL_STORAGE,
@@ -57,3 +58,15 @@ def read_node_stats(home: Path) -> NodeStats:
     except OSError:
         pass
     return NodeStats(available, capacity)
+
+
+def node_allocatable(home: Path) -> Allocatable:
+    """The node's allocatable cpu, memory and ephemeral storage, as the Node object shows
+    them (api/cluster.py: capacity, nothing reserved): the default of a missing limit
+    for `resourceFieldRef` (`defaultPodLimitsForDownwardAPI`)."""
+    stats = read_node_stats(home)
+    return Allocatable(
+        (os.cpu_count() or 1) * 1000,
+        stats.capacity.get(MEMORY, 0),
+        stats.capacity.get(EPHEMERAL_STORAGE, 0) // 1024 * 1024,
+    )

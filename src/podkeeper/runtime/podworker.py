@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
-from podkeeper.core.envexpand import EnvError, command_argv, container_env, expand
+from podkeeper.core.envexpand import EnvError, command_argv, expand
+from podkeeper.core.envsource import Allocatable, DownwardPod, resolve_env
 from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.security import effective_security
-from podkeeper.core.spec import Pod, ProbeType
+from podkeeper.core.spec import Container, Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
 from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
@@ -41,6 +42,7 @@ from podkeeper.runtime.interface import (
     StartRequest,
 )
 from podkeeper.runtime.message import make_message_file
+from podkeeper.runtime.nodestats import node_allocatable
 from podkeeper.runtime.probing import CommandRunner, run_target, start_target
 from podkeeper.runtime.volumes import MountError, PodVolumes
 
@@ -456,17 +458,7 @@ class PodWorker:
         and ConfigError for a volumeMount that cannot be made; `mounts` False: none)."""
         agent = self.agent
         container = self.pod.container(name)
-        env = container_env(
-            container,
-            self.name,
-            self.namespace,
-            self.machine.pod_ip,
-            agent.node_name,
-            pod_uid=self.pod.metadata.uid,
-            host_ip="127.0.0.1",
-            labels=dict(self.pod.metadata.labels),
-            annotations=dict(self.pod.metadata.annotations),
-        )
+        env = self._container_env(container)
         log_path = agent.instance_log_path(self, name, restart_count)
         return StartRequest(
             pod_name=self.name,
@@ -496,6 +488,40 @@ class PodWorker:
             pod_key=self.pod.key,
             image_pull_policy=container.image_pull_policy,
         )
+
+    def _container_env(self, container: Container) -> dict[str, str]:
+        """`env` and `envFrom` resolved (core/envsource.py) against this home's ConfigMaps and
+        Secrets; raises EnvError with the kubelet's message (CreateContainerConfigError)."""
+        agent, meta = self.agent, self.pod.metadata
+        spec = self.obj.get("spec") or {}
+        pod = DownwardPod(
+            meta.name,
+            meta.namespace,
+            meta.uid,
+            dict(meta.labels),
+            dict(meta.annotations),
+            agent.node_name,
+            # The ServiceAccount admission plugin sets `default` when none is given.
+            str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
+            host_ips=("127.0.0.1",),  # the pod status's hostIP (core/status.py)
+            pod_ips=(self.machine.pod_ip,) if self.machine.pod_ip else (),
+        )
+        needs_node = any(v.resource_field_ref is not None for v in container.env)
+        result = resolve_env(
+            container,
+            pod,
+            lambda kind, name: agent.store.get_object(kind, meta.namespace, name),
+            self.pod.all_containers(),
+            node_allocatable(agent.home) if needs_node else Allocatable(0, 0, 0),
+        )
+        for reason, message in result.warnings:
+            agent.record_event(self, Event("Warning", reason, message, None, agent.now()))
+        return result.env
+
+    def config_changed(self) -> None:
+        """A ConfigMap or Secret of the namespace changed: retry config errors now."""
+        if self.machine.retry_config_errors(self.agent.now()):
+            self.wake()
 
     def _track(self, request: StartRequest, handle: RunningInstance, restart_count: int) -> None:
         inst = InstanceRuntime(
@@ -542,7 +568,8 @@ class PodWorker:
         try:
             request = self._request(a.container, a.instance_id, a.restart_count)
         except EnvError as err:
-            m.container_config_error(a.container, a.instance_id, str(err), agent.now())
+            # A missing ConfigMap, Secret or key may appear: the next sync tries again.
+            m.container_config_error(a.container, a.instance_id, str(err), agent.now(), True)
             return
         except ConfigError as err:  # a volumeMount (subPath) that cannot be made
             m.container_config_error(a.container, a.instance_id, err.message, agent.now())

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxError, SandboxInfo
@@ -661,8 +661,8 @@ class NamespaceSandboxes:
         self._hidden = (now, paths)
         return paths
 
-    def _find_hidden_paths(self) -> tuple[str, ...]:
-        homes = [str(self.home)]
+    def _bridges(self) -> list[dict[str, Any]] | None:
+        """Every bridge on the host as `ip -j link` reports it (None when `ip` fails)."""
         try:
             out = subprocess.run(
                 [self._ip, "-j", "link", "show", "type", "bridge"],
@@ -673,8 +673,12 @@ class NamespaceSandboxes:
             ).stdout
             bridges = json.loads(out or "[]")
         except (OSError, subprocess.TimeoutExpired, ValueError):
-            bridges = []
-        for br in bridges:
+            return None
+        return [b for b in bridges if isinstance(b, dict)] if isinstance(bridges, list) else None
+
+    def _find_hidden_paths(self) -> tuple[str, ...]:
+        homes = [str(self.home)]
+        for br in self._bridges() or []:
             alias = br.get("ifalias")
             if _BRIDGE_NAME.match(str(br.get("ifname", ""))) and isinstance(alias, str):
                 homes.append(alias)
@@ -816,16 +820,8 @@ class NamespaceSandboxes:
         veths) goes with the bridge, never everything sharing the 6-hex tag. A
         home that is gone, unreadable or alive keeps everything; a gone home's
         bridge is only reported (once), with the command that removes it."""
-        try:
-            out = subprocess.run(
-                [self._ip, "-j", "link", "show", "type", "bridge"],
-                capture_output=True,
-                text=True,
-                timeout=_IP_TIMEOUT,
-                check=False,
-            ).stdout
-            bridges = json.loads(out or "[]")
-        except (OSError, subprocess.TimeoutExpired, ValueError):
+        bridges = self._bridges()
+        if bridges is None:
             return []
         gone: list[str] = []
         for br in bridges:

@@ -36,8 +36,6 @@ Obj = dict[str, Any]
 SCHEMA_VERSION = 1
 #: Seconds between commits of batched writes (the agent loop's cadence).
 FLUSH_INTERVAL = 0.05
-#: Kinds whose changes `on_object_change` reports (what pods' volumes are made from).
-WATCHED_KINDS = frozenset({"ConfigMap", "Secret"})
 log = logging.getLogger(__name__)
 
 #: At most this many trailing log lines are kept with a termination.
@@ -162,9 +160,6 @@ class Store:
         self.degraded: str | None = None
         #: Called with the reason when writes start failing, with None when they recover.
         self.on_degraded: Callable[[str | None], None] | None = None
-        #: Called with (kind, namespace, name) when an object of `WATCHED_KINDS` is put or
-        #: deleted (the volume manager rewrites configMap/secret volumes at once).
-        self.on_object_change: Callable[[str, str, str], None] | None = None
         _make_private(self.path)
         self._conn = sqlite3.connect(self.path, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -331,8 +326,6 @@ class Store:
             "INSERT OR REPLACE INTO objects (kind, namespace, name, doc) VALUES (?, ?, ?, ?)",
             (kind, namespace, name, _dumps(obj)),
         )
-        if self.on_object_change is not None and kind in WATCHED_KINDS:
-            self.on_object_change(kind, namespace, name)
 
     def get_object(self, kind: str, namespace: str, name: str) -> Obj | None:
         """The stored object, or None."""
@@ -357,16 +350,13 @@ class Store:
 
     def delete_object(self, kind: str, namespace: str, name: str) -> bool:
         """Forget an object; False when there was none."""
-        gone = (
+        return (
             self._write(
                 "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
                 (kind, namespace, name),
             )
             > 0
         )
-        if gone and self.on_object_change is not None and kind in WATCHED_KINDS:
-            self.on_object_change(kind, namespace, name)
-        return gone
 
     # -- events ----------------------------------------------------------
 
