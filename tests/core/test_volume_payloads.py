@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from podkeeper.core.spec import Container, Resources
 from podkeeper.core.volumes import (
     FileProjection,
     NodeAllocatable,
@@ -29,15 +30,18 @@ POD: dict[str, Any] = {
         "annotations": {"builder": "bar"},
     }
 }
-RES = {
-    "c": {
-        "limits_cpu_milli": 1250,
-        "limits_memory": 64 << 20,
-        "requests_cpu_milli": 250,
-        "requests_memory": 32 << 20,
-    },
-    "bare": {},
-}
+CONTAINERS = (
+    Container(
+        "c",
+        resources=Resources(
+            limits_cpu_milli=1250,
+            limits_memory=64 << 20,
+            requests_cpu_milli=250,
+            requests_memory=32 << 20,
+        ),
+    ),
+    Container("bare"),
+)
 
 
 def b64(s: str) -> str:
@@ -54,9 +58,7 @@ OBJECTS = {
 
 
 def payload(volume: dict[str, Any]) -> dict[str, FileProjection] | None:
-    return volume_payload(
-        volume, POD, lambda k, n: OBJECTS.get((k, n)), lambda c: RES.get(c), ALLOC
-    )
+    return volume_payload(volume, POD, lambda k, n: OBJECTS.get((k, n)), CONTAINERS, ALLOC)
 
 
 def files(volume: dict[str, Any]) -> dict[str, tuple[bytes, int]]:
@@ -216,7 +218,9 @@ def test_downward_api_errors_aggregate() -> None:
     ]
     with pytest.raises(VolumeError) as err:
         payload({"downwardAPI": {"items": items}})
-    assert str(err.value) == "[unsupported fieldPath: spec.nodeName, container nope not found]"
+    assert str(err.value) == (
+        "[unsupported fieldPath: spec.nodeName, failed to find container with name nope in pod]"
+    )
 
 
 def test_projected_merges_sources_and_warns_about_tokens() -> None:
@@ -236,7 +240,7 @@ def test_projected_merges_sources_and_warns_about_tokens() -> None:
             ],
         }
     }
-    got = volume_payload(v, POD, lambda k, n: OBJECTS.get((k, n)), RES.get, ALLOC, warned.append)
+    got = volume_payload(v, POD, lambda k, n: OBJECTS.get((k, n)), CONTAINERS, ALLOC, warned.append)
     assert got is not None
     assert {k: (f.data, f.mode) for k, f in got.items()} == {
         "cm": (b"value-1", 0o440),
@@ -282,11 +286,10 @@ def test_subpath_expr_and_checks() -> None:
 
 
 def test_resource_value_divisors() -> None:
-    res = {"limits_cpu_milli": 1500, "limits_memory": 1 << 30}
-    assert resource_value({"resource": "limits.cpu", "divisor": "1m"}, res, ALLOC) == "1500"
-    assert resource_value({"resource": "limits.memory", "divisor": "1Gi"}, res, ALLOC) == "1"
-    assert resource_value({"resource": "limits.memory", "divisor": "1M"}, res, ALLOC) == "1074"
-    # Requests default to the limits (API defaulting).
-    assert resource_value({"resource": "requests.cpu"}, res, ALLOC) == "2"
-    with pytest.raises(VolumeError):
-        resource_value({"resource": "limits.gpu"}, res, ALLOC)
+    c = (Container("x", resources=Resources(limits_cpu_milli=1500, limits_memory=1 << 30)),)
+    ref = {"containerName": "x"}
+    assert resource_value({**ref, "resource": "limits.cpu", "divisor": "1m"}, c, ALLOC) == "1500"
+    assert resource_value({**ref, "resource": "limits.memory", "divisor": "1Gi"}, c, ALLOC) == "1"
+    assert resource_value({**ref, "resource": "limits.memory", "divisor": "1M"}, c, ALLOC) == "1074"
+    with pytest.raises(VolumeError, match="unsupported container resource"):
+        resource_value({**ref, "resource": "limits.gpu"}, c, ALLOC)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from podkeeper.core.spec import Container
 from podkeeper.core.volumes import FileProjection
 from podkeeper.runtime.interface import ConfigError
 from podkeeper.runtime.volumes import (
@@ -78,8 +79,7 @@ def manager(tmp_path: Path, objects: Objects) -> VolumeManager:
     return VolumeManager(home, objects.get)
 
 
-def _res(name: str) -> dict[str, Any] | None:
-    return {} if name == "c" else None
+_res = (Container("c"),)
 
 
 def test_configmap_missing_then_present_and_resynced(tmp_path: Path) -> None:

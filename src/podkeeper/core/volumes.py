@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from podkeeper.core.envexpand import expand
+from podkeeper.core.envexpand import EnvError, expand
+from podkeeper.core.envsource import Allocatable, DownwardPod
+from podkeeper.core.envsource import field_value as env_field_value
+from podkeeper.core.envsource import resource_value as env_resource_value
+from podkeeper.core.spec import Container, ResourceFieldRef
 
 Obj = dict[str, Any]
 #: (kind, name) -> the object in the pod's namespace, or None when there is none.
@@ -65,13 +69,8 @@ class FileProjection:
 Payload = dict[str, FileProjection]
 
 
-@dataclass(frozen=True)
-class NodeAllocatable:
-    """What a container without a limit gets as its `limits.*` downward value."""
-
-    cpu_milli: int
-    memory: int
-    ephemeral_storage: int = 0
+#: The node's allocatable resources (core/envsource.py), the default of a missing limit.
+NodeAllocatable = Allocatable
 
 
 def volume_source(volume: Mapping[str, Any]) -> str | None:
@@ -221,26 +220,33 @@ def _go_quote(s: str) -> str:
 
 
 def field_value(path: str, meta: Mapping[str, Any]) -> str:
-    """`ExtractFieldPathAsString` for the fields a downwardAPI volume may name."""
+    """`ExtractFieldPathAsString` for the fields a downwardAPI volume may name: the whole
+    label and annotation maps (`FormatMap`), else as core/envsource.py reads them."""
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
     if path == "metadata.labels":
         return format_map(labels)
     if path == "metadata.annotations":
         return format_map(annotations)
-    if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
-        return str(meta.get(path.split(".", 1)[1]) or "")
-    for prefix, source in (("metadata.labels", labels), ("metadata.annotations", annotations)):
-        if path.startswith(prefix + "['") and path.endswith("']"):
-            return str(source.get(path[len(prefix) + 2 : -2], ""))
-        if path.startswith(prefix + '["') and path.endswith('"]'):
-            return str(source.get(path[len(prefix) + 2 : -2], ""))
+    pod = DownwardPod(
+        str(meta.get("name") or ""),
+        str(meta.get("namespace") or ""),
+        str(meta.get("uid") or ""),
+        labels,
+        annotations,
+    )
+    simple = path in ("metadata.name", "metadata.namespace", "metadata.uid")
+    if simple or path.startswith(("metadata.labels['", "metadata.annotations['")):
+        try:
+            return env_field_value(path, pod)
+        except EnvError:
+            pass
     raise VolumeError(f"unsupported fieldPath: {path}")
 
 
-_SUFFIXES = {
+_SUFFIXES: dict[str, Fraction | int] = {
     "": 1,
-    "m": 0.001,
+    "m": Fraction(1, 1000),
     "k": 10**3,
     "M": 10**6,
     "G": 10**9,
@@ -256,10 +262,10 @@ _SUFFIXES = {
 }
 
 
-def _quantity(text: object) -> float:
-    """A divisor quantity (`1`, `1m`, `1Mi`...) as a number; 1 when unset."""
+def _divisor(text: object) -> Fraction:
+    """A `divisor` quantity (`1`, `1m`, `1Mi`...) exactly; 0 (unset: 1) when absent."""
     if text is None or text == "":
-        return 1.0
+        return Fraction(0)
     s = str(text).strip()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if suffix and s.endswith(suffix):
@@ -268,8 +274,8 @@ def _quantity(text: object) -> float:
     else:
         suffix, num = "", s
     try:
-        value = float(num) * _SUFFIXES[suffix]
-    except ValueError:
+        value = Fraction(num) * _SUFFIXES[suffix]
+    except (ValueError, ZeroDivisionError):
         raise VolumeError(f"invalid divisor {s!r}") from None
     if value <= 0:
         raise VolumeError(f"invalid divisor {s!r}")
@@ -277,49 +283,33 @@ def _quantity(text: object) -> float:
 
 
 def resource_value(
-    ref: Mapping[str, Any],
-    resources: Mapping[str, Any],
-    alloc: NodeAllocatable,
+    ref: Mapping[str, Any], containers: Sequence[Container], alloc: Allocatable
 ) -> str:
-    """helpers.go `ExtractContainerResourceValue` with limits merged with the node's
-    allocatable (`MergeContainerResourceLimits`). `resources` is the container's parsed
-    `Resources` as a mapping: limits_cpu_milli, limits_memory, requests_cpu_milli,
-    requests_memory (None when unset)."""
-    resource = str(ref.get("resource", ""))
-    divisor = _quantity(ref.get("divisor"))
-    lim_cpu = resources.get("limits_cpu_milli")
-    lim_mem = resources.get("limits_memory")
-    req_cpu = resources.get("requests_cpu_milli")
-    req_mem = resources.get("requests_memory")
-    cpu_values = {
-        "limits.cpu": lim_cpu if lim_cpu is not None else alloc.cpu_milli,
-        # Requests default to the limits (API defaulting), else zero.
-        "requests.cpu": req_cpu if req_cpu is not None else (lim_cpu or 0),
-    }
-    mem_values = {
-        "limits.memory": lim_mem if lim_mem is not None else alloc.memory,
-        "requests.memory": req_mem if req_mem is not None else (lim_mem or 0),
-        "limits.ephemeral-storage": alloc.ephemeral_storage,
-        "requests.ephemeral-storage": 0,
-    }
-    if resource in cpu_values:
-        milli = cpu_values[resource]
-        return str(math.ceil(milli / round(divisor * 1000)))
-    if resource in mem_values:
-        return str(math.ceil(mem_values[resource] / divisor))
-    raise VolumeError(f"unsupported container resource : {resource}")
+    """A `resourceFieldRef` item (helpers.go `ExtractContainerResourceValue` with the
+    node's allocatable for a missing limit): core/envsource.py's `resource_value`."""
+    if not containers:
+        raise VolumeError("the pod has no containers")
+    parsed = ResourceFieldRef(
+        str(ref.get("resource", "")),
+        str(ref.get("containerName") or ""),
+        _divisor(ref.get("divisor")),
+    )
+    try:
+        return env_resource_value(parsed, containers[0], containers, alloc)
+    except EnvError as e:
+        raise VolumeError(str(e)) from None
 
 
 def downward_payload(
     items: Sequence[Mapping[str, Any]],
     default_mode: int,
     pod: Mapping[str, Any],
-    resources: Callable[[str], Mapping[str, Any] | None],
-    alloc: NodeAllocatable,
+    containers: Sequence[Container],
+    alloc: Allocatable,
 ) -> Payload:
     """downwardapi.go `CollectData`: one file per item (fieldRef or resourceFieldRef);
-    errors are aggregated as `utilerrors.NewAggregate` prints them. `resources(name)`
-    gives a container's parsed resources (None: no such container)."""
+    errors are aggregated as `utilerrors.NewAggregate` prints them. `containers` are
+    the pod's (init containers included), for `resourceFieldRef`."""
     meta = pod.get("metadata") or {}
     payload: Payload = {}
     errors: list[str] = []
@@ -332,11 +322,7 @@ def downward_payload(
             if isinstance(field_ref, Mapping):
                 content = field_value(str(field_ref.get("fieldPath", "")), meta)
             elif isinstance(res_ref, Mapping):
-                cname = str(res_ref.get("containerName") or "")
-                res = resources(cname)
-                if res is None:
-                    raise VolumeError(f"container {cname} not found")
-                content = resource_value(res_ref, res, alloc)
+                content = resource_value(res_ref, containers, alloc)
             else:
                 content = ""
         except VolumeError as e:
@@ -374,8 +360,8 @@ def projected_payload(
     source: Mapping[str, Any],
     pod: Mapping[str, Any],
     lookup: Lookup,
-    resources: Callable[[str], Mapping[str, Any] | None],
-    alloc: NodeAllocatable,
+    containers: Sequence[Container],
+    alloc: Allocatable,
     warn: Callable[[str], None] | None = None,
 ) -> Payload:
     """projected.go `collectData`: the sources' payloads merged (later wins), errors
@@ -398,7 +384,7 @@ def projected_payload(
                 payload.update(secret_payload(_items(s), obj, default_mode, _optional(s)))
             elif isinstance(proj.get("downwardAPI"), Mapping):
                 s = proj["downwardAPI"]
-                payload.update(downward_payload(_items(s), default_mode, pod, resources, alloc))
+                payload.update(downward_payload(_items(s), default_mode, pod, containers, alloc))
             elif warn is not None:
                 kinds = ", ".join(sorted(k for k in proj if proj[k] is not None)) or "empty"
                 warn(f"projected source [{i}] ({kinds}) is not supported by podkeeper: left out")
@@ -413,8 +399,8 @@ def volume_payload(
     volume: Mapping[str, Any],
     pod: Mapping[str, Any],
     lookup: Lookup,
-    resources: Callable[[str], Mapping[str, Any] | None],
-    alloc: NodeAllocatable,
+    containers: Sequence[Container],
+    alloc: Allocatable,
     warn: Callable[[str], None] | None = None,
 ) -> Payload | None:
     """The payload of a configMap/secret/downwardAPI/projected `volume`; None for any
@@ -433,9 +419,9 @@ def volume_payload(
     elif isinstance(volume.get("downwardAPI"), Mapping):
         s = volume["downwardAPI"]
         mode = _mode(s.get("defaultMode"), DEFAULT_MODE)
-        payload = downward_payload(_items(s), mode, pod, resources, alloc)
+        payload = downward_payload(_items(s), mode, pod, containers, alloc)
     elif isinstance(volume.get("projected"), Mapping):
-        payload = projected_payload(volume["projected"], pod, lookup, resources, alloc, warn)
+        payload = projected_payload(volume["projected"], pod, lookup, containers, alloc, warn)
     else:
         return None
     for path in payload:

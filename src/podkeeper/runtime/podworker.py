@@ -242,12 +242,6 @@ class PodWorker:
     def _warn(self, reason: str, message: str) -> None:
         self.agent.record_event(self, Event("Warning", reason, message, None, self.agent.now()))
 
-    def _container_resources(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dataclasses.asdict(self.pod.container(name).resources)
-        except (KeyError, StopIteration, ValueError):
-            return None
-
     async def _prepare_volumes(self) -> bool:
         """Make the pod's volumes before any container starts, as the kubelet's
         `WaitForAttachAndMount`: each failure is a `FailedMount` Warning with the kubelet's
@@ -260,7 +254,7 @@ class PodWorker:
                 # In the loop's thread: it reads the object store (one sqlite connection).
                 self.volumes, failed = manager.setup(
                     self.obj,
-                    self._container_resources,
+                    self.pod.all_containers(),
                     self._warn,
                     self.volumes,
                     keep_existing=bool(self.adopting),
@@ -300,7 +294,7 @@ class PodWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._volume_wake.wait(), VOLUME_RESYNC)
             self._volume_wake.clear()
-            changed, errors = manager.resync(self.obj, state, self._container_resources)
+            changed, errors = manager.resync(self.obj, state, self.pod.all_containers())
             for name in changed:
                 log.info("pod %s: volume %s updated", self.name, name)
             seen = {e.volume for e in errors}

@@ -40,13 +40,14 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podkeeper.core.envsource import Allocatable
+from podkeeper.core.spec import Container
 from podkeeper.core.volumes import (
-    NodeAllocatable,
     Payload,
     VolumeError,
     expand_subpath_expr,
@@ -57,6 +58,7 @@ from podkeeper.core.volumes import (
 )
 from podkeeper.home import make_private_dirs
 from podkeeper.runtime.interface import ConfigError, Mount
+from podkeeper.runtime.nodestats import node_allocatable
 
 log = logging.getLogger(__name__)
 
@@ -149,21 +151,6 @@ def mounts_under(path: str) -> list[str]:
     return sorted(set(found), key=lambda p: (-p.count("/"), p))
 
 
-def node_allocatable(home: Path) -> NodeAllocatable:
-    """This host's allocatable cpu, memory and disk (the kubelet's without reservations)."""
-    memory = 0
-    with contextlib.suppress(OSError, ValueError), open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                memory = int(line.split()[1]) * 1024
-                break
-    disk = 0
-    with contextlib.suppress(OSError):
-        st = os.statvfs(home)
-        disk = st.f_blocks * st.f_frsize
-    return NodeAllocatable((os.cpu_count() or 1) * 1000, memory, disk)
-
-
 class MountError(Exception):
     """A volume could not be set up: `MountVolume.SetUp failed for volume "<v>" : <message>`."""
 
@@ -196,7 +183,7 @@ class VolumeManager:
         self.base = self.home / "volumes"
         self.get_object = get_object
         self.can_mount = os.geteuid() == 0 if can_mount is None else can_mount
-        self._alloc: NodeAllocatable | None = None
+        self._alloc: Allocatable | None = None
 
     # ------------------------------------------------------------------ paths
 
@@ -212,7 +199,7 @@ class VolumeManager:
         return self.base / "pvc" / namespace / claim
 
     @property
-    def alloc(self) -> NodeAllocatable:
+    def alloc(self) -> Allocatable:
         if self._alloc is None:
             self._alloc = node_allocatable(self.home)
         return self._alloc
@@ -222,7 +209,7 @@ class VolumeManager:
     def setup(
         self,
         pod: Mapping[str, Any],
-        resources: Callable[[str], Mapping[str, Any] | None],
+        containers: Sequence[Container],
         warn: Callable[[str, str], None],
         state: PodVolumes | None = None,
         keep_existing: bool = False,
@@ -246,7 +233,7 @@ class VolumeManager:
             if name in state.paths:
                 continue
             try:
-                self._setup_one(vol, pod, state, resources, warn)
+                self._setup_one(vol, pod, state, containers, warn)
             except MountError as e:
                 source = volume_source(vol)
                 old = root / "volumes" / _PLUGINS.get(source or "", "-") / name
@@ -265,7 +252,7 @@ class VolumeManager:
         vol: Mapping[str, Any],
         pod: Mapping[str, Any],
         state: PodVolumes,
-        resources: Callable[[str], Mapping[str, Any] | None],
+        containers: Sequence[Container],
         warn: Callable[[str, str], None],
     ) -> None:
         name = str(vol.get("name", ""))
@@ -303,7 +290,7 @@ class VolumeManager:
         lookup = self._lookup(state.namespace)
         try:
             payload = volume_payload(
-                vol, pod, lookup, resources, self.alloc, lambda m: warn("VolumeSourceIgnored", m)
+                vol, pod, lookup, containers, self.alloc, lambda m: warn("VolumeSourceIgnored", m)
             )
         except VolumeError as e:
             raise MountError(name, str(e)) from None
@@ -358,7 +345,7 @@ class VolumeManager:
         self,
         pod: Mapping[str, Any],
         state: PodVolumes,
-        resources: Callable[[str], Mapping[str, Any] | None],
+        containers: Sequence[Container],
     ) -> tuple[list[str], list[MountError]]:
         """Rewrite the configMap/secret/downwardAPI/projected volumes whose payload
         changed; returns (rewritten volume names, errors). A failing volume keeps its
@@ -371,7 +358,7 @@ class VolumeManager:
             if name not in state.written:
                 continue
             try:
-                payload = volume_payload(vol, pod, lookup, resources, self.alloc)
+                payload = volume_payload(vol, pod, lookup, containers, self.alloc)
             except VolumeError as e:
                 errors.append(MountError(name, str(e)))
                 continue
