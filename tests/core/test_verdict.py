@@ -6,18 +6,55 @@ from typing import Any
 
 import pytest
 
-from podkeeper.core.verdict import MiB, Verdict, jvm_heap, jvm_heap_bytes, verdict
+from podkeeper.core import evidence as E
+from podkeeper.core.evidence import Evidence, Kill, Resources, Termination
+from podkeeper.core.verdict import MiB, Verdict, VerdictKind, diagnose, jvm_heap, jvm_heap_bytes
 
 LIVENESS = "Container app failed liveness probe, will be restarted"
 STARTUP = "Container app failed startup probe, will be restarted"
 DELETE = "Stopping container app"
 
+_RESOURCES = (
+    "memory_limit",
+    "memory_peak",
+    "oom_kills",
+    "oom_victims",
+    "kernel_oom_line",
+    "cpu_usage_seconds",
+    "cpu_limit_milli",
+    "cpu_nr_throttled",
+    "oom_killed",
+)
+
+
+def evidence(**kw: Any) -> Evidence:
+    """An evidence record from the facts of one local termination (the table's short form):
+    `killed_by` is the kill's cause as data, `kill_message` its Killing message."""
+    res = {k: kw.pop(k) for k in _RESOURCES if k in kw}
+    if "oom_victims" in res:
+        res["oom_victims"] = tuple(res["oom_victims"])
+    kill = None
+    if "killed_by" in kw:
+        kill = Kill(
+            kw.pop("killed_by"),
+            kw.pop("kill_message", ""),
+            kw.pop("kill_grace", None),
+            None,
+            kw.pop("sent_by_us", None),
+            kw.pop("sigterm_ignored_seconds", None),
+        )
+    term = Termination(
+        exit_code=kw.pop("exit_code", 0),
+        reason=kw.pop("reason", "Completed"),
+        signal=kw.pop("signal", None),
+        run_seconds=kw.pop("run_seconds", None),
+    )
+    env = tuple((kw.pop("env", None) or {}).items())
+    return Evidence("app", termination=term, kill=kill, resources=Resources(**res), env=env, **kw)
+
 
 def v(**kw: Any) -> Verdict:
-    base: dict[str, Any] = {"exit_code": 0, "signal": None, "reason": "Completed"}
-    base.update(kw)
-    base.setdefault("oom_killed", False)
-    return verdict(**base)
+    return diagnose(evidence(**kw))
 
 
 OOM = {"exit_code": 137, "signal": 9, "reason": "OOMKilled", "oom_killed": True, "oom_kills": 1}
@@ -80,7 +117,8 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
             "exit_code": 143,
             "signal": 15,
             "reason": "Error",
-            "killed_by_agent": LIVENESS,
+            "killed_by": E.LIVENESS,
+            "kill_message": LIVENESS,
             "kill_grace": 30,
             "sent_by_us": "SIGTERM",
             "probe_output": "HTTP probe failed with statuscode: 500",
@@ -96,7 +134,8 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
             "exit_code": 143,
             "signal": 15,
             "reason": "Error",
-            "killed_by_agent": STARTUP,
+            "killed_by": E.STARTUP,
+            "kill_message": STARTUP,
             "sent_by_us": "SIGTERM",
         },
         f"stopped by podkeeper: {STARTUP}",
@@ -105,7 +144,13 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
     ),
     (
         "deletion",
-        {"exit_code": 0, "killed_by_agent": DELETE, "sent_by_us": "SIGTERM", "kill_grace": 30},
+        {
+            "exit_code": 0,
+            "killed_by": E.STOP,
+            "kill_message": DELETE,
+            "sent_by_us": "SIGTERM",
+            "kill_grace": 30,
+        },
         "the pod was deleted or the agent drained",
         "podkeeper: SIGTERM for the pod's deletion or the agent's drain",
         "nothing to fix",
@@ -116,7 +161,8 @@ CASES: list[tuple[str, dict[str, Any], str, str, str]] = [
             "exit_code": 137,
             "signal": 9,
             "reason": "Error",
-            "killed_by_agent": DELETE,
+            "killed_by": E.STOP,
+            "kill_message": DELETE,
             "kill_grace": 30,
             "sent_by_us": "SIGKILL after grace",
             "sigterm_ignored_seconds": 30.004,
@@ -218,7 +264,12 @@ def test_memory_peak_without_limit() -> None:
 
 def test_liveness_probe_output_in_the_evidence() -> None:
     got = v(
-        exit_code=143, signal=15, killed_by_agent=LIVENESS, sent_by_us="SIGTERM", probe_output="x"
+        exit_code=143,
+        signal=15,
+        killed_by=E.LIVENESS,
+        kill_message=LIVENESS,
+        sent_by_us="SIGTERM",
+        probe_output="x",
     )
     assert "last liveness probe result: x" in got.evidence
     assert any("the container died of SIGTERM within its grace" in e for e in got.evidence)
@@ -228,7 +279,8 @@ def test_sigkill_after_grace_without_measured_seconds_uses_the_grace() -> None:
     got = v(
         exit_code=137,
         signal=9,
-        killed_by_agent=LIVENESS,
+        killed_by=E.LIVENESS,
+        kill_message=LIVENESS,
         kill_grace=5,
         sent_by_us="SIGKILL after grace",
     )
@@ -295,3 +347,59 @@ def test_jvm_heap(
         assert got is None
     else:
         assert got is not None and source in got.source
+
+
+KINDS = {
+    "exit 0": VerdictKind.COMPLETED,
+    "exit 1": VerdictKind.EXITED,
+    "start error": VerdictKind.START_ERROR,
+    "OOM, no JVM": VerdictKind.OOM_LIMIT,
+    "liveness SIGTERM, exited in time": VerdictKind.LIVENESS,
+    "startup SIGTERM": VerdictKind.STARTUP,
+    "deletion": VerdictKind.STOPPED,
+    "SIGKILL after grace": VerdictKind.SIGTERM_IGNORED,
+    "SIGKILL from outside": VerdictKind.KILLED,
+}
+
+
+@pytest.mark.parametrize("case", sorted(KINDS))
+def test_verdict_kinds(case: str) -> None:
+    facts = next(c[1] for c in CASES if c[0] == case)
+    assert v(**facts).kind == KINDS[case]
+
+
+def test_a_quick_nonzero_exit_is_a_crash_on_start_with_its_last_log_line() -> None:
+    got = v(exit_code=1, reason="Error", run_seconds=0.4, log_tail=("boom", "Error: no DB_URL"))
+    assert got.kind == VerdictKind.CRASH_ON_START
+    assert "last log line: Error: no DB_URL" in got.evidence
+
+
+def _oom_with_system_oom(seconds_before_end: float) -> Verdict:
+    end = 1_000_000.0
+    system = E.EventRecord(
+        "SystemOOM",
+        "System OOM encountered, victim process: java, pid: 41235",
+        "Warning",
+        first_time=end - seconds_before_end,
+        last_time=end - seconds_before_end,
+        kind="Node",
+        name="worker-1",
+    )
+    ev = Evidence(
+        "app",
+        source="cluster",
+        actor="the kubelet",
+        node="worker-1",
+        termination=Termination(137, "OOMKilled", finished_at=end),
+        resources=Resources(memory_limit=256 * MiB),
+        node_events=(system,),
+    )
+    return diagnose(ev)
+
+
+def test_a_system_oom_near_the_end_is_the_nodes_oom_killer() -> None:
+    assert _oom_with_system_oom(2).kind == VerdictKind.OOM_NODE
+    # Ten minutes earlier, another process: the container met its own limit.
+    far = _oom_with_system_oom(600)
+    assert far.kind == VerdictKind.OOM_LIMIT
+    assert any("memory peak" in u for u in far.unseen)

@@ -134,13 +134,24 @@ def _register() -> None:
         found = getattr(module, optional, None)
         if isinstance(found, click.Command):
             main.add_command(found)
-    from podkeeper.cli import images, rollout
+    from podkeeper.cli import images, rollout, triage
 
     main.add_command(images.image)
     main.add_command(rollout.rollout)
     main.add_command(rollout.scale)
+    main.add_command(triage.triage)
 
 
 _register()
 
-__all__ = ["main"]
+
+def kubectl_main() -> None:
+    """`kubectl-podkeeper`: kubectl's plugin name for podkeeper (`kubectl podkeeper explain pod
+    X`, `kubectl podkeeper triage`); explain and triage read kubectl's current context."""
+    from podkeeper.cli._cluster import PLUGIN
+
+    PLUGIN["active"] = True
+    main(prog_name="kubectl podkeeper")
+
+
+__all__ = ["kubectl_main", "main"]

@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
+from podkeeper.cli._cluster import cluster_options, use_cluster
 from podkeeper.cli._common import (
     CliError,
     get_or_none,
     items_of,
-    namespace_option,
     not_found_line,
     print_json,
     state_of,
@@ -117,10 +117,14 @@ def _mib(value: Any) -> str:
 
 
 def render_record(record: Obj, now: datetime) -> str:
-    """One termination record: when, exit code, reason, who ended it, evidence, next step."""
+    """One termination record: when, exit code, reason, who ended it, evidence, next step
+    (and, for a verdict from a cluster's API, what it could not see)."""
     container = record.get("container") or "?"
-    lines = [f"Container {container} terminated at {_record_time(record, now)}"]
-    lines += _wrap("Exit code", _exit_text(record))
+    if record.get("exit_code") is None and record.get("state"):
+        lines = [f"Container {container} is {record['state']}"]
+    else:
+        lines = [f"Container {container} terminated at {_record_time(record, now)}"]
+        lines += _wrap("Exit code", _exit_text(record))
     if record.get("reason"):
         lines += _wrap("Reason", str(record["reason"]))
     if record.get("message"):
@@ -150,6 +154,11 @@ def render_record(record: Obj, now: datetime) -> str:
         lines += [f"    | {line.rstrip()}" for line in log_lines]
     if record.get("next_step"):
         lines += _wrap("Next step", str(record["next_step"]))
+    unseen = [str(u) for u in record.get("unseen") or []]
+    if unseen:
+        lines.append("  Could not see:")
+        for item in unseen:
+            lines += _wrap("", f"- {item}", indent=4)
     return "\n".join(lines)
 
 
@@ -181,7 +190,13 @@ def _explain_value(arg: str, output: str | None) -> None:
 @click.option("-c", "--container", default=None, help="Only this container (explain pod).")
 @click.option("--all", "show_all", is_flag=True, help="Every recorded termination, oldest first.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default=None)
-@namespace_option
+@click.option(
+    "-n",
+    "--namespace",
+    default=None,
+    help="Namespace of the pod (default: `default`; on a cluster, the context's).",
+)
+@cluster_options
 @click.pass_context
 def explain(
     ctx: click.Context,
@@ -190,7 +205,10 @@ def explain(
     container: str | None,
     show_all: bool,
     output: str | None,
-    namespace: str,
+    namespace: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+    cluster: bool,
 ) -> None:
     """Explain an exit code (0-255) or reason, or why a pod's container last died.
 
@@ -198,6 +216,7 @@ def explain(
     podkeeper explain 137
     podkeeper explain OOMKilled
     podkeeper explain pod NAME [-c CONTAINER] [--all]
+    podkeeper explain pod NAME [-n NS] [--context CTX | --kubeconfig FILE | --cluster]
     """
     if what.lower() not in ("pod", "pods", "po") and not what.startswith("pod/"):
         if name is not None:
@@ -208,6 +227,10 @@ def explain(
         name = what.split("/", 1)[1]
     if not name:
         raise CliError("error: explain pod needs a NAME", 2)
+    if use_cluster(context, kubeconfig, cluster):
+        _explain_remote(name, namespace, container, kubeconfig, context, output)
+        return
+    namespace = namespace or "default"
     client = state_of(ctx).client()
     # History outlives the pod (issue 3): a deleted pod still has its terminations.
     records = items_of(client.terminations(namespace, name, container))
@@ -220,6 +243,10 @@ def explain(
         print_json({"namespace": namespace, "pod": name, "terminations": chosen})
         return
     if not chosen:
+        diagnosed = _explain_live(client, namespace, name, container)
+        if diagnosed is not None:
+            click.echo(render_record(diagnosed, utcnow()))
+            return
         who = f"container {container} of pod/{name}" if container else f"pod/{name}"
         click.echo(f"{who}: no recorded termination (no container has exited yet)")
         return
@@ -264,3 +291,120 @@ def _with_logs_step(record: Obj, pod: Obj | None, namespace: str) -> Obj:
     else:
         return record
     return {**record, "next_step": step.replace(_LOGS_PREVIOUS, command)}
+
+
+def verdict_record(ev: Any, v: Any) -> Obj:
+    """A verdict from the diagnosis engine as the same record shape the agent keeps (so that
+    `render_record` and `-o json` treat local and cluster verdicts alike)."""
+    t = ev.termination
+    record: Obj = {
+        "namespace": ev.namespace,
+        "pod": ev.pod,
+        "container": ev.container,
+        "source": ev.source,
+        "state": ev.state,
+        "restart_count": ev.restart_count,
+        "kind": v.kind,
+        "verdict": v.summary,
+        "who": v.who,
+        "evidence": list(v.evidence),
+        "unseen": list(v.unseen),
+        "next_step": v.next_step,
+        "last_log_lines": list(ev.log_tail),
+        "memory_limit": ev.resources.memory_limit,
+    }
+    if t is not None:
+        record.update(
+            time=t.finished_at,
+            exit_code=t.exit_code,
+            signal=t.signal,
+            reason=t.reason,
+            message=t.message,
+            run_seconds=t.run_seconds,
+        )
+    elif ev.state_reason:
+        record["reason"] = ev.state_reason
+    if ev.source == "cluster" and isinstance(record["next_step"], str):
+        ns = f" -n {ev.namespace}" if ev.namespace != "default" else ""
+        previous = "-p " if ev.state != "terminated" else ""
+        record["next_step"] = record["next_step"].replace(
+            _LOGS_PREVIOUS, f"`kubectl logs {previous}{ev.pod} -c {ev.container}{ns}`"
+        )
+    return record
+
+
+def _explain_remote(
+    name: str,
+    namespace: str | None,
+    container: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    output: str | None,
+) -> None:
+    """explain pod from a cluster's API (issue 15): the same engine, evidence from the API."""
+    from podkeeper.api.remote import ClusterError, RemoteCluster
+    from podkeeper.core.verdict import diagnose
+
+    try:
+        with RemoteCluster(kubeconfig, context) as remote:
+            ev = remote.evidence(name, namespace or remote.namespace, container)
+    except ClusterError as exc:
+        raise CliError(str(exc)) from None
+    record = verdict_record(ev, diagnose(ev))
+    if output == "json":
+        print_json({"namespace": ev.namespace, "pod": name, "terminations": [record]})
+        return
+    click.echo(render_record(record, utcnow()))
+
+
+def _explain_live(client: Any, namespace: str, name: str, container: str | None) -> Obj | None:
+    """A pod with no recorded termination (waiting on its config, never Ready): the verdict
+    from its object and events, through the same engine; None when it looks healthy."""
+    from podkeeper.core.apievidence import from_api, pick_container
+    from podkeeper.core.verdict import VerdictKind, diagnose
+
+    pod = get_or_none(client, "Pod", namespace, name)
+    if pod is None:
+        return None
+    picked = pick_container(pod, container)
+    if picked is None:
+        return None
+    uid = (pod.get("metadata") or {}).get("uid")
+    events = [
+        e
+        for e in items_of(client.events(namespace, name))
+        if not uid or (e.get("involvedObject") or {}).get("uid") in (None, uid)
+    ]
+    ev = from_api(
+        pod,
+        picked[0],
+        events=events,
+        owners=_local_owners(client, pod, namespace),
+        source="podkeeper",
+        actor="podkeeper",
+    )
+    v = diagnose(ev)
+    if v.kind in (VerdictKind.HEALTHY, VerdictKind.WAITING) and not ev.state_reason:
+        return None
+    return verdict_record(ev, v)
+
+
+def _local_owners(client: Any, pod: Obj, namespace: str) -> list[Obj]:
+    """The pod's controller chain from the local agent (ReplicaSet, then its Deployment)."""
+    chain: list[Obj] = []
+    obj = pod
+    for _ in range(3):
+        refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+        ref = next((r for r in refs if isinstance(r, dict) and r.get("controller")), None)
+        if ref is None:
+            break
+        try:
+            found = get_or_none(client, str(ref.get("kind")), namespace, str(ref.get("name")))
+        except Exception:  # a kind this agent does not serve: the chain stops there
+            found = None
+        if found is None:
+            break
+        found.setdefault("kind", ref.get("kind"))
+        chain.append(found)
+        obj = found
+    return chain

@@ -71,6 +71,8 @@ class KillContainer:
     grace_seconds: int
     message: str
     pre_stop: Target | None = None
+    # Who asked for the kill (`core.evidence` LIVENESS, STARTUP, STOP, POST_START, EVICTION).
+    killed_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ from podkeeper.core.actions import (
 )
 from podkeeper.core.backoff import Backoff
 from podkeeper.core.duration import go_duration
+from podkeeper.core.evidence import EVICTION as EVICTION_CAUSE
+from podkeeper.core.evidence import POST_START as POST_START_CAUSE
+from podkeeper.core.evidence import STOP as STOP_CAUSE
 from podkeeper.core.images import (
     ERR_IMAGE_PULL,
     IMAGE_PULL_BACK_OFF,
@@ -379,6 +382,7 @@ class PodMachine:
             now,
             "FailedPostStartHook",
             killed_by=None,
+            cause=POST_START_CAUSE,
             restart=_should_restart(self._policy(rec), 1),
         )
 
@@ -719,10 +723,16 @@ class PodMachine:
         self._start(rec, now)
 
     def _stop(
-        self, rec: ContainerRecord, inst: Instance, now: float, grace: int | None = None
+        self,
+        rec: ContainerRecord,
+        inst: Instance,
+        now: float,
+        grace: int | None = None,
+        cause: str = STOP_CAUSE,
     ) -> None:
         """Stop for good (deletion, a finished pod, a deadline, an eviction):
-        `killContainer`'s default message, no restart; `grace` overrides the pod's."""
+        `killContainer`'s default message, no restart; `grace` overrides the pod's;
+        `cause` is the kill's `killed_by` in the termination record (core/evidence.py)."""
         self._kill(
             rec,
             inst,
@@ -731,6 +741,7 @@ class PodMachine:
             killed_by=None,
             restart=False,
             grace=grace,
+            cause=cause,
         )
 
     def _kill(
@@ -743,6 +754,7 @@ class PodMachine:
         killed_by: ProbeType | None,
         restart: bool,
         grace: int | None = None,
+        cause: str | None = None,
     ) -> None:
         inst.killing = True
         inst.killed_by = killed_by
@@ -763,6 +775,8 @@ class PodMachine:
                 grace,
                 message,
                 self.resolve(rec.spec, pre) if pre is not None else None,
+                # Who asked, as data for the verdict (issue 15), never read back from `message`.
+                killed_by.value.lower() if killed_by is not None else cause,
             )
         )
 
@@ -789,7 +803,7 @@ class PodMachine:
         killed with a grace period of 0 (hard threshold; the runtime's 2 s minimum)."""
         if self.evicted is not None or self.finished:
             return
-        self._fail(reason, message, "Warning", now, grace=0)
+        self._fail(reason, message, "Warning", now, grace=0, cause=EVICTION_CAUSE)
 
     def _deadline_exceeded(self, now: float) -> None:
         """ShouldEvict: the pod turns Failed with reason DeadlineExceeded and is killed."""
@@ -797,7 +811,13 @@ class PodMachine:
         self._fail("DeadlineExceeded", message, "Normal", now)
 
     def _fail(
-        self, reason: str, message: str, etype: str, now: float, grace: int | None = None
+        self,
+        reason: str,
+        message: str,
+        etype: str,
+        now: float,
+        grace: int | None = None,
+        cause: str = STOP_CAUSE,
     ) -> None:
         self.evicted = (reason, message)
         self._events.append(ev.Event(etype, reason, message, None, now))
@@ -808,7 +828,7 @@ class PodMachine:
             rec.backoff_event_at = None
             inst = rec.current
             if inst is not None and inst.state == RUNNING and not inst.killing:
-                self._stop(rec, inst, now, grace)
+                self._stop(rec, inst, now, grace, cause)
         self._refresh(now)
 
     def _regulars_done(self) -> bool:

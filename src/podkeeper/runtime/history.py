@@ -12,8 +12,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from podkeeper.core.events import Event
+from podkeeper.core.evidence import Evidence, Kill, ProbeConfig, Resources, Termination
 from podkeeper.core.spec import Container
-from podkeeper.core.verdict import verdict
+from podkeeper.core.verdict import diagnose
 from podkeeper.runtime.interface import ExitInfo
 from podkeeper.runtime.logs import fallback_message, tail_lines
 from podkeeper.runtime.podworker import classify_who
@@ -106,6 +107,7 @@ def start_error_record(worker: PodWorker, a: StartContainer, message: str) -> Ob
         "restart_count": a.restart_count,
         "next_step": "check that `command[0]` exists and is executable and that "
         "`workingDir` exists on this host",
+        "kind": "StartError",
     }
 
 
@@ -128,6 +130,89 @@ def termination_message(
     return text.encode()[:share].decode("utf-8", errors="ignore")
 
 
+def _probe_configs(container: Container) -> tuple[ProbeConfig, ...]:
+    out: list[ProbeConfig] = []
+    for kind, probe in (
+        ("liveness", container.liveness_probe),
+        ("readiness", container.readiness_probe),
+        ("startup", container.startup_probe),
+    ):
+        if probe is not None:
+            out.append(
+                ProbeConfig(
+                    kind,
+                    "",
+                    probe.initial_delay_seconds,
+                    probe.timeout_seconds,
+                    probe.period_seconds,
+                    probe.success_threshold,
+                    probe.failure_threshold,
+                )
+            )
+    return tuple(out)
+
+
+def local_evidence(
+    worker: PodWorker,
+    inst: InstanceRuntime,
+    info: ExitInfo,
+    reason: str,
+    message: str,
+    probe_output: str | None,
+    record: Any,
+    log_tail: list[str],
+) -> Evidence:
+    """The evidence record of one ended instance, from what this agent saw itself: the
+    runtime's exit facts, its own kill (with `killed_by` as data) and the cgroup counters."""
+    kill = inst.kill
+    started = inst.handle.started_at
+    spec: Container = record.spec
+    meta = worker.pod.metadata
+    return Evidence(
+        container=inst.container,
+        pod=meta.name,
+        namespace=meta.namespace,
+        termination=Termination(
+            exit_code=info.exit_code,
+            reason=reason,
+            signal=info.signal,
+            message=message,
+            started_at=started,
+            finished_at=info.finished_at or None,
+            run_seconds=info.finished_at - started if info.finished_at else None,
+        ),
+        kill=Kill(
+            kill.killed_by,
+            kill.message,
+            kill.grace,
+            kill.requested_at,
+            info.sent_by_us,
+            info.sigterm_ignored_seconds,
+        )
+        if kill
+        else None,
+        signal_sender=info.signal_sender,
+        probe_output=probe_output,
+        resources=Resources(
+            memory_limit=info.memory_limit,
+            memory_peak=info.memory_peak,
+            cpu_limit_milli=spec.resources.limits_cpu_milli,
+            oom_killed=info.oom_killed,
+            oom_kills=info.oom_kills_in_instance,
+            oom_victims=tuple(info.oom_victims),
+            kernel_oom_line=info.kernel_oom_line,
+            cpu_usage_seconds=info.cpu_usage_seconds,
+            cpu_nr_throttled=info.cpu_nr_throttled,
+        ),
+        probes=_probe_configs(spec),
+        # The resolved argv ($(VAR) expanded) the runtime ran, for the JVM heap flags.
+        argv=tuple(getattr(getattr(inst.handle, "request", None), "argv", ())),
+        env=tuple(inst.env.items()),
+        restart_count=inst.restart_count,
+        log_tail=tuple(log_tail[-5:]),
+    )
+
+
 def termination_record(
     worker: PodWorker,
     instance_id: str,
@@ -142,29 +227,12 @@ def termination_record(
     record = worker.machine.records[inst.container]
     probe_output = worker.last_probe_output.get(record.field_path) if kill else None
     finished = info.finished_at or time.time()
-    v = verdict(
-        exit_code=info.exit_code,
-        signal=info.signal,
-        reason=reason,
-        oom_killed=info.oom_killed,
-        memory_limit=info.memory_limit,
-        memory_peak=info.memory_peak,
-        oom_kills=info.oom_kills_in_instance,
-        oom_victims=list(info.oom_victims),
-        kernel_oom_line=info.kernel_oom_line,
-        killed_by_agent=kill.message if kill else None,
-        kill_grace=kill.grace if kill else None,
-        sent_by_us=info.sent_by_us,
-        sigterm_ignored_seconds=info.sigterm_ignored_seconds,
-        signal_sender=info.signal_sender,
-        probe_output=probe_output,
-        run_seconds=info.finished_at - started if info.finished_at else None,
-        env=inst.env,
-        # The resolved argv ($(VAR) expanded) the runtime ran, for the JVM heap flags.
-        argv=tuple(getattr(getattr(inst.handle, "request", None), "argv", ())),
-        cpu_usage_seconds=info.cpu_usage_seconds,
-        cpu_limit_milli=record.spec.resources.limits_cpu_milli,
-        cpu_nr_throttled=info.cpu_nr_throttled,
+    log_tail = [
+        line.decode(errors="replace").rstrip("\n")
+        for line in tail_lines(inst.log_path, LAST_LOG_LINES)
+    ]
+    v = diagnose(
+        local_evidence(worker, inst, info, reason, message, probe_output, record, log_tail)
     )
     meta = worker.pod.metadata
     return {
@@ -187,10 +255,8 @@ def termination_record(
         "cpu_usage_seconds": info.cpu_usage_seconds,
         "run_seconds": round(finished - started, 3),
         "restart_count": inst.restart_count,
-        "last_log_lines": [
-            line.decode(errors="replace").rstrip("\n")
-            for line in tail_lines(inst.log_path, LAST_LOG_LINES)
-        ],
+        "last_log_lines": log_tail,
+        "kind": v.kind,
     }
 
 

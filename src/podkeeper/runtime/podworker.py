@@ -76,6 +76,7 @@ class KillContext:
     grace: int
     requested_at: float
     pre_stop_seconds: float = 0.0
+    killed_by: str | None = None  # who asked (core/evidence.py: liveness, startup, stop...)
 
 
 @dataclass
@@ -659,7 +660,7 @@ class PodWorker:
         inst = self.instances.get(a.instance_id)
         if inst is None:
             return
-        kill = KillContext(a.message, a.grace_seconds, time.time())
+        kill = KillContext(a.message, a.grace_seconds, time.time(), killed_by=a.killed_by)
         inst.kill = kill
         grace = a.grace_seconds
         if self.machine.deleting:
