@@ -125,3 +125,33 @@ def test_every_implemented_source_is_valid() -> None:
 )
 def test_volume_errors(volumes: list[Any], mounts: list[Any], want: list[str]) -> None:
     assert errors(with_mounts(volumes, mounts)) == want
+
+
+def test_statefulset_mounts_may_name_its_claim_templates() -> None:
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "serviceName": "web",
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "x",
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                        }
+                    ]
+                },
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {}}],
+        },
+    }
+    assert errors(sts) == []
+    sts["spec"]["volumeClaimTemplates"] = []
+    assert errors(sts) == [
+        'spec.template.spec.containers[0].volumeMounts[0].name: Not found: "data"'
+    ]
