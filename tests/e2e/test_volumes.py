@@ -181,9 +181,12 @@ def test_memory_emptydir_is_a_sized_tmpfs(pk: PK) -> None:
     pk.up(pod)
     pk.wait_for("running", lambda: _running(pk, "mem"), 60)
     pid = pk.wait_for("pid", lambda: _pid(pk, "mem"), 30)
-    line = [
-        x for x in Path(f"/proc/{pid}/mountinfo").read_text().splitlines() if " /srv/pk-mem " in x
-    ]
+
+    def mem_mount() -> list[str]:
+        info = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+        return [x for x in info if " /srv/pk-mem " in x]
+
+    line = pk.wait_for("tmpfs mounted", mem_mount, 30)
     assert line and " - tmpfs " in line[0] and "size=8192k" in line[0], line
     uid = pk.pod("mem")["metadata"]["uid"]
     pk.run("delete", "pod", "mem", "--grace-period", "1")
@@ -268,7 +271,10 @@ def test_secret_and_downward_api_and_projected(pk: PK) -> None:
     pod["metadata"]["labels"] = {"app": "mix"}
     pk.up(pod)
     pk.wait_for("running", lambda: _running(pk, "mix"), 60)
-    assert _exec(pk, "mix", "cat", "/etc/pk-secret/password") == "s3cr3t-value"
+    # Running is reported once the container's setup shell is spawned; its mounts follow.
+    pk.wait_for(
+        "mounts", lambda: _exec(pk, "mix", "cat", "/etc/pk-secret/password") == "s3cr3t-value", 30
+    )
     assert _exec(pk, "mix", "stat", "-L", "-c", "%a", "/etc/pk-secret/password").strip() == "400"
     assert _exec(pk, "mix", "cat", "/etc/pk-info/labels") == 'app="mix"'
     assert _exec(pk, "mix", "cat", "/etc/pk-info/name") == "mix"
