@@ -54,7 +54,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,7 @@ from podkeeper.runtime.interface import (
 )
 from podkeeper.runtime.logs import open_log
 from podkeeper.runtime.monitor import monitor_binary
+from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
 from podkeeper.runtime.privileges import check_security, privilege_prefix
 from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
 
@@ -108,16 +109,27 @@ def _find_executable(path: str) -> str | None:
     return None
 
 
-def preflight(argv: tuple[str, ...], env: dict[str, str], working_dir: str) -> str:
+def _same(path: str) -> str:
+    return path
+
+
+def preflight(
+    argv: tuple[str, ...],
+    env: dict[str, str],
+    working_dir: str,
+    resolve: Callable[[str], str] = _same,
+) -> str:
     """Check what runc checks before exec and return the resolved executable path.
 
     Raises `StartError` with runc's message for a bad workingDir, a missing
-    or non-executable binary (Go `exec.LookPath` in the container's PATH)."""
+    or non-executable binary (Go `exec.LookPath` in the container's PATH).
+    `resolve` maps a container path to the host (volume mounts); messages keep the
+    container's paths."""
     if not argv:
         raise StartError(_oci_error("no command specified"))
     if working_dir:
         try:
-            st = os.stat(working_dir)
+            st = os.stat(resolve(working_dir))
             bad = None if stat.S_ISDIR(st.st_mode) else "not a directory"
         except OSError as e:
             bad = (e.strerror or str(e)).lower()
@@ -131,13 +143,13 @@ def preflight(argv: tuple[str, ...], env: dict[str, str], working_dir: str) -> s
     name = argv[0]
     if "/" in name:
         path = name if os.path.isabs(name) or not working_dir else os.path.join(working_dir, name)
-        err = _find_executable(path)
+        err = _find_executable(resolve(path))
         if err is not None:
             raise StartError(_oci_error(f'exec: "{name}": {err}'))
         return path
     for d in env.get("PATH", os.defpath).split(":"):
         candidate = os.path.join(d or ".", name)
-        if _find_executable(candidate) is None:
+        if _find_executable(resolve(candidate)) is None:
             return candidate
     raise StartError(_oci_error(f'exec: "{name}": executable file not found in $PATH'))
 
@@ -575,7 +587,18 @@ class ProcessRuntime:
             )
         check_security(request.security, request.pod_key, request.container_name)
         env = dict(request.env)
-        preflight(request.argv, env, request.working_dir)
+        if request.mounts:
+            sb = request.sandbox
+            if sb is None or not (sb.pid_namespace or sb.private_tmp):
+                raise ConfigError(
+                    f"container {request.container_name!r} mounts volumes, which the process"
+                    " runtime makes in the container's mount namespace: that needs root"
+                )
+            try:
+                volume_steps([(m.container_path, m.host_path, m.read_only) for m in request.mounts])
+            except MountPlanError as e:
+                raise ConfigError(str(e)) from None
+        preflight(request.argv, env, request.working_dir, host_view(request.mounts))
         # mkdir in cgroupfs (a memory cgroup allocates per-CPU state) and the log
         # directory take milliseconds: off the loop, or every other pod's probes and
         # reactions wait behind each container start (seen as 30 ms stalls when a few
@@ -676,9 +699,22 @@ class ProcessRuntime:
         message = None
         if request.termination_message_file and request.termination_message_path:
             message = (request.termination_message_file, request.termination_message_path)
-        sandbox = (
-            [] if request.sandbox is None else container_prefix(request.sandbox, message=message)
-        )
+        volumes = [(m.container_path, m.host_path, m.read_only) for m in request.mounts]
+        if volumes and cwd is not None and host_view(request.mounts)(cwd) != cwd:
+            cwd = None  # inside a volume: entered by the setup script, after the mounts
+        try:
+            sandbox = (
+                []
+                if request.sandbox is None
+                else container_prefix(
+                    request.sandbox,
+                    message=message,
+                    volumes=volumes,
+                    workdir=request.working_dir,
+                )
+            )
+        except MountPlanError as e:
+            raise ConfigError(str(e)) from None
         if cgroup is None and not sandbox and not privilege_prefix(request.security):
             return subprocess.Popen(
                 [*wrap, *request.argv],
