@@ -210,7 +210,11 @@ def pod(
 
 def ctr(e: Env, name: str, script: str | None = None, **extra: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "image": e.busybox}
-    if script is not None:
+    if script == "env":
+        # `env` itself, not `sh -c env`: dash and busybox ash drop variables whose names
+        # are not shell identifiers (data-1, p-data-1) from the environment they pass on.
+        out["command"] = ["env"]
+    elif script is not None:
         out["command"] = ["/bin/sh", "-c", script]
     out.update(extra)
     return out
@@ -338,10 +342,10 @@ def rt1(e: Env) -> Spec:
         # delete (grace 0) -> gone: judged as the last step
         for p in names.values():
             if not x.mark.get(f"del-{p}"):
-                x.cli("delete", "pod", p, "--grace-period", "0", "--no-wait")
-                x.mark[f"del-{p}"] = True
+                res = x.cli("delete", "pod", p, "--grace-period", "0", "--no-wait")
+                x.mark[f"del-{p}"] = f"exit {res.code}: {res.out.strip()} {res.err.strip()}"
         for p in names.values():
-            assert x.gone(p), f"{p}: still there after its delete"
+            assert x.gone(p), f"{p}: still there after its delete ({x.mark[f'del-{p}']})"
 
     return Spec(objs, check, lambda x: x.phase(names["Never"]) == "Failed", timeout=200)
 
@@ -704,6 +708,22 @@ def ic4(e: Env) -> Spec:
 
 # == PO pods.go ======================================================================
 
+NO_DEADLINE_UPDATE = (
+    "a running pod's spec.activeDeadlineSeconds cannot be changed: the agent accepts only"
+    " image changes in a pod update (runtime/agent.py _spec_changed) and the deadline is"
+    " fixed when the pod is created"
+)
+NO_SERVICE_ENV = "podkeeper does not set the Service environment variables (FOO_SERVICE_HOST...)"
+NO_READINESS_GATES = (
+    "spec.readinessGates are not implemented and pods/<name>/status cannot be patched"
+)
+NO_SUBPATH_RETRY = (
+    "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
+    " expanded again with the pod's updated annotations"
+)
+NO_OS_ADMISSION = "spec.os is not checked at admission: a windows pod runs (no PodOSNotSupported)"
+NO_HOST_ALIASES = "spec.hostAliases are not written to the pod's /etc/hosts"
+
 
 @case("PO1", "a pod gets a host IP")
 def po1(e: Env) -> Spec:
@@ -723,10 +743,11 @@ def po2(e: Env) -> Spec:
         if not x.mark.get("deleted") and x.phase(p) == "Running":
             x.cli("delete", "pod", p, "--grace-period", "30", "--no-wait")
             x.mark["deleted"] = True
+            x.mark["after"] = x.http("GET", f"/api/v1/namespaces/default/pods/{p}")[1]
 
     def check(x: Any) -> None:
-        # The last object seen before it went: deletionTimestamp set, grace != 0.
-        last = x.last_seen(p)
+        # The object read right after the delete: deletionTimestamp set, grace != 0.
+        last = x.mark["after"]
         assert last["metadata"].get("deletionTimestamp"), "never seen with a deletionTimestamp"
         assert last["metadata"].get("deletionGracePeriodSeconds", 30) != 0
         assert x.gone(p), "not gone"
@@ -761,7 +782,11 @@ def po3(e: Env) -> Spec:
     )
 
 
-@case("PO4", "activeDeadlineSeconds can be updated on a running pod")
+@case(
+    "PO4",
+    "activeDeadlineSeconds can be updated on a running pod",
+    xfail={"*": NO_DEADLINE_UPDATE},
+)
 def po4(e: Env) -> Spec:
     p = "po4"
 
@@ -782,7 +807,7 @@ def po4(e: Env) -> Spec:
     )
 
 
-@case("PO5", "environment variables for services")
+@case("PO5", "environment variables for services", xfail={"*": NO_SERVICE_ENV})
 def po5(e: Env) -> Spec:
     p = "po5"
     server = pod(
@@ -836,7 +861,7 @@ listed("PO8", "back-off timer reset on image update", "[Slow] (about 7 min) and 
 listed("PO9", "back-off capped at MaxContainerBackOff", "[Slow] (about 27 min)")
 
 
-@case("PO10", "pod readiness gates")
+@case("PO10", "pod readiness gates", xfail={"*": NO_READINESS_GATES})
 def po10(e: Env) -> Spec:
     p = "po10"
     obj = pod(
@@ -1033,7 +1058,11 @@ def _ex78_pod(e: Env, p: str, script: str, annotations: dict[str, str] | None) -
     )
 
 
-@case("EX7", "a failing subPathExpr is fixed by an annotation during the pod's life")
+@case(
+    "EX7",
+    "a failing subPathExpr is fixed by an annotation during the pod's life",
+    xfail={"*": NO_SUBPATH_RETRY},
+)
 def ex7(e: Env) -> Spec:
     """[Slow] in the e2e (Pending for 2 min); here Pending is held for 15 s."""
     p = "ex7"
@@ -1449,7 +1478,9 @@ _nnp(
 @case("SC9", "privileged commands in a privileged container only (run by the container)")
 def sc9(e: Env) -> Spec:
     p = "sc9"
-    script = "ip link add dummy1 type dummy && echo ADD-OK || echo ADD-FAILED; " + PAUSE
+    # The e2e adds a dummy link; this kernel has no dummy link type ("Unknown device
+    # type"), so a veth pair stands in: the same CAP_NET_ADMIN check comes first.
+    script = "ip link add sc9a type veth peer name sc9b && echo ADD-OK || echo ADD-FAILED; " + PAUSE
     obj = pod(
         p,
         [
@@ -1576,7 +1607,7 @@ def _ku_aliases(cid: str, name: str, host_network: bool) -> None:
 
         return Spec([obj], check, running(p))
 
-    CASES.append(Case(cid, "KU", name, build))
+    CASES.append(Case(cid, "KU", name, build, {}, {"*": NO_HOST_ALIASES}))
 
 
 _ku_aliases("KU4", "hostAliases are written to /etc/hosts", False)
@@ -1646,7 +1677,7 @@ def ku7(e: Env) -> Spec:
     return Spec([pa, pb], check, running(a, b))
 
 
-@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)")
+@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)", xfail={"*": NO_OS_ADMISSION})
 def ku8(e: Env) -> Spec:
     p = "ku8"
 
@@ -1714,8 +1745,7 @@ def _kv_volume_cases(prefix: str, kind: str, projected: bool) -> None:
             spec: dict[str, Any] = {"securityContext": pod_sc} if pod_sc else {}
             out = [make(p, **_DATA)]
             if other_ns:
-                ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{p}-other"}}
-                out = [ns, make(p, namespace=f"{p}-other", **kv(data_1="other-ns-value")), *out]
+                out = [make(p, namespace=f"{p}-other", **kv(data_1="other-ns-value")), *out]
             return [
                 *out,
                 pod(p, [mt(e, "test", *flags, volumeMounts=mounts)], volumes=vols, **spec),
@@ -1774,7 +1804,7 @@ def _kv_volume_cases(prefix: str, kind: str, projected: bool) -> None:
             ]
             objs = [
                 make(f"{p}-delete", **_DATA),
-                make(f"{p}-update", **_DATA),
+                make(f"{p}-update", **kv(data_1="value-1")),
                 pod(p, containers, volumes=vols, restart="Never"),
             ]
             err = "Error reading file {}/{}/{}"

@@ -293,6 +293,9 @@ class Batch:
             time.sleep(POLL)
         for cid in pending:
             self.results[cid] = f"out of time: {errors[cid]}"
+        dump = os.environ.get("NODECONF_DUMP")
+        if dump:  # the verdicts as JSON, for scripts/conformance_table.py and debugging
+            Path(f"{dump}.{self.rt}.json").write_text(json.dumps(self.results, indent=1))
 
 
 def _all_terminal(spec: Spec) -> Any:
