@@ -122,6 +122,10 @@ class Spec:
     gate: Callable[[Any], bool] | None = None
     step: Callable[[Any], None] | None = None
     timeout: float = 180.0
+    # Seconds the check may keep failing once the gate is open (logs and statuses settle)
+    # before the case is judged failed; None: until the timeout (checks that wait for a
+    # restart back-off or a volume update).
+    settle: float | None = 60.0
 
 
 @dataclass
@@ -363,7 +367,7 @@ def rt1(e: Env) -> Spec:
         x.mark["gate"] = x.mark.get("gate") or x.phase(names["Never"]) == "Failed"
         return bool(x.mark["gate"])
 
-    return Spec(objs, check, gate, timeout=200)
+    return Spec(objs, check, gate, timeout=200, settle=None)
 
 
 def _term_msg(cid: str, name: str, script: str, phase: str, msg: str, **extra: Any) -> None:
@@ -698,7 +702,7 @@ def ic3(e: Env) -> Spec:
         assert cond.get("status") == "False" and cond.get("reason") == "ContainersNotInitialized"
         assert cond.get("message") == "containers with incomplete status: [init1 init2]", cond
 
-    return Spec([obj], check, lambda x: x.pod(p) is not None, timeout=240)
+    return Spec([obj], check, lambda x: x.pod(p) is not None, timeout=240, settle=None)
 
 
 @case("IC4", "init container failure fails a RestartNever pod")
@@ -1813,7 +1817,9 @@ def _kv_volume_cases(prefix: str, kind: str, projected: bool) -> None:
                 assert x.mark.get("updated"), "value-1 never read"
                 expect_log(x, p, None, f'content of file "{mp}/data-1": value-2')
 
-            return Spec([make(p, **kv(data_1="value-1")), obj], check, running(p), step)
+            return Spec(
+                [make(p, **kv(data_1="value-1")), obj], check, running(p), step, settle=None
+            )
 
         CASES.append(Case(cid, _group(cid), name, build))
 
@@ -1872,7 +1878,7 @@ def _kv_volume_cases(prefix: str, kind: str, projected: bool) -> None:
                     tail = x.log(p, f"{d}-volume-test")[x.mark["offsets"][d] :]
                     assert after[d] in tail, f"{d}: {after[d]!r} not in {tail[-300:]!r}"
 
-            return Spec(objs, check, running(p), step, timeout=200)
+            return Spec(objs, check, running(p), step, timeout=200, settle=None)
 
         CASES.append(Case(cid, _group(cid), name, build))
 
@@ -2125,7 +2131,7 @@ def _dv_cases(prefix: str, projected: bool) -> None:
                 assert x.mark.get("patched"), f"{want1!r} never read"
                 expect_log(x, p, None, want2)
 
-            return Spec([obj], check, running(p), step)
+            return Spec([obj], check, running(p), step, settle=None)
 
         CASES.append(Case(cid, _group(cid), name, build))
 

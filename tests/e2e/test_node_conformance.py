@@ -264,6 +264,7 @@ class Batch:
         pending = {cid: s for cid, s in specs.items() if cid not in self.results}
         views = {cid: View(self, cid) for cid in pending}
         errors: dict[str, str] = {cid: "never judged (its gate never opened)" for cid in pending}
+        opened: dict[str, float] = {}  # case id -> when its gate first opened
         while pending and time.monotonic() - t0 < max(s.timeout for s in pending.values()) + 30:
             now = time.monotonic()
             self.log_cache.clear()
@@ -284,13 +285,17 @@ class Batch:
                     if spec.step is not None:
                         spec.step(x)
                     if (spec.gate or _all_terminal(spec))(x):
+                        opened.setdefault(cid, now)
                         spec.check(x)
                         self.results[cid] = None
                         del pending[cid]
                         continue
                 except Exception as exc:  # the last failure is the verdict
                     errors[cid] = f"{type(exc).__name__}: {exc}"
-                if now - t0 > spec.timeout:
+                if spec.settle is not None and now - opened.get(cid, now) > spec.settle:
+                    self.results[cid] = f"{spec.settle:.0f} s after its gate: {errors[cid]}"
+                    del pending[cid]
+                elif now - t0 > spec.timeout:
                     self.results[cid] = f"after {spec.timeout:.0f} s: {errors[cid]}"
                     del pending[cid]
             time.sleep(POLL)
