@@ -73,7 +73,12 @@ from podkeeper.runtime.logs import open_log
 from podkeeper.runtime.monitor import monitor_binary
 from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
 from podkeeper.runtime.privileges import check_security, privilege_prefix
-from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
+from podkeeper.runtime.sandbox import (
+    NAMESPACE_SETUP_FAILED,
+    container_prefix,
+    exec_prefix,
+    pid_namespace_spawner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -630,6 +635,10 @@ class ProcessRuntime:
         inst = ProcessInstance(request, popen, cgroup, time.time(), monitored)
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
+        if request.mounts:
+            # runc reports a container started once its mounts exist: an exec probe run at
+            # once must find its volumes. Wait for the setup shell to exec the container.
+            await _setup_done(inst)
         return inst
 
     def _create_cgroup(self, request: StartRequest) -> InstanceCgroup | None:
@@ -835,6 +844,25 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
+
+
+async def _setup_done(inst: ProcessInstance, timeout: float = 10.0) -> None:
+    """Wait (at most `timeout` s) until the instance's process runs past the sandbox setup
+    script (whose argv carries `NAMESPACE_SETUP_FAILED`), or is gone. An empty cmdline
+    (the moment of a fork or an exec) is not yet an answer."""
+    marker = NAMESPACE_SETUP_FAILED.encode()
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while time.monotonic() < deadline and not inst.done:
+        try:
+            with open(f"/proc/{inst.pid}/cmdline", "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        if data and marker not in data:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 async def _read_to_eof(fd: int, timeout: float) -> bytes:
