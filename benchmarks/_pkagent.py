@@ -2,8 +2,8 @@
 
 ``python -m benchmarks._pkagent HOME [--host-sandboxes] [--no-trace]`` runs
 ``podkeeper.runtime.agent.Agent`` exactly as ``podkeeper agent``
-(``api.daemon.main``) does (API on ``HOME/agent.sock``, SQLite store, process
-runtime, controllers, probe metrics) and records,
+(``api.daemon.main``) does (API on ``HOME/agent.sock``, SQLite store, the runtime
+``$PODKEEPER_RUNTIME`` names, controllers, probe metrics) and records,
 from the agent's own clock:
 
 - probe lateness: actual probe start minus the tick that made it due
@@ -106,6 +106,7 @@ def main(argv: list[str]) -> int:
     exits: dict[tuple[str, str], float] = {}
     starts: dict[tuple[str, str], int] = {}
     was_ready: dict[str, bool] = {}
+    instance_keys: dict[int, tuple[str, str]] = {}  # id(runtime instance) -> (pod, container)
     probes_started = [0]
     failures: list[Any] = [0, ""]
     by_kind: dict[str, int] = {}
@@ -128,14 +129,20 @@ def main(argv: list[str]) -> int:
                 reactions["startup_to_readiness"].append(started - t)
 
     class TracedAgent(agent_mod.Agent):
-        def _make_runtime(self, keep: frozenset[str]) -> Any:
-            rt: Any = super()._make_runtime(keep)
+        async def _open_runtime(self, keep: frozenset[str]) -> Any:
+            # Either runtime ($PODKEEPER_RUNTIME picks it): the process one, or containerd
+            # through the CRI for bench_peers' `containerd_cri` row.
+            rt, sandboxes = await super()._open_runtime(keep)
+            return self._trace(rt), sandboxes
+
+        def _trace(self, rt: Any) -> Any:
             start, stop = rt.start, rt.stop
 
             async def traced_start(request: Any) -> Any:
                 inst = await start(request)
                 now = time.monotonic()
                 key = (request.pod_name, request.container_name)
+                instance_keys[id(inst)] = key
                 n = starts[key] = starts.get(key, 0) + 1
                 t = exits.pop(key, None)
                 t_fail = live_fail_restart.pop(key, None)
@@ -158,8 +165,10 @@ def main(argv: list[str]) -> int:
                 return inst
 
             async def traced_stop(instance: Any, grace: float) -> None:
-                req = instance.request
-                t = live_fail.pop((req.pod_name, req.container_name), None)
+                # The process runtime's instance carries its request, the CRI's does not:
+                # the key recorded at start serves both.
+                key = instance_keys.get(id(instance), ("", ""))
+                t = live_fail.pop(key, None)
                 if t is not None:
                     reactions["liveness_to_sigterm"].append(time.monotonic() - t)
                 await stop(instance, grace)

@@ -51,11 +51,19 @@ nothing is pulled. Afterwards every container and the image are removed, the
 daemon is stopped (SIGTERM, then SIGKILL to its whole cgroup), any mount left
 under the temp dir is unmounted, and the cgroups and the temp dir are removed.
 
-Not measured here, each with its reason in the table: Podman (its healthchecks
-are systemd timers: ``podman run --health-cmd`` creates a transient
-``systemd-run`` unit per container, so without systemd as PID 1 no check ever
-runs) and containerd through the CRI (the kubelet's own path: it needs a kubelet
-or podkeeper's CRI runtime, issue 10, which this suite does not depend on yet).
+- containerd through the CRI (``peers.containerd_cri``), the kubelet's own path:
+  podkeeper's agent on its containerd runtime (``PODKEEPER_RUNTIME=containerd``)
+  with the same pods of the busybox test image, checks run by ExecSync. The agent
+  joins a cpuacct cgroup of ours before it starts its private containerd, so
+  containerd, the shims and their ``runc`` count with it; the pods' cgroups are under
+  the runtime's parent ``/pkcri-<tag>``. Reported as ``.driver`` (the agent: the
+  kubelet's place), ``.daemons`` (containerd, shims, runc) and ``.containers``.
+  Its failing-check pod traps SIGTERM (it is PID 1 of its container), so the row
+  measures the restart, not a grace period.
+
+Not measured here, with its reason in the table: Podman (its healthchecks are
+systemd timers: ``podman run --health-cmd`` creates a transient ``systemd-run`` unit
+per container, so without systemd as PID 1 no check ever runs).
 """
 
 from __future__ import annotations
@@ -658,20 +666,7 @@ def podkeeper_side(ctx: BenchContext, n: int, window: float) -> list[Measurement
                 "failureThreshold": 1,
             },
         )
-        agent.client.apply([fail])
-        agent.wait_pods(
-            lambda p: p["metadata"]["name"] == "pkfail" and is_running(p), 1, time.monotonic() + 10
-        )
-        time.sleep(1.5)  # a first successful check
-        flag.touch()
-        end = time.monotonic() + 10
-        fail_ms = math.nan
-        while time.monotonic() < end:
-            r = agent.stats()["extra_reactions"]["liveness_to_restart"]
-            if r["count"] >= 1:
-                fail_ms = r["max_ms"]
-                break
-            time.sleep(0.05)
+        fail_ms = fail_to_new_instance(agent, fail, flag.touch)
         flag.unlink(missing_ok=True)
 
         # One container from the user's command (the real CLI) to Running in the API.
@@ -697,6 +692,32 @@ def podkeeper_side(ctx: BenchContext, n: int, window: float) -> list[Measurement
         Measurement("peers.podkeeper.fail_to_new_instance", fail_ms, "ms", better="lower"),
         Measurement("peers.podkeeper.start_one", start_ms, "ms", better="lower"),
     ]
+
+
+def fail_to_new_instance(agent: Any, fail: Obj, trigger: Callable[[], object] | None) -> float:
+    """Apply ``fail`` (a pod named ``pkfail`` whose liveness check fails once ``trigger``
+    ran, or by itself when ``trigger`` is None) and return the agent's own measure of
+    liveness Failure -> the next instance started, in ms (NaN if it never came)."""
+    agent.client.apply([fail])
+    agent.wait_pods(
+        lambda p: p["metadata"]["name"] == "pkfail" and is_running(p), 1, time.monotonic() + 30
+    )
+    if trigger is not None:
+        time.sleep(1.5)  # a first successful check
+        trigger()
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        r = agent.stats()["extra_reactions"]["liveness_to_restart"]
+        if r["count"] >= 1:
+            return float(r["max_ms"])
+        time.sleep(0.05)
+    pods = [p for p in agent.pods() if p["metadata"]["name"] == "pkfail"]
+    statuses = pods[0].get("status", {}).get("containerStatuses", []) if pods else []
+    _log(f"no liveness restart of pkfail seen: {json.dumps(statuses)[:600]}")
+    with contextlib.suppress(Exception):
+        events = _cli(agent.home, "events", "pkfail").stdout
+        _log("events of pkfail:\n" + events[-2000:])
+    return math.nan
 
 
 def versus(peer: str, limits: Any) -> list[Measurement]:
@@ -728,6 +749,7 @@ def versus(peer: str, limits: Any) -> list[Measurement]:
 # ---------------------------------------------------------- containerd (ctr)
 
 CTR_IMAGE = f"docker.io/library/{IMAGE}"
+CRI_IMAGE = "podkeeper.local/busybox:1.35"  # runtime/cri/testimages.py BUSYBOX_IMAGE
 #: containerd 1.6 puts every shim's socket here, whatever its root and state dirs are.
 SHIM_SOCKETS = Path("/run/containerd/s")
 
@@ -972,6 +994,190 @@ def containerd_side(ctx: BenchContext, n: int, window: float) -> list[Measuremen
     ]
 
 
+# ------------------------------------------------------- containerd (CRI)
+
+
+def _cri_pod(name: str, probe: Obj) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"bench": "peers"}},
+        "spec": {
+            "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 2,
+            "containers": [
+                {
+                    "name": "c",
+                    "image": CRI_IMAGE,
+                    "imagePullPolicy": "Never",
+                    "command": ["sleep", str(SLEEP_S)],
+                    "livenessProbe": probe,
+                }
+            ],
+        },
+    }
+
+
+def cri_side(ctx: BenchContext, n: int, window: float) -> list[Measurement]:
+    """podkeeper's agent on its containerd runtime (``PODKEEPER_RUNTIME=containerd``): a
+    private containerd the agent starts, N pods of the busybox test image with the same
+    exec liveness check, run through the CRI's ExecSync as the kubelet runs it.
+
+    CPU: the agent and everything it starts (containerd, the shims it spawns, their
+    ``runc``) run in a cpuacct cgroup of ours; the pods' cgroups (checks, ``runc init``)
+    are under the runtime's cgroup parent ``/pkcri-<tag>``. ``.driver`` is the agent's
+    own CPU (the kubelet's place), ``.daemons`` the rest of our cgroup."""
+    from benchmarks.bench_podkeeper import traced_agent
+    from podkeeper.runtime.cri.containerd import home_tag, unavailable_reason
+    from podkeeper.runtime.cri.testimages import build_all, busybox_available
+
+    why = unavailable_reason() or busybox_available()
+    if why is None and shutil.which("gcc") is None and shutil.which("cc") is None:
+        why = "no C compiler to build the pause image (apt-get install gcc)"
+    if why is not None:
+        raise PeerUnavailable(why)
+    cgroup = CpuCgroup("pk-peers-cri")
+    pods_cg: Path | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="pk-peers-cri-") as tmp:
+            tars = build_all(Path(tmp))
+            procs = cgroup.procs_file("agent")
+            with traced_agent(runtime="containerd", cgroup_procs=procs) as agent:
+                for tar in tars.values():
+                    _cli(agent.home, "image", "import", str(tar), timeout=120)
+                probe = {
+                    "exec": {"command": CHECK},
+                    "periodSeconds": CHECK_PERIOD_S,
+                    "timeoutSeconds": 1,
+                }
+                agent.client.apply([_cri_pod(f"peer{i}", probe) for i in range(n)])
+                if not agent.wait_pods(is_running, n, time.monotonic() + 60 + 2 * n):
+                    raise RuntimeError(f"not all {n} pods ran on containerd")
+                time.sleep(2.0)  # past every pod's first check
+                root = Path("/sys/fs/cgroup")
+                tag = home_tag(str(agent.home))
+                pods_cg = (
+                    root / f"pkcri-{tag}"
+                    if (root / "cgroup.controllers").exists()
+                    else root / "cpuacct" / f"pkcri-{tag}"
+                )
+
+                def pods_ns() -> int:
+                    if not pods_cg.exists():
+                        return 0
+                    if cgroup.v2:
+                        for line in (pods_cg / "cpu.stat").read_text().splitlines():
+                            if line.startswith("usage_usec "):
+                                return int(line.split()[1]) * 1000
+                        return 0
+                    return int((pods_cg / "cpuacct.usage").read_text())
+
+                failed_before = int(agent.stats()["failures"])
+                agent.mark()
+                u0, p0, a0 = cgroup.usage_ns(), pods_ns(), agent_self_cpu(agent.pid)
+                m0 = time.monotonic()
+                time.sleep(window)
+                stats = agent.stats()
+                u1, p1, a1 = cgroup.usage_ns(), pods_ns(), agent_self_cpu(agent.pid)
+                took = time.monotonic() - m0
+                checks = int(stats["by_kind"].get("ExecTarget", 0))
+                failed = int(stats["failures"]) - failed_before
+                if failed:
+                    _log(f"containerd (CRI): {failed} check(s) failed: {stats['last_failure']}")
+                ours_s, pods_s, driver_s = (u1 - u0) / 1e9, (p1 - p0) / 1e9, a1 - a0
+                total_s = ours_s + pods_s
+                _log(
+                    f"containerd (CRI): {checks} checks in {took:.1f} s, CPU {total_s:.2f} s "
+                    f"(agent {driver_s:.2f}, containerd+shims {ours_s - driver_s:.2f}, "
+                    f"pods {pods_s:.2f})"
+                )
+                # The flag is made inside the container (a new container starts without it).
+                fail = _cri_pod(
+                    "pkfail",
+                    {**probe, "exec": {"command": ["sh", "-c", "[ ! -e /tmp/fail ]"]}},
+                )
+                fail["spec"]["containers"][0]["command"] = [
+                    "sh",
+                    "-c",
+                    # PID 1 of its container: without the trap SIGTERM would be ignored
+                    # and the grace period measured instead of the restart.
+                    "trap 'exit 0' TERM; sleep 3; mkdir -p /tmp; touch /tmp/fail; "
+                    f"sleep {SLEEP_S} & wait",
+                ]
+                fail["spec"]["containers"][0]["livenessProbe"]["failureThreshold"] = 1
+                fail_ms = fail_to_new_instance(agent, fail, None)
+                manifest = agent.home / "one.json"
+                manifest.write_text(json.dumps(_cri_pod("pkone", probe)))
+                t0 = time.monotonic()
+                _cli(agent.home, "apply", "-f", str(manifest))
+                start_ms = math.nan
+                while time.monotonic() - t0 < 30:
+                    if any(
+                        p["metadata"]["name"] == "pkone" and is_running(p) for p in agent.pods()
+                    ):
+                        start_ms = (time.monotonic() - t0) * 1e3
+                        break
+                    time.sleep(0.01)
+    finally:
+        # A shim or containerd the drain left: kill until the cgroup is empty (a task
+        # still exiting keeps it busy), then remove it.
+        for _ in range(50):
+            pids = cgroup.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        cgroup.remove()
+
+    def per_k(cpu: float) -> float:
+        return cpu / checks * 1000 if checks else math.nan
+
+    return [
+        Measurement(
+            "peers.containerd_cri.checks_per_s",
+            checks / took,
+            "check/s",
+            note=f"{n} pods via podkeeper's CRI runtime"
+            + (f", {failed} failed (timed out)" if failed else ""),
+        ),
+        Measurement(
+            "peers.containerd_cri.cpu_per_1k_checks", per_k(total_s), "CPU-s", better="lower"
+        ),
+        Measurement(
+            "peers.containerd_cri.cpu_per_1k_checks.daemons",
+            per_k(ours_s - driver_s),
+            "CPU-s",
+            better="lower",
+            note="containerd, shims, runc",
+        ),
+        Measurement(
+            "peers.containerd_cri.cpu_per_1k_checks.driver",
+            per_k(driver_s),
+            "CPU-s",
+            better="lower",
+            note="podkeeper's agent as the CRI client: the kubelet's place",
+        ),
+        Measurement(
+            "peers.containerd_cri.cpu_per_1k_checks.containers",
+            per_k(pods_s),
+            "CPU-s",
+            better="lower",
+            note="in the pods' cgroups: checks, runc init",
+        ),
+        Measurement("peers.containerd_cri.fail_to_new_instance", fail_ms, "ms", better="lower"),
+        Measurement("peers.containerd_cri.start_one", start_ms, "ms", better="lower"),
+    ]
+
+
+def agent_self_cpu(pid: int) -> float:
+    """utime + stime of ``pid``'s threads, without its children."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 # --------------------------------------------------------------- registration
 
 
@@ -1007,16 +1213,19 @@ def peers_podman(ctx: BenchContext) -> list[Measurement]:
     return [Measurement.skip("peers.podman", reason)]
 
 
-@benchmark("peers.containerd_cri", quick_budget_s=1, full_budget_s=1)
+@benchmark(
+    "peers.containerd_cri", quick_budget_s=150, full_budget_s=240, requires=("peers.podkeeper",)
+)
 def peers_containerd_cri(ctx: BenchContext) -> list[Measurement]:
-    """containerd through the CRI is the kubelet's path; measured once podkeeper's CRI
-    runtime (issue 10) lands, and not depended on before."""
-    return [
-        Measurement.skip(
-            "peers.containerd_cri",
-            "needs a kubelet or podkeeper's CRI runtime (issue 10, in progress)",
-        )
-    ]
+    """containerd through the CRI, the kubelet's own path: podkeeper's CRI runtime drives a
+    private containerd with the same pods and checks (ExecSync)."""
+    n, window = settings(ctx.quick)
+    try:
+        rows = cri_side(ctx, n, fit_window(ctx, window, 45))
+    except PeerUnavailable as exc:
+        _log(f"containerd (CRI) skipped: {exc}")
+        return [Measurement.skip("peers.containerd_cri", str(exc))]
+    return rows + versus("containerd_cri", {**ctx.limits, **{m.name: m.value for m in rows}})
 
 
 @benchmark(

@@ -185,13 +185,29 @@ def _remove_cgroups(home: Path) -> None:
 
 
 @contextlib.contextmanager
-def traced_agent(*, trace: bool = True, start_timeout: float = 15.0) -> Iterator[AgentProc]:
-    """Start ``benchmarks._pkagent`` in a fresh home; kill it and its containers after."""
+def traced_agent(
+    *,
+    trace: bool = True,
+    start_timeout: float = 15.0,
+    runtime: str = "process",
+    cgroup_procs: Path | None = None,
+) -> Iterator[AgentProc]:
+    """Start ``benchmarks._pkagent`` in a fresh home; kill it and its containers after.
+
+    ``runtime`` is ``$PODKEEPER_RUNTIME`` for the agent (the process runtime unless a
+    benchmark asks for containerd). ``cgroup_procs``: a ``cgroup.procs`` file the agent
+    joins before it starts anything, so its children (a managed containerd, its shims)
+    are accounted with it. A containerd agent is drained with ``down`` (which stops its
+    containerd) before the kill."""
     home = Path(tempfile.mkdtemp(prefix="pk-bench-"))
-    args = [sys.executable, "-m", "benchmarks._pkagent", str(home), "--host-sandboxes"]
+    args = [sys.executable, "-m", "benchmarks._pkagent", str(home)]
+    if runtime == "process":
+        args.append("--host-sandboxes")
     if not trace:
         args.append("--no-trace")
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'src'}")
+    if cgroup_procs is not None:
+        args = ["/bin/sh", "-c", f'echo $$ > "{cgroup_procs}" && exec "$@"', "sh", *args]
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'src'}", PODKEEPER_RUNTIME=runtime)
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -210,6 +226,9 @@ def traced_agent(*, trace: bool = True, start_timeout: float = 15.0) -> Iterator
             time.sleep(0.02)
         yield agent
     finally:
+        if runtime != "process" and proc.poll() is None:
+            with contextlib.suppress(Exception):
+                _cli(home, "down", "--timeout", "60s", timeout=90)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         proc.wait()

@@ -4,7 +4,8 @@
 | core | stdlib (no I/O modules), core | everything else |
 | manifest, lint, simulate | core, their parser libraries | runtime, api, cli, lb |
 | runtime | core, manifest, I/O libraries | api, cli, lint, lb |
-| api, lb | runtime, core, manifest | cli |
+| controllers | core, manifest, runtime.store | processes, checkers, api, cli, lint, lb |
+| api, lb | runtime, controllers, core, manifest | cli |
 | cli | anything | (nothing imports cli) |
 Top-level modules (`podkeeper`, `podkeeper.home`, `podkeeper.testing`) are shared helpers.
 """
@@ -24,9 +25,14 @@ FORBIDDEN = {
     "lint": {"runtime", "api", "cli", "lb"},
     "simulate": {"runtime", "api", "cli", "lb"},
     "runtime": {"api", "cli", "lint", "lb", "simulate"},
+    # Controllers are clients of the object store (architecture.md): they reach pods only
+    # through the agent's PodHost, never processes or checkers; see CONTROLLERS_RUNTIME.
+    "controllers": {"api", "cli", "lint", "lb", "simulate"},
     "api": {"cli"},
     "lb": {"cli", "api"},
 }
+# The only runtime modules a controller may import: the object store.
+CONTROLLERS_RUNTIME = {"podkeeper.runtime.store"}
 # The core is pure: time comes in as an argument, never from the clock or the OS.
 CORE_FORBIDDEN_STDLIB = {
     "asyncio",
@@ -74,6 +80,8 @@ def test_imports_follow_the_layers(path: Path) -> None:
             target = segs[1]
             if target == "cli" and layer != "cli" and path.name != "__main__.py":
                 problems.append(f"{line}: {name} (nothing imports cli)")
+            elif layer == "controllers" and target == "runtime" and name not in CONTROLLERS_RUNTIME:
+                problems.append(f"{line}: {name} (controllers may use only the object store)")
             elif layer in FORBIDDEN and target in FORBIDDEN[layer]:
                 problems.append(f"{line}: {name} ({layer} must not import {target})")
         elif layer == "core" and segs[0] in CORE_FORBIDDEN_STDLIB:

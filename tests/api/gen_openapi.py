@@ -26,6 +26,11 @@ ROOTS = {
     ("", "v1", "Secret"): "V1Secret",
     ("apps", "v1", "Deployment"): "V1Deployment",
     ("apps", "v1", "ReplicaSet"): "V1ReplicaSet",
+    ("apps", "v1", "StatefulSet"): "V1StatefulSet",
+    ("apps", "v1", "DaemonSet"): "V1DaemonSet",
+    ("batch", "v1", "Job"): "V1Job",
+    ("batch", "v1", "CronJob"): "V1CronJob",
+    ("", "v1", "PersistentVolumeClaim"): "V1PersistentVolumeClaim",
 }
 _PREFIX = re.compile(r"^(Core|Apps|Events|Discovery)?V\d+((alpha|beta)\d+)?")
 OUT = Path(__file__).resolve().parents[2] / "src/podkeeper/api/openapi_schemas.json.gz"

@@ -104,3 +104,18 @@ def test_indexed_jobs_create_missing_indexes() -> None:
     pods += [PodOutcome("p2", "Succeeded", index=2), PodOutcome("p3", "Succeeded", index=3)]
     pods[1] = PodOutcome("p1", "Succeeded", index=1)
     assert sync(spec, pods, 0, 0).condition is not None
+
+
+def test_on_failure_restarts_count_against_the_backoff_limit() -> None:
+    spec = JobSpec(backoff_limit=3, restart_on_failure=True)
+    assert sync(spec, [PodOutcome("a", "Running", restarts=2)], 0, 0).condition is None
+    d = sync(spec, [PodOutcome("a", "Running", restarts=3)], 0, 0)
+    assert d.condition is not None and d.condition[1] == "BackoffLimitExceeded"
+    assert d.delete_active
+    zero = JobSpec(backoff_limit=0, restart_on_failure=True)
+    assert sync(zero, [PodOutcome("a", "Running", restarts=1)], 0, 0).condition is not None
+
+
+def test_backoff_base_scales_the_curve() -> None:
+    assert [backoff_delay(n, 0.5) for n in range(0, 4)] == [0, 0.5, 1.0, 2.0]
+    assert backoff_delay(20, 0.5) == 18.0  # the 6 min cap, scaled

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from podkeeper.runtime.controllers import ApplyError, Obj
+from podkeeper.controllers.interface import ApplyError, Obj
 
 __all__ = ["AgentBackend", "ApplyError", "Obj"]
 

@@ -15,16 +15,22 @@ from pathlib import Path
 
 from podkeeper.api.feed import PodFeed
 from podkeeper.api.server import serve
+from podkeeper.controllers.interface import Controller
 from podkeeper.runtime.agent import Agent
-from podkeeper.runtime.controllers import Controller
 
 
-def controllers() -> list[Controller]:
-    """Deployments/ReplicaSets and Services, as kube-controller-manager and kube-proxy."""
+def controllers(home: Path | None = None) -> list[Controller]:
+    """Deployments/ReplicaSets, the other workloads (Jobs, CronJobs, StatefulSets,
+    DaemonSets, claims) and Services, as kube-controller-manager and kube-proxy."""
+    from podkeeper.controllers.deployments import DeploymentController
+    from podkeeper.controllers.workloads import WorkloadController, WorkloadSettings
     from podkeeper.lb.services import ServiceController
-    from podkeeper.runtime.deployments import DeploymentController
 
-    return [DeploymentController(), ServiceController()]
+    return [
+        DeploymentController(),
+        WorkloadController(WorkloadSettings.from_env(home)),
+        ServiceController(),
+    ]
 
 
 def main(home: str) -> int:
@@ -40,7 +46,8 @@ def main(home: str) -> int:
     try:
         return asyncio.run(
             Agent(agent_home).run(
-                serve=functools.partial(serve, feed=feed), controllers=[*controllers(), feed]
+                serve=functools.partial(serve, feed=feed),
+                controllers=[*controllers(agent_home), feed],
             )
         )
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """`PodFeed`: the agent's pod changes pushed to the API's watches as they happen.
 
 The agent calls every controller's `pod_changed` / `pod_gone` hooks
-(`runtime/controllers.py`); this controller owns no kind and only forwards
+(`controllers/interface.py`); this controller owns no kind and only forwards
 those calls to the registry, so a watch sees a pod's status change in the
 same loop pass instead of at the next poll, and the registry polls pods only
 as a safety net (issue 11's load targets: latency and watcher cost).
@@ -12,7 +12,7 @@ from __future__ import annotations
 from podkeeper.api.backend import Obj
 from podkeeper.api.kinds import BY_KIND
 from podkeeper.api.registry import Registry
-from podkeeper.runtime.controllers import PodHost
+from podkeeper.controllers.interface import PodHost
 
 
 class PodFeed:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from podkeeper.api import paths, selectors, tables
+from podkeeper.api import tables_workloads as wtables
 from podkeeper.api.paths import Resource
 
 #: Verbs of a kind whose objects the user writes.
@@ -233,6 +234,59 @@ KINDS += (
         columns=tables.SECRET_COLUMNS,
         printer=tables.print_secret,
         fields=selectors.fields("type"),
+    ),
+)
+
+#: Jobs, CronJobs, StatefulSets, DaemonSets and claims (controllers/workloads.py).
+KINDS += (
+    Kind(
+        paths.JOB,
+        "job",
+        True,
+        "backend",
+        categories=("all",),
+        columns=wtables.JOB_COLUMNS,
+        printer=wtables.print_job,
+        subresources=(Subresource("status", "Job", ("get",)),),
+    ),
+    Kind(
+        paths.CRONJOB,
+        "cronjob",
+        True,
+        "backend",
+        categories=("all",),
+        columns=wtables.CRONJOB_COLUMNS,
+        printer=wtables.print_cronjob,
+        subresources=(Subresource("status", "CronJob", ("get",)),),
+    ),
+    Kind(
+        paths.STATEFULSET,
+        "statefulset",
+        True,
+        "backend",
+        categories=("all",),
+        columns=wtables.STATEFULSET_COLUMNS,
+        printer=wtables.print_statefulset,
+        subresources=(Subresource("status", "StatefulSet", ("get",)),),
+    ),
+    Kind(
+        paths.DAEMONSET,
+        "daemonset",
+        True,
+        "backend",
+        categories=("all",),
+        columns=wtables.DAEMONSET_COLUMNS,
+        printer=wtables.print_daemonset,
+        subresources=(Subresource("status", "DaemonSet", ("get",)),),
+    ),
+    Kind(
+        paths.PVC,
+        "persistentvolumeclaim",
+        True,
+        "backend",
+        columns=wtables.PVC_COLUMNS,
+        printer=wtables.print_pvc,
+        subresources=(Subresource("status", "PersistentVolumeClaim", ("get",)),),
     ),
 )
 

@@ -58,9 +58,29 @@ EVENT = Resource("Event", "v1", "events", ("event", "ev"))
 CONFIGMAP = Resource("ConfigMap", "v1", "configmaps", ("configmap", "cm"))
 SECRET = Resource("Secret", "v1", "secrets", ("secret",))
 
+# Workloads beyond Deployments and the claims of StatefulSets (issue 12).
+JOB = Resource("Job", "batch/v1", "jobs", ("job",))
+CRONJOB = Resource("CronJob", "batch/v1", "cronjobs", ("cronjob", "cj"))
+STATEFULSET = Resource("StatefulSet", "apps/v1", "statefulsets", ("statefulset", "sts"))
+DAEMONSET = Resource("DaemonSet", "apps/v1", "daemonsets", ("daemonset", "ds"))
+PVC = Resource(
+    "PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("persistentvolumeclaim", "pvc")
+)
+WORKLOAD_RESOURCES = (JOB, CRONJOB, STATEFULSET, DAEMONSET, PVC)
+
 #: Kinds served with list/get/create/delete, by Kubernetes kind.
 OBJECT_RESOURCES: dict[str, Resource] = {
-    r.kind: r for r in (POD, DEPLOYMENT, REPLICASET, SERVICE, ENDPOINTS, CONFIGMAP, SECRET)
+    r.kind: r
+    for r in (
+        POD,
+        DEPLOYMENT,
+        REPLICASET,
+        SERVICE,
+        ENDPOINTS,
+        CONFIGMAP,
+        SECRET,
+        *WORKLOAD_RESOURCES,
+    )
 }
 #: Every served kind (events are list/watch only).
 RESOURCES: dict[str, Resource] = {**OBJECT_RESOURCES, EVENT.kind: EVENT}

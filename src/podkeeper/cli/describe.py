@@ -698,7 +698,8 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
     kind = KINDS.get(resource.lower())
     if kind is None:
         raise CliError(
-            "error: podkeeper describes pods, services, deployments, configmaps and secrets, "
+            "error: podkeeper describes pods, services, deployments, statefulsets, daemonsets, "
+            "jobs, cronjobs, persistentvolumeclaims, configmaps and secrets, "
             f'not "{resource}"',
             2,
         )
@@ -723,6 +724,19 @@ def describe(ctx: click.Context, resource: str, name: str | None, namespace: str
             events = _events_of(client, namespace, name, kind)
             click.echo(describe_configmap(obj, events, now), nl=False)
         return
+    if kind in WORKLOAD_KINDS:
+        from podkeeper.cli.describe_workloads import describe_workload
+
+        owned_by = get(obj, "metadata", "uid")
+        pods = [
+            p
+            for p in items_of(client.list("Pod", namespace))
+            if kind == "PersistentVolumeClaim"
+            or any(r.get("uid") == owned_by for r in dicts(get(p, "metadata", "ownerReferences")))
+        ]
+        events = _events_of(client, namespace, name, kind)
+        click.echo(describe_workload(obj, pods, events, now), nl=False)
+        return
     if kind == "Deployment":
         replica_sets = items_of(client.list("ReplicaSet", namespace))
         events = _events_of(client, namespace, name, "Deployment")
@@ -744,6 +758,13 @@ KINDS = {
     **dict.fromkeys(("deployment", "deployments", "deploy"), "Deployment"),
     **dict.fromkeys(("configmap", "configmaps", "cm"), "ConfigMap"),
     **dict.fromkeys(("secret", "secrets"), "Secret"),
+    **dict.fromkeys(("job", "jobs"), "Job"),
+    **dict.fromkeys(("cronjob", "cronjobs", "cj"), "CronJob"),
+    **dict.fromkeys(("statefulset", "statefulsets", "sts"), "StatefulSet"),
+    **dict.fromkeys(("daemonset", "daemonsets", "ds"), "DaemonSet"),
+    **dict.fromkeys(
+        ("persistentvolumeclaim", "persistentvolumeclaims", "pvc"), "PersistentVolumeClaim"
+    ),
 }
 PLURALS = {
     "Pod": "pods",
@@ -751,4 +772,11 @@ PLURALS = {
     "Deployment": "deployments.apps",
     "ConfigMap": "configmaps",
     "Secret": "secrets",
+    "Job": "jobs.batch",
+    "CronJob": "cronjobs.batch",
+    "StatefulSet": "statefulsets.apps",
+    "DaemonSet": "daemonsets.apps",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
 }
+#: Described by cli/describe_workloads.py.
+WORKLOAD_KINDS = ("Job", "CronJob", "StatefulSet", "DaemonSet", "PersistentVolumeClaim")

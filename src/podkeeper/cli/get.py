@@ -58,6 +58,7 @@ _TABLES: dict[str, tuple[list[str], list[str], RowFn]] = {
     "Endpoints": (["NAME", "ENDPOINTS", "AGE"], [], kinds.endpoints_row),
     "ConfigMap": (["NAME", "DATA", "AGE"], [], kinds.configmap_row),
     "Secret": (["NAME", "TYPE", "DATA", "AGE"], [], kinds.secret_row),
+    **kinds.WORKLOAD_TABLES,
 }
 
 #: kubectl's `-o name` prefix: `pod/x`, `deployment.apps/x`.
@@ -69,9 +70,21 @@ _NAME_PREFIX = {
     "Endpoints": "endpoints",
     "ConfigMap": "configmap",
     "Secret": "secret",
+    "Job": "job.batch",
+    "CronJob": "cronjob.batch",
+    "StatefulSet": "statefulset.apps",
+    "DaemonSet": "daemonset.apps",
+    "PersistentVolumeClaim": "persistentvolumeclaim",
 }
 
-_GROUP_VERSIONS = {"Deployment": "apps/v1", "ReplicaSet": "apps/v1"}
+_GROUP_VERSIONS = {
+    "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+}
 
 
 def render_table(
@@ -155,7 +168,8 @@ def get(
     namespace: str,
     all_namespaces: bool,
 ) -> None:
-    """Display pods, deployments, replicasets, services or endpoints (kubectl's columns)."""
+    """Display pods, deployments, replicasets, statefulsets, daemonsets, jobs, cronjobs,
+    persistentvolumeclaims, services or endpoints (kubectl's columns)."""
     if "/" in resource and name is None:
         resource, name = resource.split("/", 1)
     kind, plural = _resolve(resource)

@@ -149,3 +149,33 @@ def configmap_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
 def secret_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     """NAME TYPE DATA AGE (`printSecret`): never a value."""
     return [_name(obj), str(obj.get("type") or ""), str(_keys(obj.get("data"))), _age(obj, now)]
+
+
+def _printer_row(kind: str) -> tuple[list[str], list[str], Any]:
+    """Header, wide header and row function of a kind whose cells the API's printers give
+    (api/tables_workloads.py): the same cells as `kubectl get` through the API."""
+    from podkeeper.api import tables_workloads as wt
+
+    columns, printer = {
+        "Job": (wt.JOB_COLUMNS, wt.print_job),
+        "CronJob": (wt.CRONJOB_COLUMNS, wt.print_cronjob),
+        "StatefulSet": (wt.STATEFULSET_COLUMNS, wt.print_statefulset),
+        "DaemonSet": (wt.DAEMONSET_COLUMNS, wt.print_daemonset),
+        "PersistentVolumeClaim": (wt.PVC_COLUMNS, wt.print_pvc),
+    }[kind]
+    header = [c.name.upper() for c in columns if c.priority == 0]
+    wide = [c.name.upper() for c in columns if c.priority != 0]
+    narrow = len(header)
+
+    def row(obj: Obj, now: datetime, is_wide: bool) -> list[str]:
+        cells = [str(c) for c in printer(obj, now.timestamp())]
+        return cells if is_wide else cells[:narrow]
+
+    return header, wide, row
+
+
+#: Kinds printed from the API's printer cells.
+WORKLOAD_TABLES = {
+    kind: _printer_row(kind)
+    for kind in ("Job", "CronJob", "StatefulSet", "DaemonSet", "PersistentVolumeClaim")
+}

@@ -49,6 +49,11 @@ _KIND_WORDS = {
     "ReplicaSet": ("replicaset.apps", "replicasets.apps"),
     "Service": ("service", "services"),
     "Endpoints": ("endpoints", "endpoints"),
+    "Job": ("job.batch", "jobs.batch"),
+    "CronJob": ("cronjob.batch", "cronjobs.batch"),
+    "StatefulSet": ("statefulset.apps", "statefulsets.apps"),
+    "DaemonSet": ("daemonset.apps", "daemonsets.apps"),
+    "PersistentVolumeClaim": ("persistentvolumeclaim", "persistentvolumeclaims"),
 }
 
 
@@ -381,7 +386,8 @@ def _selector_matches(selector: Any, labels: Any) -> bool:
 def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[str]]:
     """The pods `--wait` waits for among `pods`, and the lines of what is still missing.
 
-    A Pod waits for itself; a Deployment or ReplicaSet for `replicas` pods of its selector."""
+    A Pod waits for itself; a Deployment, ReplicaSet or StatefulSet for `replicas` pods of
+    its selector, a DaemonSet for its one pod."""
     by_key = {(_meta(p)[1], _meta(p)[2]): p for p in pods}
     chosen: dict[tuple[str, str], Obj] = {}
     missing: list[str] = []
@@ -393,7 +399,7 @@ def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[st
                 missing.append(f"pod/{name} is not Ready: not created yet")
             else:
                 chosen[(ns, name)] = pod
-        elif kind in ("Deployment", "ReplicaSet"):
+        elif kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
             selector = get(obj, "spec", "selector")
             owned = [
                 p
@@ -403,7 +409,8 @@ def wanted_pods(objects: list[Obj], pods: list[Obj]) -> tuple[list[Obj], list[st
                 and not get(p, "metadata", "deletionTimestamp")
             ]
             replicas = get(obj, "spec", "replicas")
-            replicas = replicas if isinstance(replicas, int) else 1
+            # A DaemonSet has one pod on this single node.
+            replicas = replicas if isinstance(replicas, int) and kind != "DaemonSet" else 1
             if len(owned) < replicas:
                 missing.append(
                     f"{kind_word(kind)}/{name} is not Ready: {len(owned)}/{replicas} pods exist"
@@ -417,7 +424,10 @@ def wait_ready(client: AgentClient, objects: list[Obj], timeout: float) -> None:
     """Poll until every applied pod is Ready; CliError (exit 1) saying why when time runs out."""
     from podkeeper.cli.podformat import is_ready, not_ready_reason
 
-    if not any(_meta(o)[0] in ("Pod", "Deployment", "ReplicaSet") for o in objects):
+    if not any(
+        _meta(o)[0] in ("Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+        for o in objects
+    ):
         return
     namespaces = sorted({_meta(o)[1] for o in objects})
     deadline = time.monotonic() + timeout
@@ -679,12 +689,25 @@ def apply(ctx: click.Context, files: tuple[str, ...]) -> None:
 
 
 def _wait_gone(
-    client: AgentClient, targets: list[tuple[str, str, str]], timeout: float
+    client: AgentClient,
+    targets: list[tuple[str, str, str]],
+    timeout: float,
+    uids: dict[tuple[str, str, str], str] | None = None,
 ) -> list[tuple[str, str, str]]:
+    """The targets still there after `timeout`. With `uids`, an object of the same name but
+    another uid (a StatefulSet's pod created again) counts as gone, as kubectl's wait does."""
     deadline = time.monotonic() + timeout
     remaining = list(targets)
+
+    def there(t: tuple[str, str, str]) -> bool:
+        obj = get_or_none(client, *t)
+        if obj is None:
+            return False
+        uid = (uids or {}).get(t)
+        return not uid or get(obj, "metadata", "uid") == uid
+
     while remaining:
-        remaining = [t for t in remaining if get_or_none(client, *t) is not None]
+        remaining = [t for t in remaining if there(t)]
         if not remaining or time.monotonic() >= deadline:
             break
         time.sleep(POLL)
@@ -745,6 +768,7 @@ def delete(
 
     client = state_of(ctx).client()
     deleted: list[tuple[str, str, str]] = []
+    uids: dict[tuple[str, str, str], str] = {}
     longest_grace = 0
     failed = False
     for kind, ns, name in targets:
@@ -759,6 +783,9 @@ def delete(
             raise
         click.echo(f'{kind_word(kind)} "{name}" deleted')
         deleted.append((kind, ns, name))
+        uid = get(obj, "metadata", "uid") if isinstance(obj, dict) else None
+        if uid:
+            uids[(kind, ns, name)] = str(uid)
         grace = grace_period
         if grace is None:
             own = (
@@ -767,7 +794,7 @@ def delete(
             grace = own if isinstance(own, int) else DEFAULT_GRACE
         longest_grace = max(longest_grace, grace)
     if wait and deleted:
-        left = _wait_gone(client, deleted, longest_grace + 30)
+        left = _wait_gone(client, deleted, longest_grace + 30, uids)
         if left:
             names_left = ", ".join(
                 f"{_KIND_WORDS.get(k, ('', k.lower()))[1]}/{n}" for k, _, n in left

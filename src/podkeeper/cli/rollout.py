@@ -44,7 +44,17 @@ _KINDS = {
     "replicasets": ("ReplicaSet", "replicaset.apps"),
     "rs": ("ReplicaSet", "replicaset.apps"),
     "replicaset.apps": ("ReplicaSet", "replicaset.apps"),
+    **dict.fromkeys(
+        ("statefulset", "statefulsets", "sts", "statefulset.apps"),
+        ("StatefulSet", "statefulset.apps"),
+    ),
+    **dict.fromkeys(
+        ("daemonset", "daemonsets", "ds", "daemonset.apps"), ("DaemonSet", "daemonset.apps")
+    ),
 }
+
+#: `kubectl rollout restart` stamps the pod template with this annotation.
+RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 
 
 def parse_target(args: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, str, str]:
@@ -66,9 +76,15 @@ def parse_target(args: tuple[str, ...], allowed: tuple[str, ...]) -> tuple[str, 
 
 
 def _rollout_status(deployment: Obj) -> tuple[str, bool]:
+    from podkeeper.core import workload_status
     from podkeeper.core.rollout import rollout_status
 
+    kind = deployment.get("kind")
     try:
+        if kind == "StatefulSet":
+            return workload_status.statefulset_status(deployment)
+        if kind == "DaemonSet":
+            return workload_status.daemonset_status(deployment)
         return rollout_status(deployment)
     except ValueError as exc:
         raise CliError(f"error: {exc}", EXIT_PROBLEM) from None
@@ -81,6 +97,7 @@ def wait_rollout(
     timeout: float,
     watch: bool,
     revision: int = 0,
+    kind: str = "Deployment",
 ) -> None:
     """kubectl `rollout status`: print each new status line until done (or the timeout)."""
     from podkeeper.core.rollout import revision_of
@@ -88,8 +105,8 @@ def wait_rollout(
     deadline = time.monotonic() + timeout if timeout > 0 else None
     last = ""
     while True:
-        d = client.get_object("Deployment", namespace, name)
-        if revision > 0:
+        d = client.get_object(kind, namespace, name)
+        if revision > 0 and kind == "Deployment":
             running = revision_of(get(d, "metadata", "annotations"))
             if running != revision:
                 raise CliError(
@@ -171,7 +188,8 @@ def template_text(template: Obj) -> str:
 
 @click.group()
 def rollout() -> None:
-    """Manage the rollout of a Deployment (status, history, undo)."""
+    """Manage the rollout of a Deployment, StatefulSet or DaemonSet (status, history, undo,
+    restart)."""
 
 
 @rollout.command("status")
@@ -195,9 +213,29 @@ def status(
     revision: int,
 ) -> None:
     """Show the rollout status and, by default, wait until it is complete."""
-    _, _, name = parse_target(target, ("Deployment",))
+    kind, _, name = parse_target(target, ("Deployment", "StatefulSet", "DaemonSet"))
     limit = parse_duration(timeout)
-    wait_rollout(state_of(ctx).client(), namespace, name, limit, watch, revision)
+    wait_rollout(state_of(ctx).client(), namespace, name, limit, watch, revision, kind)
+
+
+@rollout.command("restart")
+@click.argument("target", nargs=-1, required=True)
+@namespace_option
+@click.pass_context
+def restart(ctx: click.Context, target: tuple[str, ...], namespace: str) -> None:
+    """Restart every pod of a Deployment, StatefulSet or DaemonSet with a rolling update
+    (kubectl's `restartedAt` annotation on the pod template)."""
+    from datetime import UTC, datetime
+
+    kind, prefix, name = parse_target(target, ("Deployment", "StatefulSet", "DaemonSet"))
+    client = state_of(ctx).client()
+    obj = client.get_object(kind, namespace, name)
+    template = obj.setdefault("spec", {}).setdefault("template", {})
+    annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[RESTARTED_AT_ANNOTATION] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    obj.pop("status", None)
+    client.apply([obj])
+    click.echo(f"{prefix}/{name} restarted")
 
 
 @rollout.command("history")

@@ -56,6 +56,10 @@ class JobSpec:
     active_deadline_seconds: int | None = None
     indexed: bool = False
     pod_failure_policy: tuple[FailurePolicyRule, ...] = ()
+    #: Seconds of the first back-off (the controller's 10 s; scaled down in tests).
+    backoff_base: float = BACKOFF_BASE
+    #: restartPolicy OnFailure: container restarts of active pods count against backoffLimit.
+    restart_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class PodOutcome:
     exits: tuple[ContainerExit, ...] = ()  # terminated containers (init ones included)
     conditions: tuple[tuple[str, str], ...] = ()  # (type, status), e.g. DisruptionTarget
     namespace: str = "default"
+    restarts: int = 0  # restartCount summed over its (init) containers
 
 
 @dataclass
@@ -92,11 +97,13 @@ class JobDecision:
     delete_active: bool = False  # a failed Job stops its running pods
 
 
-def backoff_delay(failures: int) -> float:
-    """The wait before the next pod after `failures` counted failures in a row."""
+def backoff_delay(failures: int, base: float = BACKOFF_BASE) -> float:
+    """The wait before the next pod after `failures` counted failures in a row; `base`
+    scales the whole curve (the cap stays 36 times the base, 6 min for 10 s)."""
     if failures <= 0:
         return 0.0
-    return float(min(BACKOFF_BASE * 2.0 ** (failures - 1), BACKOFF_MAX))
+    cap = BACKOFF_MAX * base / BACKOFF_BASE
+    return float(min(base * 2.0 ** (failures - 1), cap))
 
 
 def match_failure_policy(
@@ -124,6 +131,17 @@ def match_failure_policy(
                 )
                 return rule.action, msg
     return None
+
+
+def _past_backoff_limit_on_failure(spec: JobSpec, active: list[PodOutcome]) -> bool:
+    """`pastBackoffLimitOnFailure`: with restartPolicy OnFailure a pod never fails, its
+    containers restart; their restarts count instead (any restart when the limit is 0)."""
+    if not spec.restart_on_failure:
+        return False
+    restarts = sum(p.restarts for p in active)
+    if spec.backoff_limit == 0:
+        return restarts > 0
+    return restarts >= spec.backoff_limit
 
 
 def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -> JobDecision:
@@ -165,7 +183,7 @@ def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -
             "Reached expected number of succeeded pods",
         )
         return d
-    if d.failed > spec.backoff_limit:
+    if d.failed > spec.backoff_limit or _past_backoff_limit_on_failure(spec, active):
         d.condition = (
             "Failed",
             "BackoffLimitExceeded",
@@ -187,7 +205,7 @@ def sync(spec: JobSpec, pods: list[PodOutcome], started_at: float, now: float) -
     # Back-off: no new pod until the delay after the latest counted failure has passed.
     if counted:
         last = max(p.finished_at or 0.0 for p in counted)
-        ready_at = last + backoff_delay(len(counted))
+        ready_at = last + backoff_delay(len(counted), spec.backoff_base)
         if now < ready_at:
             d.requeue_at = ready_at
             return d

@@ -34,6 +34,7 @@ import time
 import uuid
 from typing import Any
 
+from podkeeper.controllers.interface import PodHost
 from podkeeper.core.endpoints import (
     EndpointEntry,
     endpoint_entries,
@@ -45,7 +46,6 @@ from podkeeper.core.endpoints import (
 )
 from podkeeper.lb import nft
 from podkeeper.lb.proxy import Backend, PortProxy, drain
-from podkeeper.runtime.controllers import PodHost
 
 log = logging.getLogger("podkeeper.lb")
 
@@ -80,7 +80,7 @@ def listen_port(port: Obj) -> int:
 
 
 class ServiceController:
-    """Services and Endpoints for the agent (a `runtime.controllers.Controller`)."""
+    """Services and Endpoints for the agent (a `controllers.interface.Controller`)."""
 
     kinds = ("Service", "Endpoints")
 

@@ -16,6 +16,7 @@ KIND_VERSIONS: dict[str, str] = {
     "DaemonSet": "apps/v1",
     "Job": "batch/v1",
     "CronJob": "batch/v1",
+    "PersistentVolumeClaim": "v1",
 }
 
 # Kinds whose `spec.template` is a PodTemplateSpec.

@@ -172,11 +172,70 @@ _TOP_LEVEL: dict[str, Schema] = {
     "ConfigMap": {"data": None, "binaryData": None, "immutable": None},
     "Secret": {"data": None, "stringData": None, "type": None, "immutable": None},
 }
+# The workload kinds of controllers/workloads.py (issue 12). Left out, so warned about:
+# Job backoffLimitPerIndex, maxFailedIndexes, podReplacementPolicy, successPolicy,
+# managedBy; StatefulSet ordinals; claim selectors and data sources.
+_JOB_SPEC: Schema = {
+    "completions": None,
+    "parallelism": None,
+    "backoffLimit": None,
+    "activeDeadlineSeconds": None,
+    "ttlSecondsAfterFinished": None,
+    "podFailurePolicy": None,
+    "completionMode": None,
+    "suspend": None,
+    "selector": None,
+    "manualSelector": None,
+    "template": _TEMPLATE,
+}
+_CRONJOB_SPEC: Schema = {
+    "schedule": None,
+    "timeZone": None,
+    "concurrencyPolicy": None,
+    "startingDeadlineSeconds": None,
+    "suspend": None,
+    "successfulJobsHistoryLimit": None,
+    "failedJobsHistoryLimit": None,
+    "jobTemplate": {"metadata": _META, "spec": _JOB_SPEC},
+}
+_PVC_SPEC: Schema = {
+    "accessModes": None,
+    "resources": {"requests": frozenset({"storage"}), "limits": frozenset({"storage"})},
+    "storageClassName": None,
+    "volumeMode": None,
+    "volumeName": None,
+}
+_STATEFULSET_SPEC: Schema = {
+    "replicas": None,
+    "selector": None,
+    "template": _TEMPLATE,
+    "serviceName": None,
+    "podManagementPolicy": None,
+    "updateStrategy": None,
+    "volumeClaimTemplates": [
+        {"apiVersion": None, "kind": None, "metadata": _META, "spec": _PVC_SPEC}
+    ],
+    "minReadySeconds": None,
+    "revisionHistoryLimit": None,
+    "persistentVolumeClaimRetentionPolicy": None,
+}
+_DAEMONSET_SPEC: Schema = {
+    "selector": None,
+    "template": _TEMPLATE,
+    "updateStrategy": None,
+    "minReadySeconds": None,
+    "revisionHistoryLimit": None,
+}
 _SPECS: dict[str, Schema] = {
     "Pod": _POD_SPEC,
     "Deployment": _DEPLOYMENT_SPEC,
     "ReplicaSet": _REPLICASET_SPEC,
     "Service": _SERVICE_SPEC,
+    "Job": _JOB_SPEC,
+    "CronJob": _CRONJOB_SPEC,
+    "StatefulSet": _STATEFULSET_SPEC,
+    "DaemonSet": _DAEMONSET_SPEC,
+    "PersistentVolumeClaim": _PVC_SPEC,
 }
 # The `env[].valueFrom` sources the agent resolves (core/envsource.py); every fieldRef
 # path that validation accepts is implemented.
@@ -246,7 +305,7 @@ def unimplemented_fields(obj: dict[str, Any]) -> list[str]:
         top["spec"] = spec_schema
         _walk(obj, top, "", out)
         return out
-    # Kinds only linted (StatefulSet, Job, ...): report within their pod template.
+    # Kinds only linted (none left among the workloads): report within their pod template.
     _walk(obj, {**top, "spec": None}, "", out)
     found = pod_template(obj)
     if found is not None and found[1]:

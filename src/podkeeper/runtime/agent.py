@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from podkeeper import KUBE_MINOR, __version__
+from podkeeper.controllers.interface import ApplyError, Controller, Obj
 from podkeeper.core.actions import RunProbe, StartContainer
 from podkeeper.core.events import Event
 from podkeeper.core.eviction import (
@@ -51,7 +52,6 @@ from podkeeper.home import (
 )
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.configobjects import ConfigObjects
-from podkeeper.runtime.controllers import ApplyError, Controller, Obj
 from podkeeper.runtime.history import (
     child_oom_events,
     event_object,

@@ -1,6 +1,6 @@
 """ConfigMaps and Secrets: plain objects in the agent's store (the apiserver's registry for them).
 
-A store client with the `Controller` hooks (runtime/controllers.py), so the agent routes
+A store client with the `Controller` hooks (controllers/interface.py), so the agent routes
 apply, get, list and delete of these kinds here. Like the kube-apiserver's generic
 store: `uid` and `creationTimestamp` are set on create and kept on update; an update
 is checked against the stored object (`ValidateConfigMapUpdate` /

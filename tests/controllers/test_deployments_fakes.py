@@ -7,8 +7,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from podkeeper.controllers.deployments import DeploymentController
 from podkeeper.manifest import default_object, format_invalid, validate_object
-from podkeeper.runtime.deployments import DeploymentController
 
 Obj = dict[str, Any]
 Key = tuple[str, str]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from test_deployments_fakes import FakeHost, deployment, is_ready, rolling, started
 
+from podkeeper.controllers.deployments import DeploymentController
 from podkeeper.core import rollout
-from podkeeper.runtime.deployments import DeploymentController
 
 Obj = dict[str, Any]
 ALNUM = "[bcdfghjklmnpqrstvwxz2456789]"

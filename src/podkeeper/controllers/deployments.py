@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from podkeeper.controllers.interface import Obj, PodHost
 from podkeeper.core import replicaset as rsmath
 from podkeeper.core import rollout
 from podkeeper.core.replicaset import PodState
@@ -48,7 +49,6 @@ from podkeeper.core.rollout import (
     RolloutSpec,
     Scale,
 )
-from podkeeper.runtime.controllers import Obj, PodHost
 
 log = logging.getLogger("podkeeper.deployments")
 
@@ -161,7 +161,7 @@ class _Pod:
 
 
 class DeploymentController:
-    """Implements `podkeeper.runtime.controllers.Controller` for Deployment and ReplicaSet."""
+    """Implements `podkeeper.controllers.interface.Controller` for Deployment and ReplicaSet."""
 
     kinds = ("Deployment", "ReplicaSet")
 
