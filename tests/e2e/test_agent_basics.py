@@ -51,9 +51,9 @@ def test_malformed_yaml_names_file_and_line(pk: PK) -> None:
 
 def test_unimplemented_field_is_warned_not_dropped(pk: PK) -> None:
     pod = pod_manifest("warned", [{"name": "a", "image": "x", "command": SLEEP}])
-    pod["spec"]["volumes"] = [{"name": "v", "emptyDir": {}}]
+    pod["spec"]["volumes"] = [{"name": "v", "nfs": {"server": "nas", "path": "/"}}]
     res = pk.up(pod)
-    assert "spec.volumes" in res.err
+    assert "spec.volumes[0].nfs" in res.err
 
 
 def test_missing_command_binary_is_start_error_128(pk: PK) -> None:

@@ -9,7 +9,7 @@ from podkeeper.manifest import unimplemented_fields
 
 def test_pod_fields_not_implemented() -> None:
     obj = pod(
-        volumes=[{"name": "v", "emptyDir": {}}],
+        volumes=[{"name": "v", "emptyDir": {}}, {"name": "n", "nfs": {"server": "s"}}],
         affinity={"nodeAffinity": {}},
         nodeSelector={"disk": "ssd"},
         tolerations=[{"key": "k"}],
@@ -18,7 +18,7 @@ def test_pod_fields_not_implemented() -> None:
         restartPolicy="Never",
     )
     c = obj["spec"]["containers"][0]
-    c["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
+    c["volumeMounts"] = [{"name": "v", "mountPath": "/v", "mountPropagation": "None"}]
     c["securityContext"] = {"privileged": True, "seLinuxOptions": {"level": "s0"}}
     c["envFrom"] = [{"configMapRef": {"name": "cm"}}]
     c["env"] = [
@@ -36,13 +36,13 @@ def test_pod_fields_not_implemented() -> None:
     obj["metadata"]["labels"] = {"anything": "goes"}
     assert unimplemented_fields(obj) == [
         "metadata.ownerReferences",
-        "spec.containers[0].volumeMounts",
+        "spec.containers[0].volumeMounts[0].mountPropagation",
         "spec.containers[0].securityContext.seLinuxOptions",
         "spec.containers[0].env[4].valueFrom.fileKeyRef",
         "spec.containers[0].resources.limits[ephemeral-storage]",
         "spec.containers[0].ports[0].hostPort",
         "spec.containers[0].livenessProbe.sleep",
-        "spec.volumes",
+        "spec.volumes[1].nfs",
         "spec.affinity",
         "spec.nodeSelector",
         "spec.tolerations",
@@ -93,8 +93,8 @@ def test_implemented_fields_are_not_reported() -> None:
 def test_deployment_and_service() -> None:
     d = deployment()
     d["spec"].update({"replicas": 2, "paused": False, "strategy": {"type": "Recreate"}})
-    d["spec"]["template"]["spec"]["volumes"] = [{"name": "v"}]
-    assert unimplemented_fields(d) == ["spec.template.spec.volumes"]
+    d["spec"]["template"]["spec"]["volumes"] = [{"name": "v", "csi": {"driver": "x"}}]
+    assert unimplemented_fields(d) == ["spec.template.spec.volumes[0].csi"]
     s = service()
     s["spec"].update({"clusterIP": "None", "externalTrafficPolicy": "Local"})
     s["spec"]["ports"][0]["appProtocol"] = "http"

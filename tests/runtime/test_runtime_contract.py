@@ -13,7 +13,11 @@ import pytest
 
 from podkeeper.runtime import sandbox as sb
 from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
-from podkeeper.runtime.contract import RequestFactory, check_container_runtime
+from podkeeper.runtime.contract import (
+    RequestFactory,
+    check_container_mounts,
+    check_container_runtime,
+)
 from podkeeper.runtime.fake import FakeContainerRuntime
 from podkeeper.runtime.interface import SandboxInfo, StartRequest
 from podkeeper.runtime.process import ProcessRuntime
@@ -59,6 +63,30 @@ async def test_process_runtime_in_a_sandbox_keeps_the_contract(tmp_path: Path) -
     try:
         await check_container_runtime(
             ProcessRuntime(str(tmp_path), cgroups), factory(tmp_path, box)
+        )
+    finally:
+        cgroups.remove_root()
+
+
+def _volume(tmp_path: Path) -> str:
+    d = tmp_path / "volume"
+    d.mkdir()
+    (d / "in").write_text("volume-in\n")
+    return str(d)
+
+
+async def test_fake_runtime_keeps_the_mount_contract(tmp_path: Path) -> None:
+    await check_container_mounts(FakeContainerRuntime(), factory(tmp_path), _volume(tmp_path))
+
+
+@pytest.mark.skipif(bool(cgroup_skip_reason()), reason=cgroup_skip_reason() or "n/a")
+@pytest.mark.skipif(sb.unavailable_reason() is not None, reason=sb.unavailable_reason() or "")
+async def test_process_runtime_in_a_sandbox_keeps_the_mount_contract(tmp_path: Path) -> None:
+    cgroups = CgroupManager(root_name_for_home(str(tmp_path)))
+    box = SandboxInfo("contract-uid", pid_namespace=True, private_tmp=True)
+    try:
+        await check_container_mounts(
+            ProcessRuntime(str(tmp_path), cgroups), factory(tmp_path, box), _volume(tmp_path)
         )
     finally:
         cgroups.remove_root()

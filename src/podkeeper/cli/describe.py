@@ -213,8 +213,78 @@ def _container_lines(pod: Obj, label: str, specs: list[Obj], statuses: list[Obj]
         lines.append(f"{L2}Mounts:" + ("" if mounts else "\t<none>"))
         for m in sorted(mounts, key=lambda m: str(m.get("mountPath"))):
             flag = "ro" if m.get("readOnly") else "rw"
+            if m.get("subPath"):
+                flag += f',path="{m["subPath"]}"'
+            elif m.get("subPathExpr"):
+                flag += f',path="{m["subPathExpr"]}"'
             lines.append(f"{L3}{m.get('mountPath')} from {m.get('name')} ({flag})")
     return lines
+
+
+def _optional(src: Obj) -> str:
+    return "true" if src.get("optional") is True else "false"
+
+
+def volume_lines(v: Obj) -> list[str]:
+    """kubectl's `describeVolumes` lines of one volume (pkg/describe/describe.go); no data."""
+    if isinstance(v.get("emptyDir"), dict):
+        e = v["emptyDir"]
+        return [
+            "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)",
+            f"Medium:\t{e.get('medium') or ''}",
+            f"SizeLimit:\t{e.get('sizeLimit') or '<unset>'}",
+        ]
+    if isinstance(v.get("configMap"), dict):
+        c = v["configMap"]
+        return [
+            "Type:\tConfigMap (a volume populated by a ConfigMap)",
+            f"Name:\t{c.get('name', '')}",
+            f"Optional:\t{_optional(c)}",
+        ]
+    if isinstance(v.get("secret"), dict):
+        c = v["secret"]
+        return [
+            "Type:\tSecret (a volume populated by a Secret)",
+            f"SecretName:\t{c.get('secretName', '')}",
+            f"Optional:\t{_optional(c)}",
+        ]
+    if isinstance(v.get("hostPath"), dict):
+        h = v["hostPath"]
+        return [
+            "Type:\tHostPath (bare host directory volume)",
+            f"Path:\t{h.get('path', '')}",
+            f"HostPathType:\t{h.get('type') or ''}",
+        ]
+    if isinstance(v.get("persistentVolumeClaim"), dict):
+        c = v["persistentVolumeClaim"]
+        return [
+            "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same"
+            " namespace)",
+            f"ClaimName:\t{c.get('claimName', '')}",
+            f"ReadOnly:\t{'true' if c.get('readOnly') else 'false'}",
+        ]
+    if isinstance(v.get("downwardAPI"), dict):
+        out = ["Type:\tDownwardAPI (a volume populated by information about the pod)", "Items:"]
+        for item in dicts(v["downwardAPI"].get("items")):
+            ref = item.get("fieldRef") or item.get("resourceFieldRef") or {}
+            what = ref.get("fieldPath") or ref.get("resource") or ""
+            out.append(f"  {what} -> {item.get('path', '')}")
+        return out
+    if isinstance(v.get("projected"), dict):
+        out = ["Type:\tProjected (a volume that contains injected data from multiple sources)"]
+        for src in dicts(v["projected"].get("sources")):
+            if isinstance(src.get("configMap"), dict):
+                out.append(f"ConfigMapName:\t{src['configMap'].get('name', '')}")
+                out.append(f"Optional:\t{_optional(src['configMap'])}")
+            elif isinstance(src.get("secret"), dict):
+                out.append(f"SecretName:\t{src['secret'].get('name', '')}")
+                out.append(f"Optional:\t{_optional(src['secret'])}")
+            elif isinstance(src.get("downwardAPI"), dict):
+                out.append("DownwardAPI:\ttrue")
+            elif isinstance(src.get("serviceAccountToken"), dict):
+                out.append("TokenExpirationSeconds:\t<not supported by podkeeper>")
+        return out
+    return ["Type:\t<not implemented by podkeeper, ignored>"]
 
 
 def qos_class(pod: Obj) -> str:
@@ -358,7 +428,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime, verdict: str | None
         lines.append("Volumes:")
         for v in volumes:
             lines.append(f"{L1}{v.get('name')}:")
-            lines.append(f"{L2}Type:\t<not implemented by podkeeper, ignored>")
+            lines.extend(f"{L2}{x}" for x in volume_lines(v))
     else:
         lines.append("Volumes:\t<none>")
     lines.append(f"QoS Class:\t{qos_class(pod)}")
@@ -507,7 +577,7 @@ def _pod_template_lines(template: Obj) -> list[str]:
         lines.append(f"{L1}Volumes:")
         for v in volumes:
             lines.append(f"{L2}{v.get('name')}:")
-            lines.append(f"{L3}Type:\t<not implemented by podkeeper, ignored>")
+            lines.extend(f"{L3}{x}" for x in volume_lines(v))
     else:
         lines.append(f"{L1}Volumes:\t<none>")
     _multiline(f"{L1}Node-Selectors", spec.get("nodeSelector"), lines)

@@ -26,6 +26,7 @@ from podkeeper.manifest.checks import (
 )
 from podkeeper.manifest.containers import validate_containers, validate_init_containers
 from podkeeper.manifest.field import INVALID, NOT_SUPPORTED, REQUIRED, FieldError, supported
+from podkeeper.manifest.volumes import validate_volume_mounts, validate_volumes
 
 NameCheck = Callable[[str], list[str]]
 _INT32_MAX = 2147483647
@@ -101,8 +102,12 @@ def _validate_dns_policy(spec: dict[str, Any], path: str, errs: Errors) -> None:
         errs.append(FieldError(f"{path}.dnsConfig", REQUIRED, None, detail))
 
 
-def validate_pod_spec(spec: object, path: str, errs: Errors) -> None:
-    """`ValidatePodSpec` for the fields podkeeper knows, at `path` (`spec.template.spec`...)."""
+def validate_pod_spec(
+    spec: object, path: str, errs: Errors, extra_volumes: frozenset[str] = frozenset()
+) -> None:
+    """`ValidatePodSpec` for the fields podkeeper knows, at `path` (`spec.template.spec`...).
+    `extra_volumes` are volumes the pod will get from its controller (a StatefulSet's
+    volumeClaimTemplates): volumeMounts may name them."""
     if not isinstance(spec, dict):
         if spec is not None:
             errs.append(FieldError(path, INVALID, spec, "must be an object"))
@@ -113,6 +118,11 @@ def validate_pod_spec(spec: object, path: str, errs: Errors) -> None:
     init = expect_list(spec, "initContainers", f"{path}.initContainers", errs)
     container_names = validate_containers(containers, grace, f"{path}.containers", errs)
     validate_init_containers(init, container_names, grace, f"{path}.initContainers", errs)
+    volumes = validate_volumes(spec.get("volumes"), f"{path}.volumes", errs) | extra_volumes
+    for field_name, items in (("containers", containers), ("initContainers", init)):
+        for i, c in enumerate(items):
+            if isinstance(c, dict):
+                validate_volume_mounts(c, volumes, f"{path}.{field_name}[{i}]", errs)
     _validate_restart_policy(spec, f"{path}.restartPolicy", errs)
     _validate_dns_policy(spec, path, errs)
     # Kubernetes itself tolerates a negative grace period (the registry turns it
@@ -132,12 +142,14 @@ def validate_pod_spec(spec: object, path: str, errs: Errors) -> None:
         errs.extend(FieldError(f"{path}.nodeName", INVALID, node_name, m) for m in msgs)
 
 
-def validate_pod_template(template: dict[str, Any], path: str, errs: Errors) -> None:
+def validate_pod_template(
+    template: dict[str, Any], path: str, errs: Errors, extra_volumes: frozenset[str] = frozenset()
+) -> None:
     """`ValidatePodTemplateSpec`: labels (at `<path>.labels`, as Kubernetes prints), spec."""
     meta = expect_map(template, "metadata", f"{path}.metadata", errs) or {}
     validate_labels(meta.get("labels"), f"{path}.labels", errs)
     validate_annotations(meta.get("annotations"), f"{path}.annotations", errs)
-    validate_pod_spec(template.get("spec"), f"{path}.spec", errs)
+    validate_pod_spec(template.get("spec"), f"{path}.spec", errs, extra_volumes)
 
 
 def template_restart_policy(

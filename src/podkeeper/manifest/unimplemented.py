@@ -60,6 +60,40 @@ _HANDLER: Schema = {
     "tcpSocket": {"port": None, "host": None},
     "sleep": {"seconds": None},
 }
+_KEY_TO_PATH: Schema = {"key": None, "path": None, "mode": None}
+_DOWNWARD_ITEMS: Schema = {
+    "path": None,
+    "mode": None,
+    "fieldRef": {"fieldPath": None, "apiVersion": None},
+    "resourceFieldRef": {"containerName": None, "resource": None, "divisor": None},
+}
+# The volume sources runtime/volumes.py makes; any other (nfs, csi, ...) is warned about.
+_VOLUME: Schema = {
+    "name": None,
+    "emptyDir": {"medium": None, "sizeLimit": None},
+    "configMap": {"name": None, "items": [_KEY_TO_PATH], "defaultMode": None, "optional": None},
+    "secret": {"secretName": None, "items": [_KEY_TO_PATH], "defaultMode": None, "optional": None},
+    "downwardAPI": {"items": [_DOWNWARD_ITEMS], "defaultMode": None},
+    "projected": {
+        "defaultMode": None,
+        "sources": [
+            {
+                "configMap": {"name": None, "items": [_KEY_TO_PATH], "optional": None},
+                "secret": {"name": None, "items": [_KEY_TO_PATH], "optional": None},
+                "downwardAPI": {"items": [_DOWNWARD_ITEMS]},
+            }
+        ],
+    },
+    "hostPath": {"path": None, "type": None},
+    "persistentVolumeClaim": {"claimName": None, "readOnly": None},
+}
+_VOLUME_MOUNT: Schema = {
+    "name": None,
+    "mountPath": None,
+    "readOnly": None,
+    "subPath": None,
+    "subPathExpr": None,
+}
 _CONTAINER: Schema = {
     "name": None,
     "image": None,
@@ -77,6 +111,7 @@ _CONTAINER: Schema = {
     "resources": {"limits": _QUANTITIES, "requests": _QUANTITIES},
     "terminationMessagePath": None,
     "terminationMessagePolicy": None,
+    "volumeMounts": [_VOLUME_MOUNT],
     "restartPolicy": None,
     # readOnlyRootFilesystem needs a root filesystem: the process runtime warns per pod.
     "securityContext": {
@@ -92,6 +127,7 @@ _CONTAINER: Schema = {
 _POD_SPEC: Schema = {
     "containers": [_CONTAINER],
     "initContainers": [_CONTAINER],
+    "volumes": [_VOLUME],
     "restartPolicy": None,
     "terminationGracePeriodSeconds": None,
     "hostNetwork": None,

@@ -16,6 +16,7 @@ from typing import Any
 from podkeeper.manifest import configobjects, kinds, names
 from podkeeper.manifest.checks import (
     Errors,
+    as_list,
     as_map,
     expect_list,
     expect_map,
@@ -98,7 +99,11 @@ def _selector_repr(selector: dict[str, Any]) -> GoValue:
 
 
 def _check_template(
-    spec: dict[str, Any], selector: dict[str, Any] | None, path: str, errs: Errors
+    spec: dict[str, Any],
+    selector: dict[str, Any] | None,
+    path: str,
+    errs: Errors,
+    extra_volumes: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The template's labels against the selector, then the template itself."""
     tpath = f"{path}.template"
@@ -113,7 +118,7 @@ def _check_template(
                 "`selector` does not match template `labels`",
             )
         )
-    validate_pod_template(template, tpath, errs)
+    validate_pod_template(template, tpath, errs, extra_volumes)
     return template
 
 
@@ -266,7 +271,13 @@ def _validate_strategy(strategy: dict[str, Any], errs: Errors) -> None:
 def _validate_selected_template(spec: dict[str, Any], path: str, errs: Errors) -> None:
     """StatefulSet / DaemonSet: selector required and matching, restartPolicy Always."""
     selector = _selector(spec, path, errs)
-    template = _check_template(spec, selector, path, errs)
+    # A StatefulSet's pods get a volume per claim template (its controller's `updateStorage`).
+    claims = frozenset(
+        str(as_map(t.get("metadata")).get("name", ""))
+        for t in as_list(spec.get("volumeClaimTemplates"))
+        if isinstance(t, dict)
+    )
+    template = _check_template(spec, selector, path, errs, claims)
     template_restart_policy(template, f"{path}.template", ["Always"], errs)
 
 

@@ -74,6 +74,7 @@ from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.nodestats import configured_thresholds, read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.store import open_store
+from podkeeper.runtime.volumes import VolumeManager
 
 if TYPE_CHECKING:
     from podkeeper.runtime.cri import PodSandboxSpec
@@ -124,6 +125,8 @@ class Agent:
         if damage:
             self.start_warnings.append(("StateDatabaseRecovered", " ".join(damage)))
         self.store.on_degraded = self._store_degraded
+        #: Pods' volumes on the host (runtime/volumes.py); objects come from the store.
+        self.volumes = VolumeManager(home, self.store.get_object)
         #: ConfigMaps and Secrets, plain objects in the store (runtime/configobjects.py).
         self.config_objects = ConfigObjects(self.store, self._config_changed)
         self._runtime = runtime
@@ -186,6 +189,7 @@ class Agent:
             if not o.get("metadata", {}).get("deletionTimestamp")
         )
         stale = await self.sandboxes.cleanup_stale(keep)
+        stale += await asyncio.to_thread(self.volumes.cleanup_stale, keep)
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
         for reason, message in self.start_warnings:
@@ -225,6 +229,8 @@ class Agent:
             if w.sandbox is not None:
                 await self.sandboxes.destroy(w.sandbox)
         for line in await self.sandboxes.cleanup_stale(frozenset()):
+            log.warning("removed at shutdown: %s", line)
+        for line in await asyncio.to_thread(self.volumes.cleanup_stale, frozenset()):
             log.warning("removed at shutdown: %s", line)
         self.store.close()
         for name in (PID_NAME, "containers.json"):
@@ -695,6 +701,7 @@ class Agent:
         if changed:
             worker._snapshot = None  # the cached snapshot keys on status, not labels
             self._pod_changed(worker)
+            worker.volumes_changed()  # downwardAPI volumes show labels and annotations
         return worker.snapshot()
 
     async def _reap_pod(self, worker: PodWorker) -> None:
@@ -720,6 +727,7 @@ class Agent:
         for (ns, _), worker in list(self.pods.items()):
             if ns == namespace:
                 worker.config_changed()
+                worker.volumes_changed()  # configMap/secret volumes resync now
 
     def _pod_changed(self, worker: PodWorker) -> None:
         if worker.machine.finished:

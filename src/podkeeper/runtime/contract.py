@@ -12,12 +12,14 @@ that has `sh`); the checks use only `echo`, `sleep`, `exit`, `true`, `false` and
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 from collections.abc import Callable
 
 from podkeeper.core.result import Result
-from podkeeper.runtime.interface import ContainerRuntime, RunningInstance, StartRequest
+from podkeeper.runtime.interface import ContainerRuntime, Mount, RunningInstance, StartRequest
 
-__all__ = ["RequestFactory", "check_container_runtime"]
+__all__ = ["RequestFactory", "check_container_mounts", "check_container_runtime"]
 
 #: `(container name, shell script, extra env) -> StartRequest` for the runtime under test.
 RequestFactory = Callable[[str, str, dict[str, str]], StartRequest]
@@ -64,3 +66,35 @@ async def check_container_runtime(rt: ContainerRuntime, request: RequestFactory)
     left = await rt.start(request("left", "sleep 600", {}))
     await rt.shutdown()
     assert await wait(left) in (137, 143), "shutdown kills what is left"
+
+
+async def check_container_mounts(
+    rt: ContainerRuntime, request: RequestFactory, host_dir: str
+) -> None:
+    """Volume mounts (`StartRequest.mounts`): a host folder is seen and written through a
+    read-write mount, and a read-only mount of it refuses writes (EROFS) while the host
+    folder stays untouched. `host_dir` must hold a file `in` containing `volume-in`."""
+    rw, ro = "/mnt/pk-contract-rw", "/mnt/pk-contract-ro"
+    base = request("mounts", "sleep 600", {})
+    req = dataclasses.replace(
+        base, mounts=(Mount(rw, host_dir), Mount(ro, host_dir, read_only=True))
+    )
+    inst = await rt.start(req)
+    try:
+        # The process runtime's setup shell may still be mounting right after `start`.
+        deadline = asyncio.get_running_loop().time() + _DEADLINE
+        while True:
+            seen = await rt.exec_sync(inst, ["sh", "-c", f"cat {rw}/in"], 10)
+            if seen.result is Result.SUCCESS or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert seen.result is Result.SUCCESS and seen.output == "volume-in\n", seen
+        wrote = await rt.exec_sync(inst, ["sh", "-c", f"echo volume-out > {rw}/out"], 10)
+        assert wrote.result is Result.SUCCESS, wrote
+        with open(os.path.join(host_dir, "out")) as f:
+            assert f.read() == "volume-out\n", "written through the mount"
+        refused = await rt.exec_sync(inst, ["sh", "-c", f"echo no > {ro}/no"], 10)
+        assert refused.result is Result.FAILURE, refused
+        assert not os.path.exists(os.path.join(host_dir, "no")), "read-only mount wrote"
+    finally:
+        await rt.shutdown()

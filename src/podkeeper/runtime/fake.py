@@ -9,9 +9,10 @@ runtimes.
 
 A container's `argv` is `sh -c SCRIPT` (or a bare command) where SCRIPT is
 statements separated by `;`, each one of: `echo WORDS` (`$NAME` expanded from
-the container's env; the line goes to its log), `sleep SECONDS`, `exit N`,
-`true`, `false`, `trap '' TERM` (ignore SIGTERM, as a PID 1 without a handler
-does). Anything else is exit 127 with sh's message, as a shell would say it.
+the container's env; the line goes to its log), `echo WORDS > PATH` and `cat PATH`
+(through the request's volume mounts; a read-only one refuses the write as dash does),
+`sleep SECONDS`, `exit N`, `true`, `false`, `trap '' TERM` (ignore SIGTERM, as a PID 1
+without a handler does). Anything else is exit 127 with sh's message, as a shell would say it.
 `exec_sync` runs the same language. Tests can also end an instance by hand:
 `runtime.exit(instance_id, code)`, `runtime.oom_kill(instance_id)`.
 """
@@ -34,6 +35,7 @@ from podkeeper.runtime.interface import (
     StartError,
     StartRequest,
 )
+from podkeeper.runtime.mounts import host_view
 
 __all__ = ["FakeContainerRuntime", "FakeInstance"]
 
@@ -112,7 +114,9 @@ async def run_script(inst: FakeInstance, argv: Sequence[str], out: list[str]) ->
     code = 0
     for words in _statements(argv):
         cmd, args = words[0], words[1:]
-        if cmd == "echo":
+        if cmd == "echo" and len(args) >= 2 and args[-2] == ">":
+            code = _write(inst, args[-1], " ".join(args[:-2]) + "\n", out)
+        elif cmd == "echo":
             out.append(_VAR.sub(lambda m: env.get(m.group(1) or m.group(2), ""), " ".join(args)))
             code = 0
         elif cmd == "sleep":
@@ -127,10 +131,47 @@ async def run_script(inst: FakeInstance, argv: Sequence[str], out: list[str]) ->
             code = 0 if cmd == "true" else 1
         elif cmd == "trap" and args[-1:] == ["TERM"]:
             inst.ignores_sigterm = True
+        elif cmd == "cat" and len(args) == 1:
+            code = _cat(inst, args[0], out)
+
         else:
             out.append(f"sh: 1: {cmd}: not found")
             return 127
     return code
+
+
+def _host(inst: FakeInstance, path: str) -> tuple[str, bool] | None:
+    """Where a container path is on the host (through the request's mounts) and whether
+    its mount is read-only; None outside every mount (the fake has no filesystem)."""
+    for m in sorted(inst.request.mounts, key=lambda m: -len(m.container_path)):
+        if path == m.container_path or path.startswith(m.container_path.rstrip("/") + "/"):
+            return host_view([m])(path), m.read_only
+    return None
+
+
+def _cat(inst: FakeInstance, path: str, out: list[str]) -> int:
+    where = _host(inst, path)
+    try:
+        if where is None:
+            raise FileNotFoundError(path)
+        with open(where[0]) as f:
+            out.extend(f.read().splitlines())
+        return 0
+    except OSError:
+        out.append(f"cat: can't open '{path}': No such file or directory")
+        return 1
+
+
+def _write(inst: FakeInstance, path: str, text: str, out: list[str]) -> int:
+    """`echo ... > PATH` as dash reports a failure (exit 2)."""
+    where = _host(inst, path)
+    if where is None or where[1]:
+        why = "Read-only file system" if where is not None else "Directory nonexistent"
+        out.append(f"sh: 1: cannot create {path}: {why}")
+        return 2
+    with open(where[0], "w") as f:
+        f.write(text)
+    return 0
 
 
 class FakeContainerRuntime:

@@ -52,6 +52,17 @@ class ImagePullError(ConfigError):
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A volume mount of one container (the CRI's `Mount`): `host_path` (a folder or a
+    file the agent prepared) appears at `container_path`; `read_only` makes that mount
+    read-only (writes fail with EROFS)."""
+
+    container_path: str
+    host_path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class StartRequest:
     """Everything needed to start one container instance.
 
@@ -83,6 +94,7 @@ class StartRequest:
     args: tuple[str, ...] = ()
     security: SecurityContext = field(default_factory=SecurityContext)  # effective (pod merged)
     termination_message_file: str = ""
+    mounts: tuple[Mount, ...] = ()  # volumeMounts, in the pod spec's order
     pod_key: str = ""  # `<name>_<namespace>(<uid>)`, for the kubelet's messages
     image_pull_policy: str = "IfNotPresent"  # Always | IfNotPresent | Never (image runtimes)
 

@@ -10,6 +10,7 @@ sandbox and waits for the end. Nothing here decides anything the kubelet decides
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -34,6 +35,7 @@ from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
     ImagePullError,
+    Mount,
     RunningInstance,
     SandboxInfo,
     StartError,
@@ -42,6 +44,7 @@ from podkeeper.runtime.interface import (
 from podkeeper.runtime.message import make_message_file
 from podkeeper.runtime.nodestats import node_allocatable
 from podkeeper.runtime.probing import CommandRunner, run_target, start_target
+from podkeeper.runtime.volumes import MountError, PodVolumes
 
 if TYPE_CHECKING:
     from podkeeper.runtime.agent import Agent
@@ -53,6 +56,11 @@ HOOK_TIMEOUT = 120.0  # the CRI's default runtime request timeout bounds an exec
 # A failed sandbox is tried again after 1, 2, 4 ... 30 s.
 SANDBOX_RETRY_FIRST = 1.0
 SANDBOX_RETRY_MAX = 30.0
+# A volume that cannot be made is tried again after 0.5, 1, 2 ... 8 s (FailedMount).
+VOLUME_RETRY_FIRST = 0.5
+VOLUME_RETRY_MAX = 8.0
+#: Seconds between two resyncs of a pod's configMap/secret/downwardAPI/projected volumes.
+VOLUME_RESYNC = 1.0
 
 #: `(worker, action, scheduled, started)`: a probe began running at clock time
 #: `started`; `scheduled` is the tick that made it due, None when no tick did (a
@@ -110,6 +118,10 @@ class PodWorker:
     adopting: list[Obj] = field(default_factory=list)
     #: Set once the sandbox exists (with the pod IP) and adopted instances are attached.
     attached: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The pod's volumes on the host (runtime/volumes.py), once made.
+    volumes: PodVolumes | None = None
+    _volume_task: asyncio.Task[None] | None = None
+    _volume_wake: asyncio.Event = field(default_factory=asyncio.Event)
     #: Set (class-wide) only by measurements; when None the loop does no extra work.
     probe_trace: ClassVar[ProbeTrace | None] = None
 
@@ -174,6 +186,8 @@ class PodWorker:
             self.sandbox = await self._create_sandbox()
             if self.sandbox is not None:
                 self.machine.pod_ip = self.sandbox.ip
+            if self.obj["spec"].get("volumes") and not await self._prepare_volumes():
+                self.adopting = []  # deleted before its volumes could be made
             if self.adopting:
                 await self._adopt(self.adopting)
                 self.adopting = []
@@ -187,6 +201,7 @@ class PodWorker:
         finally:
             self.attached.set()  # also when the sandbox failed: nobody waits forever
             self._arm(None)
+            await self._teardown_volumes()
             if self.sandbox is not None:
                 await self.agent.sandboxes.destroy(self.sandbox)
             self._publish()
@@ -222,6 +237,110 @@ class PodWorker:
                     return None
                 await asyncio.sleep(0.2)
             delay = min(delay * 2, SANDBOX_RETRY_MAX)
+
+    # --------------------------------------------------------------- volumes
+
+    def _warn(self, reason: str, message: str) -> None:
+        self.agent.record_event(self, Event("Warning", reason, message, None, self.agent.now()))
+
+    async def _prepare_volumes(self) -> bool:
+        """Make the pod's volumes before any container starts, as the kubelet's
+        `WaitForAttachAndMount`: each failure is a `FailedMount` Warning with the kubelet's
+        message and is retried (0.5 s doubling to 8 s; the pod stays ContainerCreating)
+        until it succeeds or the pod is deleted (False). Then a task resyncs them."""
+        manager = self.agent.volumes
+        delay = VOLUME_RETRY_FIRST
+        while True:
+            try:
+                # In the loop's thread: it reads the object store (one sqlite connection).
+                self.volumes, failed = manager.setup(
+                    self.obj,
+                    self.pod.all_containers(),
+                    self._warn,
+                    self.volumes,
+                    keep_existing=bool(self.adopting),
+                )
+            except (OSError, ValueError) as e:
+                failed = [MountError("", str(e))]
+            if not failed:
+                break
+            for err in failed:
+                self._warn("FailedMount", str(err))
+                log.info("pod %s: %s (retry in %gs)", self.name, err, delay)
+            if (
+                self.adopting
+                and self.volumes is not None
+                and all(e.volume in self.volumes.paths for e in failed)
+            ):
+                break  # running containers keep what they have; the resync retries
+            retry_at = self.agent.now() + delay
+            self._volume_wake.clear()
+            while self.agent.now() < retry_at and not self._volume_wake.is_set():
+                if self.machine.deleting or self.machine.finished:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._volume_wake.wait(), 0.1)
+            delay = min(delay * 2, VOLUME_RETRY_MAX)
+        self._volume_task = asyncio.create_task(self._resync_volumes(), name=f"volumes {self.name}")
+        return True
+
+    async def _resync_volumes(self) -> None:
+        """Rewrite configMap/secret/downwardAPI/projected volumes when their objects (or
+        the pod's labels and annotations) change, every `VOLUME_RESYNC` seconds (the
+        kubelet's volume manager resyncs on its pod sync; subPath mounts never update)."""
+        manager, state = self.agent.volumes, self.volumes
+        if state is None or not state.written:
+            return
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._volume_wake.wait(), VOLUME_RESYNC)
+            self._volume_wake.clear()
+            changed, errors = manager.resync(self.obj, state, self.pod.all_containers())
+            for name in changed:
+                log.info("pod %s: volume %s updated", self.name, name)
+            seen = {e.volume for e in errors}
+            for err in errors:
+                if state.errors.get(err.volume) != err.message:
+                    state.errors[err.volume] = err.message
+                    self._warn("FailedMount", str(err))
+            for name in list(state.errors):
+                if name not in seen:
+                    del state.errors[name]
+
+    def volumes_changed(self) -> None:
+        """An object this pod's volumes may show changed: resync now, and retry a volume
+        that could not be made at once (the kubelet's pod sync after a watch event)."""
+        self._volume_wake.set()
+
+    async def _teardown_volumes(self) -> None:
+        """Unmount and remove the pod's volumes (emptyDir content goes; hostPath and claim
+        folders stay), as the kubelet's reconciler does once the pod is terminated."""
+        if self._volume_task is not None:
+            self._volume_task.cancel()
+            self._volume_task = None
+        if self.volumes is None:
+            return
+        problems = await asyncio.to_thread(self.agent.volumes.teardown, self.volumes.uid)
+        for p in problems:
+            log.warning("pod %s: volume teardown: %s", self.name, p)
+        self.volumes = None
+
+    def _mounts(self, name: str, env: dict[str, str]) -> tuple[Mount, ...]:
+        """The volumeMounts of container `name` as runtime mounts (raises ConfigError)."""
+        spec = self.obj["spec"]
+        raw: Obj = next(
+            (
+                c
+                for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                if c.get("name") == name
+            ),
+            {},
+        )
+        if not raw.get("volumeMounts"):
+            return ()
+        if self.volumes is None:
+            raise ConfigError(f"volumes of container {name!r} are not set up")
+        return self.agent.volumes.container_mounts(self.volumes, raw, env)
 
     def _pass(self) -> None:
         """One pass of the worker: feed the clock to the core, carry out its actions, and
@@ -327,8 +446,11 @@ class PodWorker:
 
     # --------------------------------------------------------------- actions
 
-    def _request(self, name: str, instance_id: str, restart_count: int) -> StartRequest:
-        """The runtime's request for one instance of container `name` (raises EnvError)."""
+    def _request(
+        self, name: str, instance_id: str, restart_count: int, mounts: bool = True
+    ) -> StartRequest:
+        """The runtime's request for one instance of container `name` (raises EnvError,
+        and ConfigError for a volumeMount that cannot be made; `mounts` False: none)."""
         agent = self.agent
         container = self.pod.container(name)
         env = self._container_env(container)
@@ -357,6 +479,7 @@ class PodWorker:
                 if container.termination_message_path
                 else ""
             ),
+            mounts=self._mounts(name, agent.base_env(self) | env) if mounts else (),
             pod_key=self.pod.key,
             image_pull_policy=container.image_pull_policy,
         )
@@ -417,9 +540,9 @@ class PodWorker:
             name, iid = entry["container"], entry["instance_id"]
             handle: RunningInstance | None = None
             try:
-                request = self._request(name, iid, int(entry["restart_count"]))
+                request = self._request(name, iid, int(entry["restart_count"]), mounts=False)
                 handle = await agent.runtime.adopt(request, entry.get("state") or {})
-            except (EnvError, KeyError, ValueError) as e:
+            except (EnvError, ConfigError, KeyError, ValueError) as e:
                 log.warning("pod %s: cannot re-attach to %s: %s", self.name, name, e)
             if handle is None:
                 m.container_exited(
@@ -442,6 +565,9 @@ class PodWorker:
         except EnvError as err:
             # A missing ConfigMap, Secret or key may appear: the next sync tries again.
             m.container_config_error(a.container, a.instance_id, str(err), agent.now(), True)
+            return
+        except ConfigError as err:  # a volumeMount (subPath) that cannot be made
+            m.container_config_error(a.container, a.instance_id, err.message, agent.now())
             return
         log_path = request.log_path
         if request.termination_message_file:

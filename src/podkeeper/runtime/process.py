@@ -54,7 +54,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,14 @@ from podkeeper.runtime.interface import (
 )
 from podkeeper.runtime.logs import open_log
 from podkeeper.runtime.monitor import monitor_binary
+from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
 from podkeeper.runtime.privileges import check_security, privilege_prefix
-from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
+from podkeeper.runtime.sandbox import (
+    NAMESPACE_SETUP_FAILED,
+    container_prefix,
+    exec_prefix,
+    pid_namespace_spawner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +114,27 @@ def _find_executable(path: str) -> str | None:
     return None
 
 
-def preflight(argv: tuple[str, ...], env: dict[str, str], working_dir: str) -> str:
+def _same(path: str) -> str:
+    return path
+
+
+def preflight(
+    argv: tuple[str, ...],
+    env: dict[str, str],
+    working_dir: str,
+    resolve: Callable[[str], str] = _same,
+) -> str:
     """Check what runc checks before exec and return the resolved executable path.
 
     Raises `StartError` with runc's message for a bad workingDir, a missing
-    or non-executable binary (Go `exec.LookPath` in the container's PATH)."""
+    or non-executable binary (Go `exec.LookPath` in the container's PATH).
+    `resolve` maps a container path to the host (volume mounts); messages keep the
+    container's paths."""
     if not argv:
         raise StartError(_oci_error("no command specified"))
     if working_dir:
         try:
-            st = os.stat(working_dir)
+            st = os.stat(resolve(working_dir))
             bad = None if stat.S_ISDIR(st.st_mode) else "not a directory"
         except OSError as e:
             bad = (e.strerror or str(e)).lower()
@@ -131,13 +148,13 @@ def preflight(argv: tuple[str, ...], env: dict[str, str], working_dir: str) -> s
     name = argv[0]
     if "/" in name:
         path = name if os.path.isabs(name) or not working_dir else os.path.join(working_dir, name)
-        err = _find_executable(path)
+        err = _find_executable(resolve(path))
         if err is not None:
             raise StartError(_oci_error(f'exec: "{name}": {err}'))
         return path
     for d in env.get("PATH", os.defpath).split(":"):
         candidate = os.path.join(d or ".", name)
-        if _find_executable(candidate) is None:
+        if _find_executable(resolve(candidate)) is None:
             return candidate
     raise StartError(_oci_error(f'exec: "{name}": executable file not found in $PATH'))
 
@@ -575,7 +592,18 @@ class ProcessRuntime:
             )
         check_security(request.security, request.pod_key, request.container_name)
         env = dict(request.env)
-        preflight(request.argv, env, request.working_dir)
+        if request.mounts:
+            sb = request.sandbox
+            if sb is None or not (sb.pid_namespace or sb.private_tmp):
+                raise ConfigError(
+                    f"container {request.container_name!r} mounts volumes, which the process"
+                    " runtime makes in the container's mount namespace: that needs root"
+                )
+            try:
+                volume_steps([(m.container_path, m.host_path, m.read_only) for m in request.mounts])
+            except MountPlanError as e:
+                raise ConfigError(str(e)) from None
+        preflight(request.argv, env, request.working_dir, host_view(request.mounts))
         # mkdir in cgroupfs (a memory cgroup allocates per-CPU state) and the log
         # directory take milliseconds: off the loop, or every other pod's probes and
         # reactions wait behind each container start (seen as 30 ms stalls when a few
@@ -607,6 +635,10 @@ class ProcessRuntime:
         inst = ProcessInstance(request, popen, cgroup, time.time(), monitored)
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
+        if request.mounts:
+            # runc reports a container started once its mounts exist: an exec probe run at
+            # once must find its volumes. Wait for the setup shell to exec the container.
+            await _setup_done(inst)
         return inst
 
     def _create_cgroup(self, request: StartRequest) -> InstanceCgroup | None:
@@ -676,9 +708,22 @@ class ProcessRuntime:
         message = None
         if request.termination_message_file and request.termination_message_path:
             message = (request.termination_message_file, request.termination_message_path)
-        sandbox = (
-            [] if request.sandbox is None else container_prefix(request.sandbox, message=message)
-        )
+        volumes = [(m.container_path, m.host_path, m.read_only) for m in request.mounts]
+        if volumes and cwd is not None and host_view(request.mounts)(cwd) != cwd:
+            cwd = None  # inside a volume: entered by the setup script, after the mounts
+        try:
+            sandbox = (
+                []
+                if request.sandbox is None
+                else container_prefix(
+                    request.sandbox,
+                    message=message,
+                    volumes=volumes,
+                    workdir=request.working_dir,
+                )
+            )
+        except MountPlanError as e:
+            raise ConfigError(str(e)) from None
         if cgroup is None and not sandbox and not privilege_prefix(request.security):
             return subprocess.Popen(
                 [*wrap, *request.argv],
@@ -799,6 +844,25 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
+
+
+async def _setup_done(inst: ProcessInstance, timeout: float = 10.0) -> None:
+    """Wait (at most `timeout` s) until the instance's process runs past the sandbox setup
+    script (whose argv carries `NAMESPACE_SETUP_FAILED`), or is gone. An empty cmdline
+    (the moment of a fork or an exec) is not yet an answer."""
+    marker = NAMESPACE_SETUP_FAILED.encode()
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while time.monotonic() < deadline and not inst.done:
+        try:
+            with open(f"/proc/{inst.pid}/cmdline", "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        if data and marker not in data:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 async def _read_to_eof(fd: int, timeout: float) -> bytes:

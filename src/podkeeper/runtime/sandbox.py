@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxError, SandboxInfo
-from podkeeper.runtime.mounts import hide_step, message_step, open_message_step
+from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
 
 T = TypeVar("T")
 
@@ -302,6 +302,8 @@ def container_prefix(
     unshare: str = "unshare",
     nsenter: str = "nsenter",
     message: tuple[str, str] | None = None,
+    volumes: Sequence[tuple[str, str, bool]] = (),
+    workdir: str = "",
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
@@ -321,7 +323,10 @@ def container_prefix(
 
     `message` (agent-owned file, `terminationMessagePath`) and
     `sandbox.hidden_paths` add the steps of runtime/mounts.py, which need the
-    mount namespace: without one (no pid namespace nor private /tmp) neither applies."""
+    mount namespace: without one (no pid namespace nor private /tmp) neither applies.
+    `volumes` ((mountPath, host path, read-only) of runtime/mounts.py `volume_steps`) are
+    mounted there too, and `workdir` is entered after them (it may be inside one); the
+    caller refuses volumes without a mount namespace. Raises `MountPlanError`."""
     prefix: list[str] = []
     if sandbox.netns_path:
         prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
@@ -341,21 +346,37 @@ def container_prefix(
         hosts = hosts_path(sandbox.netns_path)
         if os.path.isfile(hosts):
             steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
+    plan = volume_steps(volumes) if volumes and "--mount" in flags else None
     if "--mount" in flags:
         if message is not None:
             steps.insert(0, open_message_step(message[0]))
             steps.append(message_step(message[1]))
+        if plan is not None:
+            steps[0:0] = plan.stage
+            steps += plan.mount
         if sandbox.hidden_paths:
             steps.append(hide_step(sandbox.hidden_paths))
+        if plan is not None:
+            # The working directory is entered again after the mounts (it may be in one).
+            steps.insert(0, "PKWD=$(pwd)")
+            steps += plan.root
         # Scratch folders (/run/podkeeper-tmp/<uuid>) are made on a tmpfs private to this
         # mount namespace: a setup step that fails half-way leaves nothing on the host.
         steps.insert(0, SCRATCH)
     if flags:
         prefix += [unshare, *flags, "--"]
     if steps:
+        run = 'exec "$@"'
+        if plan is not None:
+            wd = shlex.quote(workdir) if workdir else '"$PKWD"'
+            run = f'cd {wd} 2>/dev/null; exec "$@"'
+            if plan.switches_root:
+                chroot = shutil.which("chroot") or "/usr/sbin/chroot"
+                inner = 'cd "$0" 2>/dev/null || cd /; exec "$@"'
+                run = f'exec {chroot} . /bin/sh -c {shlex.quote(inner)} {wd} "$@"'
         script = (
             "{ " + " && ".join(steps) + "; } || "
-            f'{{ echo "{NAMESPACE_SETUP_FAILED}" >&2; exit {EXIT_NAMESPACE}; }}; exec "$@"'
+            f'{{ echo "{NAMESPACE_SETUP_FAILED}" >&2; exit {EXIT_NAMESPACE}; }}; {run}'
         )
         prefix += ["/bin/sh", "-c", script, sandbox.hostname or "sh"]
     return prefix

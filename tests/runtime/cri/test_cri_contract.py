@@ -8,9 +8,11 @@ keeps (the process runtime and the fake run it in tests/runtime/test_runtime_con
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
+from podkeeper.runtime.contract import check_container_mounts
 from podkeeper.runtime.contract import check_container_runtime as check_shared_contract
 from podkeeper.runtime.interface import StartRequest
 
@@ -42,3 +44,15 @@ async def test_cri_runtime_keeps_the_extra_checks(cri: CriKit) -> None:
 async def test_cri_check(cri: CriKit, check) -> None:  # type: ignore[no-untyped-def]
     sandbox = await cri.sandbox()
     await check(cri.runtime, lambda name, argv: cri.request(sandbox, name, command=argv))
+
+
+async def test_cri_runtime_keeps_the_mount_contract(cri: CriKit, tmp_path: Path) -> None:
+    sandbox = await cri.sandbox()
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "in").write_text("volume-in\n")
+
+    def request(name: str, script: str, env: dict[str, str]) -> StartRequest:
+        return cri.request(sandbox, name, command=("sh", "-c", script), env=env)
+
+    await check_container_mounts(cri.runtime, request, str(volume))

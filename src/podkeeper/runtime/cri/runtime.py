@@ -169,6 +169,17 @@ class CriRuntime:
                 with open(host, "w"):
                     pass
             mounts.append(pb.Mount(container_path=req.termination_message_path, host_path=host))
+        # Volumes as the kubelet passes them (kuberuntime_container.go `makeMounts`):
+        # host folders (or subPath binds) the volume manager prepared, private propagation.
+        mounts += [
+            pb.Mount(
+                container_path=m.container_path,
+                host_path=m.host_path,
+                readonly=m.read_only,
+                propagation=pb.PROPAGATION_PRIVATE,
+            )
+            for m in req.mounts
+        ]
         labels = {
             POD_NAME: req.pod_name,
             POD_NAMESPACE: req.namespace,
