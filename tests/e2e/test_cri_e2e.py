@@ -588,3 +588,40 @@ def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
     finally:
         pk.run("down", timeout=120, check=False)
         asyncio.run(reap_home(pk.home))
+
+
+def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
+    """`kubectl exec` on an image pod: the command runs in the container (its filesystem,
+    its hostname) through ExecSync; output, exit code and the -i refusal as kubectl shows."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    cmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    cpk.up(pod_manifest("shell", [{"name": "c", "image": BUSYBOX_IMAGE, "command": cmd}]))
+    cpk.wait_for("shell Ready", lambda: is_ready(cpk.pod("shell")), 90)
+    env = dict(os.environ, KUBECONFIG=str(cpk.home / "kubeconfig"))
+
+    def kubectl_exec(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [kubectl, "exec", "shell", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    script = "hostname; test -e /work && echo host || echo image; echo err >&2"
+    out = kubectl_exec("--", "sh", "-c", script)
+    assert out.returncode == 0, out.stderr
+    # the pod's UTS namespace and the image's filesystem, not the host's
+    assert out.stdout.split() == ["shell", "image"], out.stdout
+    assert "err" in out.stderr
+    failed = kubectl_exec("--", "sh", "-c", "exit 7")
+    assert failed.returncode == 7, failed.stderr
+    interactive = kubectl_exec("-i", "--", "true")
+    assert interactive.returncode != 0
+    assert "not supported on the containerd runtime" in interactive.stderr

@@ -781,6 +781,33 @@ class Agent:
         index = 1 if previous else 0
         return records[index].log_path if len(records) > index else None
 
+    def runtime_name(self) -> str:
+        """process, containerd or cri: how `kubectl exec` reaches a container."""
+        return self.runtime.name
+
+    async def exec_captured(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> tuple[int, bytes, bytes]:
+        """Run `command` in the running instance of `container` on an image runtime (CRI
+        ExecSync, as the kubelet's `RunInContainer`): (exit code, stdout, stderr).
+        LookupError when the container is not running; RuntimeError from the runtime."""
+        from podkeeper.runtime.cri import CriError, CriRuntime
+
+        rt = self.runtime
+        if not isinstance(rt, CriRuntime):
+            raise RuntimeError(f"the {rt.name} runtime runs exec on the host, not through CRI")
+        w = self.pods.get((namespace, pod))
+        inst = None
+        if w is not None:
+            live = [i for i in w.instances.values() if i.container == container]
+            inst = live[-1] if live else None
+        if inst is None:
+            raise LookupError(f'container not found ("{container}")')
+        try:
+            return await rt.exec_capture(inst.handle, command)
+        except CriError as err:
+            raise RuntimeError(str(err)) from None
+
     def terminations(self, namespace: str, pod: str, container: str | None) -> list[Obj]:
         self.store.flush()
         return self.store.terminations(namespace, pod, container)

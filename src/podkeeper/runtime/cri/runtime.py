@@ -82,6 +82,10 @@ REMOVE_DELAY = 2.0  # seconds between a container's exit and its RemoveContainer
 MAX_EXEC_OUTPUT = 10 * 1024  # pkg/probe/exec/exec.go maxReadLength
 
 
+#: how long a `kubectl exec` through ExecSync may run (the CRI call needs a deadline)
+EXEC_CAPTURE_DEADLINE = 3600.0
+
+
 class CriRuntime:
     """`ContainerRuntime` over one CRI endpoint."""
 
@@ -412,6 +416,16 @@ class CriRuntime:
         output = data[:MAX_EXEC_OUTPUT].decode("utf-8", errors="replace")
         code = int(response.exit_code)
         return ProbeOutcome(Result.SUCCESS if code == 0 else Result.FAILURE, output)
+
+    async def exec_capture(
+        self, instance: RunningInstance, argv: Sequence[str]
+    ) -> tuple[int, bytes, bytes]:
+        """`kubectl exec` without stdin: CRI ExecSync with no timeout (0), as the kubelet's
+        `RunInContainer`; (exit code, stdout, stderr). Raises CriError."""
+        assert isinstance(instance, CriInstance)
+        request = pb.ExecSyncRequest(container_id=instance.container_id, cmd=list(argv))
+        response = await self.client.call("ExecSync", request, EXEC_CAPTURE_DEADLINE)
+        return int(response.exit_code), bytes(response.stdout), bytes(response.stderr)
 
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:
         assert isinstance(instance, CriInstance)
