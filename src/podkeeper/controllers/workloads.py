@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from podkeeper.controllers.interface import Obj, PodHost
+from podkeeper.controllers.interface import Obj, ObjectStore, PodHost
 
 log = logging.getLogger("podkeeper.workloads")
 
@@ -48,14 +48,6 @@ MAX_ROUNDS = 20
 TIMER_SLACK = 0.01
 #: Kinds whose pods this controller owns.
 POD_OWNERS = ("Job", "StatefulSet", "DaemonSet")
-
-
-class ObjectStore(Protocol):
-    """The part of the agent's `Store` used here (runtime/store.py)."""
-
-    def put_object(self, obj: Obj) -> None: ...
-    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]: ...
-    def delete_object(self, kind: str, namespace: str, name: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +169,6 @@ class WorkloadController:
         #: The CronJob clock's anchor: a scaled clock runs faster from here (cronjobs.py).
         self.cron_anchor = wall()
         self._host: PodHost | None = None
-        self._store: ObjectStore | None = None
         self.objects: dict[Key, Record] = {}
         self.pods: dict[PodKey, TrackedPod] = {}
         self._dirty: set[Key] = set()
@@ -197,18 +188,17 @@ class WorkloadController:
         assert self._host is not None, "WorkloadController used before start()"
         return self._host
 
+    @property
+    def store(self) -> ObjectStore:
+        """Where the objects outlive the agent (the host's object store)."""
+        return self.host.store
+
     def now(self) -> float:
         return self.host.now()
 
     async def start(self, host: PodHost) -> None:
         self._host = host
-        # The agent's state database, as the Deployment controller finds it.
-        store = getattr(host, "store", None)
-        if store is not None and all(
-            hasattr(store, m) for m in ("put_object", "list_objects", "delete_object")
-        ):
-            self._store = store
-            self._load()
+        self._load()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -335,8 +325,7 @@ class WorkloadController:
         self._cancel_timer(key)
         self._dirty.discard(key)
         self._persist.discard(key)
-        if self._store is not None:
-            self._store.delete_object(*key)
+        self.store.delete_object(*key)
         # The garbage collector: dependents go with their owner (claims of a StatefulSet
         # stay: persistentVolumeClaimRetentionPolicy defaults to Retain).
         for pkey, tracked in list(self.pods.items()):
@@ -627,24 +616,20 @@ class WorkloadController:
     # ------------------------------------------------------------ persistence
 
     def _write_store(self) -> None:
-        if self._store is None:
-            self._persist.clear()
-            return
         for key in sorted(self._persist):
             rec = self.objects.get(key)
             if rec is not None:
-                self._store.put_object(rec.obj)
+                self.store.put_object(rec.obj)
         self._persist.clear()
 
     def _load(self) -> None:
-        assert self._store is not None
         now = self.now()
         for kind in self.kinds:
-            for obj in self._store.list_objects(kind, None):
+            for obj in self.store.list_objects(kind, None):
                 epoch = epoch_of((obj.get("metadata") or {}).get("creationTimestamp"))
                 created = now - max(0.0, self.wall() - epoch) if epoch is not None else now
                 self.objects[key_of(obj)] = Record(obj, created)
-        for obj in self._store.list_objects("Pod", None):
+        for obj in self.store.list_objects("Pod", None):
             owner = self.owner_key(obj)
             if owner is None or owner[0] not in POD_OWNERS:
                 continue
