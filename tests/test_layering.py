@@ -4,7 +4,7 @@
 | core | stdlib (no I/O modules), core | everything else |
 | manifest, lint, simulate | core, their parser libraries | runtime, api, cli, lb |
 | runtime | core, manifest, I/O libraries | api, cli, lint, lb |
-| controllers | core, manifest | runtime (processes, checkers, even the store module), api, cli, lint, lb |
+| controllers | core, manifest | runtime (the store comes as PodHost.store), api, cli, lint, lb |
 | api, lb | runtime, controllers, core, manifest | cli |
 | cli | anything | (nothing imports cli) |
 Top-level modules (`podkeeper`, `podkeeper.home`, `podkeeper.testing`) are shared helpers.
