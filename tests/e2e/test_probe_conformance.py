@@ -20,6 +20,7 @@ the same argv runs inside the container, each pod on its own pod IP.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import json
 import os
@@ -28,7 +29,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -93,10 +93,9 @@ def _free_ports(n: int) -> list[int]:
 def _ts(text: str | None) -> float | None:
     if not text:
         return None
-    return (
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=None).timestamp()
-        - (datetime.now() - datetime.utcnow()).total_seconds()
-    )
+    # Exact whole seconds: the local-offset arithmetic this replaced drifted by
+    # microseconds per call, so a Ready transition exactly 3 s after startedAt read 2.999998.
+    return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 @dataclass
