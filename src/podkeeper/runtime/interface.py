@@ -85,6 +85,9 @@ class StartRequest:
     termination_message_file: str = ""
     pod_key: str = ""  # `<name>_<namespace>(<uid>)`, for the kubelet's messages
     image_pull_policy: str = "IfNotPresent"  # Always | IfNotPresent | Never (image runtimes)
+    # File | FallbackToLogsOnError: with File nothing reads the log at the exit, so an image
+    # runtime may report the exit before the last log lines are copied (helper cri2).
+    termination_message_policy: str = "File"
 
 
 @dataclass

@@ -366,6 +366,7 @@ class PodWorker:
             ),
             pod_key=self.pod.key,
             image_pull_policy=container.image_pull_policy,
+            termination_message_policy=container.termination_message_policy,
         )
 
     def _track(self, request: StartRequest, handle: RunningInstance, restart_count: int) -> None:

@@ -56,6 +56,7 @@ from podkeeper.runtime.cri.exits import (
     CriEvents,
     CriInstance,
     ExitWatcher,
+    drain_pending_logs,
     finish_from_status,
     finish_unknown,
 )
@@ -259,6 +260,7 @@ class CriRuntime:
             exited=asyncio.get_running_loop().create_future(),
             memory_limit=request.resources.limits_memory,
             cgroup=self._cgroup_of(sandbox_config, cid),
+            logs_at_exit=request.termination_message_policy == "FallbackToLogsOnError",
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
@@ -460,6 +462,7 @@ class CriRuntime:
             self._events_started = False
         for task in list(self._removals):
             task.cancel()
+        await drain_pending_logs()
         await self.client.close()
         if self._owner is not None:
             await self._owner.stop()
