@@ -588,3 +588,29 @@ def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
     finally:
         pk.run("down", timeout=120, check=False)
         asyncio.run(reap_home(pk.home))
+
+
+def test_runtime_class_picks_the_containerd_runtime_or_fails_as_the_kubelet(cpk: PK) -> None:
+    """spec.runtimeClassName on a containerd agent: `podkeeper-containerd` runs; the process
+    runtime's class fails in RunPodSandbox as containerd's missing handler does."""
+    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+    cpk.up(
+        pod_manifest("img", [sleep], runtimeClassName="podkeeper-containerd"),
+        pod_manifest("host", [sleep], runtimeClassName="podkeeper-process"),
+    )
+    cpk.wait_for(
+        "img running", lambda: cpk.pod("img")["status"].get("phase") == "Running", timeout=90
+    )
+    text = (
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox "
+        'runtime: no runtime for "process" is configured'
+    )
+    cpk.wait_for(
+        "FailedCreatePodSandBox",
+        lambda: any(
+            e["reason"] == "FailedCreatePodSandBox" and e["message"] == text
+            for e in cpk.events("host")
+        ),
+        timeout=60,
+    )
+    assert cpk.pod("host")["status"]["phase"] == "Pending"

@@ -75,6 +75,7 @@ LEASE = Resource("Lease", "coordination.k8s.io/v1", "leases")
 POD_METRICS = Resource("PodMetrics", "metrics.k8s.io/v1beta1", "pods")
 NODE_METRICS = Resource("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes")
 NAMESPACE = Resource("Namespace", "v1", "namespaces", ("ns",))
+RUNTIMECLASS = paths.RUNTIMECLASS
 
 _POD_FIELDS = selectors.fields(
     "spec.nodeName",
@@ -212,6 +213,19 @@ KINDS += (
         verbs=RO,
         columns=tables.LEASE_COLUMNS,
         printer=tables.print_lease,
+    ),
+)
+
+#: The built-in RuntimeClasses, one per runtime (core/runtimeclass.py), read-only.
+KINDS += (
+    Kind(
+        RUNTIMECLASS,
+        "runtimeclass",
+        False,
+        "runtimeclass",
+        verbs=RO,
+        columns=tables.RUNTIMECLASS_COLUMNS,
+        printer=tables.print_runtimeclass,
     ),
 )
 

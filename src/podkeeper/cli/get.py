@@ -56,6 +56,7 @@ _TABLES: dict[str, tuple[list[str], list[str], RowFn]] = {
         kinds.service_row,
     ),
     "Endpoints": (["NAME", "ENDPOINTS", "AGE"], [], kinds.endpoints_row),
+    "RuntimeClass": (["NAME", "HANDLER", "AGE"], [], kinds.runtimeclass_row),
 }
 
 #: kubectl's `-o name` prefix: `pod/x`, `deployment.apps/x`.
@@ -65,9 +66,14 @@ _NAME_PREFIX = {
     "ReplicaSet": "replicaset.apps",
     "Service": "service",
     "Endpoints": "endpoints",
+    "RuntimeClass": "runtimeclass.node.k8s.io",
 }
 
-_GROUP_VERSIONS = {"Deployment": "apps/v1", "ReplicaSet": "apps/v1"}
+_GROUP_VERSIONS = {
+    "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "RuntimeClass": "node.k8s.io/v1",
+}
 
 
 def render_table(

@@ -135,3 +135,8 @@ def endpoints_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     if count > 3:
         text = f"{text} + {count - 3} more..."
     return [_name(obj), text, _age(obj, now)]
+
+
+def runtimeclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME HANDLER AGE (`kubectl get runtimeclasses`)."""
+    return [_name(obj), str(obj.get("handler") or ""), _age(obj, now)]

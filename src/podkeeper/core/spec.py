@@ -173,6 +173,7 @@ class PodSpec:
     host_network: bool = False
     active_deadline_seconds: int | None = None
     security_context: SecurityContext | None = None  # the pod-level PodSecurityContext
+    runtime_class_name: str | None = None  # core/runtimeclass.py
 
 
 @dataclass(frozen=True)

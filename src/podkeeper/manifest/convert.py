@@ -220,5 +220,6 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
             host_network=pod_spec.get("hostNetwork") is True,
             active_deadline_seconds=_opt_int(pod_spec.get("activeDeadlineSeconds")),
             security_context=_security(pod_spec.get("securityContext")),
+            runtime_class_name=as_str(pod_spec.get("runtimeClassName")) or None,
         ),
     )

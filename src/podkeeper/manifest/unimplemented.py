@@ -105,6 +105,7 @@ _POD_SPEC: Schema = {
     "dnsPolicy": None,
     "schedulerName": None,
     "nodeName": None,
+    "runtimeClassName": None,
 }
 _TEMPLATE: Schema = {"metadata": _META, "spec": _POD_SPEC}
 _DEPLOYMENT_SPEC: Schema = {

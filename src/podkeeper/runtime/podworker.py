@@ -25,6 +25,7 @@ from podkeeper.core.envexpand import EnvError, command_argv, container_env, expa
 from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.core.runtimeclass import check_pod_runtime
 from podkeeper.core.security import effective_security
 from podkeeper.core.spec import Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
@@ -196,6 +197,8 @@ class PodWorker:
         delay = SANDBOX_RETRY_FIRST
         while True:
             try:
+                # The kubelet resolves spec.runtimeClassName here (createPodSandbox).
+                check_pod_runtime(self.pod.spec.runtime_class_name, self.agent.runtime.name)
                 return await self.agent.sandboxes.create(
                     self.pod.metadata.uid, self.name, self.pod.spec.host_network
                 )
