@@ -614,3 +614,49 @@ def test_runtime_class_picks_the_containerd_runtime_or_fails_as_the_kubelet(cpk:
         timeout=60,
     )
     assert cpk.pod("host")["status"]["phase"] == "Pending"
+
+
+def _pause_pid(pod_ip: str) -> int | None:
+    """The pause process whose network namespace holds `pod_ip`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "pause":
+                    continue
+            with open(f"/proc/{entry}/net/fib_trie") as f:
+                if f"|-- {pod_ip}\n" in f.read():
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def test_a_dead_sandbox_is_recreated_with_sandbox_changed(cpk: PK) -> None:
+    """Killing a pod's pause: the kubelet's SandboxChanged, the containers killed and started
+    again in a new sandbox (restartCount 1, a new pod IP), nothing of the old one left."""
+    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+    cpk.up(pod_manifest("sb", [sleep]), wait=True)
+    old_ip = cpk.pod("sb")["status"]["podIP"]
+    pid = cpk.wait_for("the pause process", lambda: _pause_pid(old_ip), timeout=10)
+    os.kill(pid, signal.SIGKILL)
+    cpk.wait_for(
+        "SandboxChanged",
+        lambda: any(
+            e["reason"] == "SandboxChanged"
+            and e["type"] == "Normal"
+            and e["message"] == "Pod sandbox changed, it will be killed and re-created."
+            for e in cpk.events("sb")
+        ),
+        timeout=30,
+    )
+
+    def restarted() -> dict[str, Any] | None:
+        pod = cpk.pod("sb")
+        st = container_status(pod)
+        ok = st["restartCount"] == 1 and "running" in st["state"] and is_ready(pod)
+        return pod if ok and pod["status"].get("podIP") not in (None, old_ip) else None
+
+    pod = cpk.wait_for("the container running in a new sandbox", restarted, timeout=60)
+    assert _pause_pid(pod["status"]["podIP"]) not in (None, pid)

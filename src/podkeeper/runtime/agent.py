@@ -176,6 +176,7 @@ class Agent:
                 self.store.close()
                 return 1
         self.sandboxes = cri_sandboxes or make_sandboxes(self.home)
+        self._watch_sandboxes()
         # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
         keep = frozenset(
             str(o["metadata"].get("uid", ""))
@@ -232,6 +233,18 @@ class Agent:
         if lock_fd is not None:
             os.close(lock_fd)
         return 0
+
+    def _watch_sandboxes(self) -> None:
+        """A runtime that reports dead sandboxes (CRI) tells the pod whose it was."""
+        watch = getattr(self._runtime, "watch_sandboxes", None)
+        if watch is None:
+            return
+
+        def died(sandbox_id: str) -> None:
+            for w in list(self.pods.values()):
+                w.sandbox_died(sandbox_id)
+
+        watch(died)
 
     async def _open_runtime(
         self, keep: frozenset[str]

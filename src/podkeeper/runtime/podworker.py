@@ -104,6 +104,8 @@ class PodWorker:
     _published: Obj | None = None  # the snapshot on_change last saw
     _snapshot_version: tuple[int, str, int] | None = None
     sandbox: SandboxInfo | None = None
+    #: Set while a dead sandbox is replaced (runtime/sandboxchange.py): starts wait on it.
+    sandbox_gate: asyncio.Event | None = None
     #: containers.json entries of instances to re-attach to (an agent restart).
     adopting: list[Obj] = field(default_factory=list)
     #: Set once the sandbox exists (with the pod IP) and adopted instances are attached.
@@ -412,8 +414,22 @@ class PodWorker:
             self._spawn(self._wait(iid, self.instances[iid]), f"adopted {name}")
         agent.save_pids()
 
+    def sandbox_died(self, sandbox_id: str) -> None:
+        """The runtime saw sandbox `sandbox_id` die: if it is this pod's, replace it
+        (runtime/sandboxchange.py, the kubelet's SandboxChanged)."""
+        sb = self.sandbox
+        if sb is None or sb.sandbox_id != sandbox_id or self.sandbox_gate is not None:
+            return
+        if self.machine.deleting or self.machine.finished:
+            return
+        from podkeeper.runtime.sandboxchange import recreate_sandbox
+
+        self._spawn(recreate_sandbox(self), "sandbox changed")
+
     async def _start(self, a: StartContainer) -> None:
         m, agent = self.machine, self.agent
+        if self.sandbox_gate is not None:  # the sandbox is being replaced
+            await self.sandbox_gate.wait()
         try:
             request = self._request(a.container, a.instance_id, a.restart_count)
         except EnvError as err:

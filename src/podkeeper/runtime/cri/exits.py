@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,9 @@ class ExitWatcher:
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        #: Called with the id of an init process's container that is not a watched
+        #: container: a pod sandbox's pause when it died (the agent's SandboxChanged).
+        self.other_exited: Callable[[str], None] | None = None
 
     def task_oom(self, container_id: str) -> None:
         self.oom.add(container_id)
@@ -132,6 +136,8 @@ class ExitWatcher:
         ~25 ms before the CRI status shows it (the CRI plugin first deletes the task)."""
         w = self.watched.pop(container_id, None)
         if w is None:
+            if self.other_exited is not None:
+                self.other_exited(container_id)
             self.kick()
             return
         w.read_evidence()

@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from podkeeper.core.duration import go_duration
@@ -106,6 +106,11 @@ class CriRuntime:
         self._layout: CgroupLayout | None = None
         self.log_max_size = CONTAINER_LOG_MAX_SIZE  # CRI log rotation threshold, bytes
         self._removals: set[asyncio.Task[None]] = set()
+
+    def watch_sandboxes(self, died: Callable[[str], None]) -> None:
+        """Call `died(sandbox_id)` when a sandbox's pause process exits (containerd's
+        /tasks/exit for the sandbox's own task), for the kubelet's SandboxChanged."""
+        self.watcher.other_exited = died
 
     async def _ensure_events(self) -> None:
         if self._events is not None and not self._events_started:
