@@ -132,7 +132,11 @@ class RunningInstance(Protocol):
         ...
 
     async def wait(self) -> ExitInfo:
-        """Wait for the instance (its main process) to end and return how it ended."""
+        """Wait for the instance (its main process) to end and return how it ended.
+
+        The log at `log_path` is complete then when the request's
+        terminationMessagePolicy is FallbackToLogsOnError; otherwise an image runtime
+        may copy its last lines a few ms later (cri/exits.py EVENT_LOG_SETTLE)."""
         ...
 
     def adoption_state(self) -> dict[str, Any]:
