@@ -660,3 +660,46 @@ def test_a_dead_sandbox_is_recreated_with_sandbox_changed(cpk: PK) -> None:
 
     pod = cpk.wait_for("the container running in a new sandbox", restarted, timeout=60)
     assert _pause_pid(pod["status"]["podIP"]) not in (None, pid)
+
+
+def test_host_port_reaches_the_pod_and_a_taken_one_waits(cpk: PK) -> None:
+    """containers[].ports[].hostPort: loopback:hostPort reaches the pod (CNI portmap); a second
+    pod asking for the same port stays Pending, saying so, until the first one is gone."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def web(name: str) -> dict[str, Any]:
+        c = {
+            "name": "httpd",
+            "image": HTTPD_IMAGE,
+            "ports": [{"containerPort": 80, "hostPort": port}],
+        }
+        return pod_manifest(name, [c])
+
+    cpk.up(web("web"), wait=True)
+    cpk.up(web("web2"))
+    assert cpk.wait_for(
+        "loopback:hostPort served", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30
+    )
+    text = (
+        "Failed to create pod sandbox: 0/1 nodes are available: 1 node(s) didn't have free "
+        f"ports for the requested pod ports. (host port TCP/{port} in use)"
+    )
+    cpk.wait_for(
+        "web2 refused",
+        lambda: any(e["message"] == text for e in cpk.events("web2")),
+        timeout=30,
+    )
+    assert cpk.pod("web2")["status"]["phase"] == "Pending"
+    cpk.run("delete", "pod", "web")
+    cpk.wait_for(
+        "web2 running once the port is free",
+        lambda: cpk.pod("web2")["status"].get("phase") == "Running",
+        timeout=90,
+    )
+    assert cpk.wait_for(
+        "web2 behind the port", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30
+    )

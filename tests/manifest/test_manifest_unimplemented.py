@@ -41,7 +41,6 @@ def test_pod_fields_not_implemented() -> None:
         "spec.containers[0].env[2].valueFrom.fieldRef.fieldPath",
         "spec.containers[0].env[3].valueFrom.secretKeyRef",
         "spec.containers[0].resources.limits[ephemeral-storage]",
-        "spec.containers[0].ports[0].hostPort",
         "spec.containers[0].livenessProbe.sleep",
         "spec.volumes",
         "spec.affinity",

@@ -91,6 +91,8 @@ class ContainerPort:
     container_port: int
     name: str = ""
     protocol: str = "TCP"
+    host_port: int = 0  # 0: none; on an image runtime, mapped by the CNI portmap plugin
+    host_ip: str = ""
 
 
 @dataclass(frozen=True)

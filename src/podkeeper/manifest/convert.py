@@ -161,6 +161,8 @@ def _container(c: dict[str, Any]) -> spec.Container:
             container_port=_int(p.get("containerPort"), 0),
             name=as_str(p.get("name")),
             protocol=as_str(p.get("protocol")) or "TCP",
+            host_port=_int(p.get("hostPort"), 0),
+            host_ip=as_str(p.get("hostIP")),
         )
         for p in as_list(c.get("ports"))
         if isinstance(p, dict)

@@ -68,7 +68,9 @@ _CONTAINER: Schema = {
     "args": None,
     "workingDir": None,
     # `env` is checked by _env_fields (only some downward-API paths are implemented).
-    "ports": [{"containerPort": None, "name": None, "protocol": None}],
+    "ports": [
+        {"containerPort": None, "name": None, "protocol": None, "hostPort": None, "hostIP": None}
+    ],
     "startupProbe": _PROBE,
     "readinessProbe": _PROBE,
     "livenessProbe": _PROBE,

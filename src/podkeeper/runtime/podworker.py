@@ -201,6 +201,7 @@ class PodWorker:
             try:
                 # The kubelet resolves spec.runtimeClassName here (createPodSandbox).
                 check_pod_runtime(self.pod.spec.runtime_class_name, self.agent.runtime.name)
+                self.agent.check_host_ports(self)
                 return await self.agent.sandboxes.create(
                     self.pod.metadata.uid, self.name, self.pod.spec.host_network
                 )
