@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from podkeeper.core.duration import go_duration
@@ -56,6 +56,7 @@ from podkeeper.runtime.cri.exits import (
     CriEvents,
     CriInstance,
     ExitWatcher,
+    drain_pending_logs,
     finish_from_status,
     finish_unknown,
 )
@@ -109,6 +110,11 @@ class CriRuntime:
         self._layout: CgroupLayout | None = None
         self.log_max_size = CONTAINER_LOG_MAX_SIZE  # CRI log rotation threshold, bytes
         self._removals: set[asyncio.Task[None]] = set()
+
+    def watch_sandboxes(self, died: Callable[[str], None]) -> None:
+        """Call `died(sandbox_id)` when a sandbox's pause process exits (containerd's
+        /tasks/exit for the sandbox's own task), for the kubelet's SandboxChanged."""
+        self.watcher.other_exited = died
 
     async def _ensure_events(self) -> None:
         if self._events is not None and not self._events_started:
@@ -274,6 +280,7 @@ class CriRuntime:
             exited=asyncio.get_running_loop().create_future(),
             memory_limit=request.resources.limits_memory,
             cgroup=self._cgroup_of(sandbox_config, cid),
+            logs_at_exit=request.termination_message_policy == "FallbackToLogsOnError",
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
@@ -485,6 +492,7 @@ class CriRuntime:
             self._events_started = False
         for task in list(self._removals):
             task.cancel()
+        await drain_pending_logs()
         await self.client.close()
         if self._owner is not None:
             await self._owner.stop()
