@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, Result, container_status, pod_manifest
 

@@ -1038,7 +1038,7 @@ def tune_gc() -> None:
 def make_sandboxes(home: Path) -> SandboxManager:
     """Network-namespace sandboxes when this build has them and runs as root, else host."""
     try:
-        from podkeeper.runtime.sandbox import NamespaceSandboxes
+        from podkeeper.runtime.process.sandbox import NamespaceSandboxes
     except ModuleNotFoundError:
         return HostSandboxes()
     manager = NamespaceSandboxes.for_home(home)

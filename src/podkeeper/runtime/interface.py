@@ -1,7 +1,7 @@
 """The runtime interface: what the agent asks of a container runtime (the kubelet's CRI role).
 
 The pod worker decides *what* (from the core) and calls these; a runtime only
-carries it out. `ProcessRuntime` (runtime/process.py) is the default.
+carries it out. `ProcessRuntime` (runtime/process/runtime.py) is the default.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ that are not shell identifiers (Kubernetes allows `my.var`) and exports PWD,
 so the wrapper execs `env -i -- NAME=VALUE... argv...`, which sets exactly the
 requested environment. Without cgroups the argv is spawned directly.
 
-In a pod sandbox (`request.sandbox`, see runtime/sandbox.py) the instance is
+In a pod sandbox (`request.sandbox`, see runtime/process/sandbox.py) the instance is
 forked as PID 1 of a new PID namespace (`PidNamespaceSpawner`) and the wrapper
 execs `nsenter --net` + `unshare --uts --mount` + a setup shell before
 `env -i`: exec-only, so the cgroup is still joined before anything execs and
@@ -70,10 +70,10 @@ from podkeeper.runtime.interface import (
     StartRequest,
 )
 from podkeeper.runtime.logs import open_log
-from podkeeper.runtime.monitor import monitor_binary
 from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
-from podkeeper.runtime.privileges import check_security, privilege_prefix
-from podkeeper.runtime.sandbox import (
+from podkeeper.runtime.process.monitor import monitor_binary
+from podkeeper.runtime.process.privileges import check_security, privilege_prefix
+from podkeeper.runtime.process.sandbox import (
     NAMESPACE_SETUP_FAILED,
     container_prefix,
     exec_prefix,
@@ -259,7 +259,7 @@ def _kernel_log_from_commands() -> list[str] | None:
 
 @dataclass(frozen=True)
 class Monitored:
-    """A container whose parent is its pkmon (runtime/monitor.py): the container's pid,
+    """A container whose parent is its pkmon (runtime/process/monitor.py): the container's pid,
     the monitor's, and the file the monitor writes the exit status to."""
 
     pid: int
@@ -561,7 +561,7 @@ class ProcessRuntime:
         self, home: str, cgroups: CgroupManager | None = None, use_monitor: bool = True
     ) -> None:
         self.home = home
-        #: Containers under pkmon survive the agent (runtime/monitor.py), when it builds.
+        #: Containers under pkmon survive the agent (runtime/process/monitor.py), when it builds.
         self.use_monitor = use_monitor
         self._cgroups = cgroups
         self._live: dict[str, ProcessInstance] = {}
