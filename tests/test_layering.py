@@ -4,7 +4,7 @@
 | core | stdlib (no I/O modules), core | everything else |
 | manifest, lint, simulate | core, their parser libraries | runtime, api, cli, lb |
 | runtime | core, manifest, I/O libraries | api, cli, lint, lb |
-| controllers | core, manifest, runtime.store | processes, checkers, api, cli, lint, lb |
+| controllers | core, manifest | runtime (the store comes as PodHost.store), api, cli, lint, lb |
 | api, lb | runtime, controllers, core, manifest | cli |
 | cli | anything | (nothing imports cli) |
 Top-level modules (`podkeeper`, `podkeeper.home`, `podkeeper.testing`) are shared helpers.
@@ -25,14 +25,16 @@ FORBIDDEN = {
     "lint": {"runtime", "api", "cli", "lb"},
     "simulate": {"runtime", "api", "cli", "lb"},
     "runtime": {"api", "cli", "lint", "lb", "simulate"},
-    # Controllers are clients of the object store (architecture.md): they reach pods only
-    # through the agent's PodHost, never processes or checkers; see CONTROLLERS_RUNTIME.
+    # Controllers are clients of the object store (architecture.md): they reach pods and
+    # stored objects only through the agent's PodHost (and its typed `ObjectStore`), never
+    # processes or checkers; see CONTROLLERS_RUNTIME.
     "controllers": {"api", "cli", "lint", "lb", "simulate"},
     "api": {"cli"},
     "lb": {"cli", "api"},
 }
-# The only runtime modules a controller may import: the object store.
-CONTROLLERS_RUNTIME = {"podkeeper.runtime.store"}
+# The runtime modules a controller may import: none. The object store reaches it as
+# `PodHost.store` (controllers/interface.py `ObjectStore`), not as runtime/store.py.
+CONTROLLERS_RUNTIME: set[str] = set()
 # The core is pure: time comes in as an argument, never from the clock or the OS.
 CORE_FORBIDDEN_STDLIB = {
     "asyncio",
@@ -81,9 +83,39 @@ def test_imports_follow_the_layers(path: Path) -> None:
             if target == "cli" and layer != "cli" and path.name != "__main__.py":
                 problems.append(f"{line}: {name} (nothing imports cli)")
             elif layer == "controllers" and target == "runtime" and name not in CONTROLLERS_RUNTIME:
-                problems.append(f"{line}: {name} (controllers may use only the object store)")
+                problems.append(
+                    f"{line}: {name} (controllers reach the runtime only through PodHost)"
+                )
             elif layer in FORBIDDEN and target in FORBIDDEN[layer]:
                 problems.append(f"{line}: {name} ({layer} must not import {target})")
         elif layer == "core" and segs[0] in CORE_FORBIDDEN_STDLIB:
             problems.append(f"{line}: {name} (core stays pure: no I/O or clock)")
     assert not problems, f"{path.relative_to(SRC)}:\n" + "\n".join(problems)
+
+
+# Layers whose `Controller`s get a `PodHost` (controllers/interface.py): what they use of it
+# is typed there, never probed (architecture.md: no `getattr` for optional capabilities).
+HOST_CLIENTS = ("controllers", "lb", "api")
+
+
+def _probes_host(node: ast.AST) -> bool:
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr")
+        and node.args
+    ):
+        return False
+    target = ast.unparse(node.args[0])
+    return target == "host" or target.endswith(".host") or target.endswith("_host")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _files() if p.relative_to(SRC).parts[0] in HOST_CLIENTS],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_controllers_do_not_probe_their_host(path: Path) -> None:
+    tree = ast.parse(path.read_text(), str(path))
+    found = [f"{n.lineno}: {ast.unparse(n)}" for n in ast.walk(tree) if _probes_host(n)]
+    assert not found, f"{path.relative_to(SRC)}: type it in PodHost instead:\n" + "\n".join(found)

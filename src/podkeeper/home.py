@@ -26,7 +26,7 @@ PID_NAME = "agent.pid"
 #: Held (flock) by the home's live agent for its whole life; released by the kernel
 #: when it exits, even on SIGKILL. Other agents' sweeps read it (`home_agent_gone`).
 AGENT_LOCK_NAME = "agent.lock"
-#: The sandbox manager's own lock (runtime/sandbox.py), also proof of a live agent.
+#: The sandbox manager's own lock (runtime/process/sandbox.py), also proof of a live agent.
 SANDBOX_LOCK = os.path.join("sandboxes", "owner.lock")
 #: Container log files live under this sub-folder.
 LOGS_DIR_NAME = "logs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -22,6 +23,16 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks its address up (socket.getfqdn): in a pod's network
+        # namespace, with no route to the host's DNS server, that waits out the resolver's
+        # timeouts (~10 s) before the server listens. A Go server does no such lookup.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+
 def main() -> None:
     # agnhost is a Go program: the Go runtime exits on SIGTERM even as PID 1 (exit 2).
     # A Python PID 1 would ignore it, so say so explicitly.
@@ -29,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=80)
     args = ap.parse_args()
-    ThreadingHTTPServer(("0.0.0.0", args.port), Handler).serve_forever()  # the pod IP
+    Server(("0.0.0.0", args.port), Handler).serve_forever()  # the pod IP
 
 
 if __name__ == "__main__":

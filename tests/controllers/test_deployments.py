@@ -434,26 +434,7 @@ async def test_a_bare_replica_set_keeps_its_replicas(host: FakeHost) -> None:
 
 
 async def test_restart_adopts_pods_through_the_store(host: FakeHost) -> None:
-    class MemoryStore:
-        def __init__(self) -> None:
-            self.objects: dict[tuple[str, str, str], Obj] = {}
-
-        def put_object(self, obj: Obj) -> None:
-            m = obj["metadata"]
-            self.objects[(obj["kind"], m["namespace"], m["name"])] = obj
-
-        def list_objects(self, kind: str, namespace: str | None) -> list[Obj]:
-            return [
-                o
-                for (k, ns, _), o in sorted(self.objects.items())
-                if k == kind and namespace in (None, ns)
-            ]
-
-        def delete_object(self, kind: str, namespace: str, name: str) -> bool:
-            return self.objects.pop((kind, namespace, name), None) is not None
-
-    store = MemoryStore()
-    host.store = store  # type: ignore[attr-defined]
+    store = host.store  # the agent's state database, in memory
     first = DeploymentController()
     host.ctl = first
     await first.start(host)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from podkeeper.controllers.deployments import DeploymentController
+from podkeeper.controllers.fake import FakeObjectStore
 from podkeeper.manifest import default_object, format_invalid, validate_object
 
 Obj = dict[str, Any]
@@ -71,6 +73,9 @@ class FakeHost:
     timeline: list[Moment] = field(default_factory=list)
     ctl: DeploymentController | None = None
     created: int = 0
+    store: FakeObjectStore = field(default_factory=FakeObjectStore)
+    node_name: str = "node"
+    home: Path = Path("/nonexistent/podkeeper-home")
 
     # -- PodHost ---------------------------------------------------------
 

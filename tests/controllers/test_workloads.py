@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from podkeeper.controllers.fake import FakeObjectStore
+from podkeeper.controllers.interface import ObjectStore
 from podkeeper.controllers.workloads import WorkloadController, WorkloadSettings
 from podkeeper.manifest import default_object, validate_object
 
@@ -30,6 +32,9 @@ class FakeHost:
     events: list[tuple[str, str, str, str]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     ctl: WorkloadController | None = None
+    store: ObjectStore = field(default_factory=FakeObjectStore)
+    node_name: str = "node"
+    home: Path = Path("/nonexistent/podkeeper-home")
 
     def now(self) -> float:
         return self.t
@@ -601,8 +606,7 @@ def test_objects_and_pods_survive_a_controller_restart(tmp_path: Path) -> None:
 
     store = Store(tmp_path / "state.db")
     h = make_host()
-    h.store = store  # type: ignore[attr-defined]
-    h.c._store = store
+    h.store = store
     h.apply(job(backoffLimit=1))
     pod = h.pods[("default", h.created[0])]
     store.put_object(pod)

@@ -588,3 +588,155 @@ def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
     finally:
         pk.run("down", timeout=120, check=False)
         asyncio.run(reap_home(pk.home))
+
+
+def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
+    """`kubectl exec` on an image pod: the command runs in the container (its filesystem,
+    its hostname) through ExecSync; output, exit code and the -i refusal as kubectl shows."""
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    cmd = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+    cpk.up(pod_manifest("shell", [{"name": "c", "image": BUSYBOX_IMAGE, "command": cmd}]))
+    cpk.wait_for("shell Ready", lambda: is_ready(cpk.pod("shell")), 90)
+    env = dict(os.environ, KUBECONFIG=str(cpk.home / "kubeconfig"))
+
+    def kubectl_exec(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [kubectl, "exec", "shell", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    script = "hostname; test -e /work && echo host || echo image; echo err >&2"
+    out = kubectl_exec("--", "sh", "-c", script)
+    assert out.returncode == 0, out.stderr
+    # the pod's UTS namespace and the image's filesystem, not the host's
+    assert out.stdout.split() == ["shell", "image"], out.stdout
+    assert "err" in out.stderr
+    failed = kubectl_exec("--", "sh", "-c", "exit 7")
+    assert failed.returncode == 7, failed.stderr
+    interactive = kubectl_exec("-i", "--", "true")
+    assert interactive.returncode != 0
+    assert "not supported on the containerd runtime" in interactive.stderr
+
+
+def test_runtime_class_picks_the_containerd_runtime_or_fails_as_the_kubelet(cpk: PK) -> None:
+    """spec.runtimeClassName on a containerd agent: `podkeeper-containerd` runs; the process
+    runtime's class fails in RunPodSandbox as containerd's missing handler does."""
+    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+    cpk.up(
+        pod_manifest("img", [sleep], runtimeClassName="podkeeper-containerd"),
+        pod_manifest("host", [sleep], runtimeClassName="podkeeper-process"),
+    )
+    cpk.wait_for(
+        "img running", lambda: cpk.pod("img")["status"].get("phase") == "Running", timeout=90
+    )
+    text = (
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox "
+        'runtime: no runtime for "process" is configured'
+    )
+    cpk.wait_for(
+        "FailedCreatePodSandBox",
+        lambda: any(
+            e["reason"] == "FailedCreatePodSandBox" and e["message"] == text
+            for e in cpk.events("host")
+        ),
+        timeout=60,
+    )
+    assert cpk.pod("host")["status"]["phase"] == "Pending"
+
+
+def _pause_pid(pod_ip: str) -> int | None:
+    """The pause process whose network namespace holds `pod_ip`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "pause":
+                    continue
+            with open(f"/proc/{entry}/net/fib_trie") as f:
+                if f"|-- {pod_ip}\n" in f.read():
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def test_a_dead_sandbox_is_recreated_with_sandbox_changed(cpk: PK) -> None:
+    """Killing a pod's pause: the kubelet's SandboxChanged, the containers killed and started
+    again in a new sandbox (restartCount 1, a new pod IP), nothing of the old one left."""
+    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+    cpk.up(pod_manifest("sb", [sleep]), wait=True)
+    old_ip = cpk.pod("sb")["status"]["podIP"]
+    pid = cpk.wait_for("the pause process", lambda: _pause_pid(old_ip), timeout=10)
+    os.kill(pid, signal.SIGKILL)
+    cpk.wait_for(
+        "SandboxChanged",
+        lambda: any(
+            e["reason"] == "SandboxChanged"
+            and e["type"] == "Normal"
+            and e["message"] == "Pod sandbox changed, it will be killed and re-created."
+            for e in cpk.events("sb")
+        ),
+        timeout=30,
+    )
+
+    def restarted() -> dict[str, Any] | None:
+        pod = cpk.pod("sb")
+        st = container_status(pod)
+        ok = st["restartCount"] == 1 and "running" in st["state"] and is_ready(pod)
+        return pod if ok and pod["status"].get("podIP") not in (None, old_ip) else None
+
+    pod = cpk.wait_for("the container running in a new sandbox", restarted, timeout=60)
+    assert _pause_pid(pod["status"]["podIP"]) not in (None, pid)
+
+
+def test_host_port_reaches_the_pod_and_a_taken_one_waits(cpk: PK) -> None:
+    """containers[].ports[].hostPort: loopback:hostPort reaches the pod (CNI portmap); a second
+    pod asking for the same port stays Pending, saying so, until the first one is gone."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def web(name: str) -> dict[str, Any]:
+        c = {
+            "name": "httpd",
+            "image": HTTPD_IMAGE,
+            "ports": [{"containerPort": 80, "hostPort": port}],
+        }
+        return pod_manifest(name, [c])
+
+    cpk.up(web("web"), wait=True)
+    cpk.up(web("web2"))
+    assert cpk.wait_for(
+        "loopback:hostPort served", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30
+    )
+    text = (
+        "Failed to create pod sandbox: 0/1 nodes are available: 1 node(s) didn't have free "
+        f"ports for the requested pod ports. (host port TCP/{port} in use)"
+    )
+    cpk.wait_for(
+        "web2 refused",
+        lambda: any(e["message"] == text for e in cpk.events("web2")),
+        timeout=30,
+    )
+    assert cpk.pod("web2")["status"]["phase"] == "Pending"
+    cpk.run("delete", "pod", "web")
+    cpk.wait_for(
+        "web2 running once the port is free",
+        lambda: cpk.pod("web2")["status"].get("phase") == "Running",
+        timeout=90,
+    )
+    assert cpk.wait_for(
+        "web2 behind the port", lambda: _http(f"http://127.0.0.1:{port}/") == 200, 30
+    )

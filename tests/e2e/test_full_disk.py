@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, container_status, pod_manifest, reap_home
 

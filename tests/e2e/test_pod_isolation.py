@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from podkeeper.core.security import DEFAULT_CAPABILITIES
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 from podkeeper.testing import cgroup_skip_reason
 
 from .conftest import PK, container_status, pod_manifest

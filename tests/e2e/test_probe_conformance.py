@@ -7,16 +7,28 @@ one `podkeeper up -d`, and one observer polls `podkeeper get pods -o json`
 (as the e2e framework polls the API server) until each scenario's window has
 passed, deleting pods when a case asks for it. Each case is then judged by its
 own test with the e2e test's assertions.
+
+The table runs once per runtime (issue 10): `process` (host binaries) and
+`containerd` (image pods through the CRI, skipped with the reason when containerd,
+runc, the CNI plugins, busybox-static or root are missing). On containerd every
+container runs `podkeeper.local/e2e-apps:1.0`, built here from busybox-static and
+this host's own Python (testimages.python_apps_image) with the same test apps, so
+the same argv runs inside the container, each pod on its own pod IP.
+`PODKEEPER_CONFORMANCE_RUNTIMES=process` (comma-separated) limits the runtimes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import calendar
+import contextlib
 import json
+import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -24,7 +36,8 @@ from typing import Any
 import pytest
 
 from podkeeper.api.client import Client
-from tests.scenarios import SCENARIOS, Env, Scenario
+from podkeeper.core.spec import Pod
+from tests.scenarios import APPS_DIR, SCENARIOS, Env, Scenario
 
 from .conftest import PK, reap_home
 from .podyaml import manifest
@@ -32,8 +45,37 @@ from .podyaml import manifest
 # One agent runs every case at once; #7's five restarts need the real back-off (~2.5 min).
 pytestmark = pytest.mark.timeout(420)
 
+RUNTIMES = ["process", "containerd"]
+
+
+def _wanted(runtime: str) -> bool:
+    chosen = os.environ.get("PODKEEPER_CONFORMANCE_RUNTIMES", "")
+    return not chosen or runtime in {r.strip() for r in chosen.split(",")}
+
+
+def _containerd_unavailable() -> str | None:
+    from podkeeper.runtime.cri.containerd import unavailable_reason
+    from podkeeper.runtime.cri.testimages import busybox_available
+
+    return unavailable_reason() or busybox_available()
+
+
+def _in_image(pod: Pod, image: str) -> Pod:
+    """Every container of `pod` from `image` (the scenario table names agnhost, busybox...)."""
+    spec = pod.spec
+    return replace(
+        pod,
+        spec=replace(
+            spec,
+            containers=tuple(replace(c, image=image) for c in spec.containers),
+            init_containers=tuple(replace(c, image=image) for c in spec.init_containers),
+        ),
+    )
+
+
 POLL = 0.5
 SLACK = 5.0  # seconds of observation beyond a scenario's window, for a loaded 2-core CI box
+START_GRACE = 60.0  # seconds a pod may take to start its watched container before its window
 
 
 def _free_ports(n: int) -> list[int]:
@@ -51,10 +93,9 @@ def _free_ports(n: int) -> list[int]:
 def _ts(text: str | None) -> float | None:
     if not text:
         return None
-    return (
-        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=None).timestamp()
-        - (datetime.now() - datetime.utcnow()).total_seconds()
-    )
+    # Exact whole seconds: the local-offset arithmetic this replaced drifted by
+    # microseconds per call, so a Ready transition exactly 3 s after startedAt read 2.999998.
+    return float(calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")))
 
 
 @dataclass
@@ -62,6 +103,7 @@ class Observed:
     scenario: Scenario
     name: str
     created: float = 0.0
+    ran_at: float | None = None
     restart_counts: list[int] = field(default_factory=list)
     ever_ready: bool = False
     ready_since: float | None = None
@@ -95,6 +137,8 @@ def _observe(o: Observed, pod: dict[str, Any], now: float) -> None:
     sc = o.scenario
     o.last_pod = pod
     st = _status(pod, sc.watch)
+    if o.ran_at is None and st is not None and set(st.get("state", {})) - {"waiting"}:
+        o.ran_at = now
     if st is not None:
         o.restart_counts.append(int(st.get("restartCount", 0)))
         running = st.get("state", {}).get("running")
@@ -118,27 +162,61 @@ def _observe(o: Observed, pod: dict[str, Any], now: float) -> None:
             o.not_ready_after_delete = now
 
 
-@pytest.fixture(scope="module")
-def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Observed]]:
-    tmp = tmp_path_factory.mktemp("conformance")
+@pytest.fixture(scope="module", params=RUNTIMES)
+def conformance(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Observed]]:
+    runtime: str = request.param
+    if not _wanted(runtime):
+        pytest.skip(f"PODKEEPER_CONFORMANCE_RUNTIMES excludes {runtime}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PODKEEPER_RUNTIME", runtime)
+        if runtime == "containerd":
+            why = _containerd_unavailable()
+            if why:
+                pytest.skip(why)
+        yield from _run_table(runtime, tmp_path_factory.mktemp(f"conformance-{runtime}"))
+
+
+def _run_table(runtime: str, tmp: Path) -> Iterator[dict[str, Observed]]:
     pk = PK(tmp / "home", tmp)
     observed: dict[str, Observed] = {}
     docs = []
+    image = None
+    if runtime == "containerd":
+        from podkeeper.runtime.cri.testimages import (
+            APPS_IMAGE,
+            build_all,
+            python_apps_image,
+            write_docker_archive,
+        )
+
+        tars = build_all(tmp / "images")
+        apps = write_docker_archive(python_apps_image(APPS_DIR), tmp / "images" / "apps.tar")
+        pk.run("image", "import", str(tars["registry.k8s.io/pause:3.10"]), str(apps), timeout=180)
+        image = APPS_IMAGE
     for sc in SCENARIOS:
         http, closed, grpc = _free_ports(3)
-        env = Env(state=str(tmp / f"state-{sc.id}"), http=http, closed=closed, grpc=grpc)
-        Path(env.state).mkdir()
+        if image is None:
+            env = Env(state=str(tmp / f"state-{sc.id}"), http=http, closed=closed, grpc=grpc)
+            Path(env.state).mkdir()
+        else:  # paths inside the container; each pod has its own IP, so any ports do
+            python = str(Path(sys.executable).resolve())
+            env = Env(python=python, apps="/apps", state="/tmp/state", http=http, closed=closed)
+            env = replace(env, grpc=grpc)
         pod = sc.build(env)
+        if image is not None:
+            pod = _in_image(pod, image)
         docs.append(manifest(pod))
         observed[sc.id] = Observed(sc, pod.metadata.name)
     path = pk.write("scenarios.yaml", docs)
     t0 = time.monotonic()
-    pk.run("up", "-d", "-f", str(path), timeout=120)
+    pk.run("up", "-d", "-f", str(path), timeout=180)
     for o in observed.values():
         o.created = t0
     client = Client(str(pk.home / "agent.sock"), timeout=30.0)
     try:
-        deadline = t0 + max(sc.expect.within for sc in SCENARIOS) + SLACK + 30
+        deadline = t0 + max(sc.expect.within for sc in SCENARIOS) + SLACK + START_GRACE
         while time.monotonic() < deadline and not all(o.done for o in observed.values()):
             now = time.monotonic()
             # Read through the agent's API in-process: a CLI process per poll costs
@@ -162,16 +240,29 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
                     pk.run("delete", "pod", o.name, "--no-wait")
                     o.deleted_at = time.monotonic()
                     o.deleted_wall = time.time()
+                # The e2e tests start their clock once the pod is no longer Pending
+                # (test/e2e/common/node/container_probe.go RunLivenessTest:
+                # WaitForPodNotPending, then the deadline), not at creation: with 46
+                # image pods starting at once, the last one runs seconds after the first.
+                # Here: once the watched container has run (a sidecar's pod stays Pending
+                # until its startup probe succeeds, which some cases never let happen).
+                start = o.ran_at if o.ran_at is not None else o.created + START_GRACE
                 window = ex.within
                 if ex.quiet_after_delete and o.deleted_at is not None:
-                    window = max(window, o.deleted_at - o.created + ex.quiet_after_delete[1])
-                if now - o.created >= window + SLACK * (ex.min_restarts is not None) or (
+                    window = max(window, o.deleted_at - start + ex.quiet_after_delete[1])
+                if now - start >= window + SLACK * (ex.min_restarts is not None) or (
                     ex.min_restarts is not None
                     and o.restart_counts
                     and o.restart_counts[-1] >= ex.min_restarts
                 ):
                     o.done = True
             time.sleep(POLL)
+        late = sorted(
+            ((o.ran_at or time.monotonic()) - o.created, o.name) for o in observed.values()
+        )
+        print(
+            f"\n{runtime}: seconds from `up` until the watched container ran, slowest: {late[-3:]}"
+        )
         events = json.loads(pk.run("events", "-o", "json").out)["items"]
         for o in observed.values():
             o.last_pod = (o.last_pod or {}) | {
@@ -179,13 +270,36 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             }
         yield observed
     finally:
-        pk.run("down", timeout=120, check=False)
+        pk.run("down", timeout=180, check=False)
         reap_home(pk.home)
+        if runtime == "containerd":
+            from podkeeper.runtime.cri import containerd
+
+            with contextlib.suppress(Exception):
+                asyncio.run(containerd.reap_home(pk.home))
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[f"case-{s.id}" for s in SCENARIOS])
 def test_probe_case(conformance: dict[str, Observed], sc: Scenario) -> None:
     o = conformance[sc.id]
+    try:
+        _judge(o, sc)
+    except AssertionError as err:
+        events = (o.last_pod or {}).get("_events", [])
+        lines = [
+            f"{e.get('firstTimestamp')}..{e.get('lastTimestamp')} x{e.get('count')} "
+            f"{e['reason']}: {e['message']}"
+            for e in events
+        ]
+        started = None if o.ran_at is None else round(o.ran_at - o.created, 1)
+        st = _status(o.last_pod or {}, sc.watch) or {}
+        raise AssertionError(
+            f"{err}\nwatched container ran {started} s after `up`; last state "
+            f"{st.get('lastState')}; events:\n" + "\n".join(lines)
+        ) from None
+
+
+def _judge(o: Observed, sc: Scenario) -> None:
     ex = sc.expect
     counts = o.restart_counts
     assert counts, f"{sc.id}: the watched container never appeared"

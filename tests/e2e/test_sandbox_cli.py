@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, is_ready, pod_manifest
 

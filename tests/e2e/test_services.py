@@ -25,7 +25,7 @@ import pytest
 from benchmarks.bench_services import POD_APP, READINESS
 
 from podkeeper.lb import nft
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, container_status, is_ready
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, Result, container_status, pod_manifest
 
@@ -543,3 +543,54 @@ def test_optional_updates_and_non_root_access(pk: PK) -> None:
     seed(pk, configmap("update", **{"data-3": "value-3"}))
     seed(pk, configmap("create", **{"data-1": "value-1"}))
     pk.wait_for("updates", lambda: last_round() == ["value-1", "value-3", "missing"], 30)
+
+
+def test_statefulset_claim_is_mounted_and_outlives_its_pod(pk: PK) -> None:
+    """A StatefulSet's claim (contract 2: `volumes/pvc/<ns>/<claim>`) is mounted into its
+    pod; what the pod wrote there is seen by the pod that replaces it."""
+    script = (
+        "cat /srv/pk-sts/count 2>/dev/null || echo none;"
+        " echo $(( $(cat /srv/pk-sts/count 2>/dev/null || echo 0) + 1 )) >/srv/pk-sts/count;"
+        " sleep 3600"
+    )
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 1,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [_c("c", script, [{"name": "data", "mountPath": "/srv/pk-sts"}])],
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
+        },
+    }
+    pk.up(sts)
+    pk.wait_for("first pod", lambda: _logs(pk, "db-0").startswith("none"), 90)
+    claim = pk.home / "volumes" / "pvc" / "default" / "data-db-0"
+    pk.wait_for("written", lambda: (claim / "count").exists(), 30)
+    uid = pk.pod("db-0")["metadata"]["uid"]
+    pk.run("delete", "pod", "db-0")
+
+    def second() -> bool:
+        res = pk.run("get", "pod", "db-0", "-o", "json", check=False)
+        if res.code != 0 or json.loads(res.out)["metadata"]["uid"] == uid:
+            return False
+        return _logs(pk, "db-0").startswith("1")
+
+    pk.wait_for("replacement reads the claim", second, 90)
+    pk.run("delete", "statefulset", "db")

@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from podkeeper.controllers.fake import FakeObjectStore
+
 Obj = dict[str, Any]
 
 
@@ -76,6 +78,7 @@ class FakeHost:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.node_name = "node"
+        self.store = FakeObjectStore()
         self.pods: dict[str, Obj] = {}
         self.closers: list[Any] = []  # servers the test started, closed by the fixture
 

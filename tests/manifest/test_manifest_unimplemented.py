@@ -40,7 +40,6 @@ def test_pod_fields_not_implemented() -> None:
         "spec.containers[0].securityContext.seLinuxOptions",
         "spec.containers[0].env[4].valueFrom.fileKeyRef",
         "spec.containers[0].resources.limits[ephemeral-storage]",
-        "spec.containers[0].ports[0].hostPort",
         "spec.containers[0].livenessProbe.sleep",
         "spec.volumes[1].nfs",
         "spec.affinity",

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from podkeeper.runtime import sandbox as sb
 from podkeeper.runtime.cgroups import CgroupManager, root_name_for_home
 from podkeeper.runtime.contract import (
     RequestFactory,
@@ -21,6 +20,7 @@ from podkeeper.runtime.contract import (
 from podkeeper.runtime.fake import FakeContainerRuntime
 from podkeeper.runtime.interface import SandboxInfo, StartRequest
 from podkeeper.runtime.process import ProcessRuntime
+from podkeeper.runtime.process import sandbox as sb
 from podkeeper.testing import cgroup_skip_reason
 
 SH = shutil.which("sh") or "/bin/sh"

@@ -24,12 +24,12 @@ import pytest
 
 from podkeeper.core.result import Result
 from podkeeper.core.spec import Resources
-from podkeeper.runtime import sandbox as sb
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.checkers.exec import exec_probe
 from podkeeper.runtime.interface import SandboxInfo, StartRequest
 from podkeeper.runtime.process import ProcessInstance, ProcessRuntime
-from podkeeper.runtime.sandbox import (
+from podkeeper.runtime.process import sandbox as sb
+from podkeeper.runtime.process.sandbox import (
     AddressPool,
     NamespaceSandboxes,
     SandboxError,
@@ -126,7 +126,7 @@ def test_for_home_without_root_warns_once(
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(sb, "_warned", set())
-    with caplog.at_level(logging.WARNING, logger="podkeeper.runtime.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="podkeeper.runtime.process.sandbox"):
         assert NamespaceSandboxes.for_home(tmp_path) is None
         assert NamespaceSandboxes.for_home(tmp_path) is None
     lines = [r.getMessage() for r in caplog.records]
@@ -140,7 +140,7 @@ def test_for_home_with_bad_cidr_falls_back(
     monkeypatch.setattr(sb, "unavailable_reason", lambda: None)
     monkeypatch.setattr(sb, "_warned", set())
     monkeypatch.setenv(sb.POD_CIDR_ENV, "fd00::/64")
-    with caplog.at_level(logging.WARNING, logger="podkeeper.runtime.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="podkeeper.runtime.process.sandbox"):
         assert NamespaceSandboxes.for_home(tmp_path) is None
     assert "only IPv4" in caplog.text
 

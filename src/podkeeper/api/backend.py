@@ -52,3 +52,13 @@ class AgentBackend(Protocol):
         ...
 
     def version(self) -> Obj: ...
+
+    def runtime_name(self) -> str:
+        """process, containerd or cri."""
+        ...
+
+    async def exec_captured(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> tuple[int, bytes, bytes]:
+        """(exit code, stdout, stderr) of `command` run through the CRI (image runtimes)."""
+        ...

@@ -26,6 +26,7 @@ from typing import Any
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.api.backend import AgentBackend, Obj
 from podkeeper.core.eviction import EPHEMERAL_STORAGE, MEMORY, NodeStats, thresholds_met
+from podkeeper.core.runtimeclass import runtime_class_objects
 from podkeeper.runtime.nodestats import configured_thresholds
 
 BUILTIN_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
@@ -285,6 +286,8 @@ class Cluster:
             return self.namespaces()
         if kind == "Lease":
             return [self.lease()]
+        if kind == "RuntimeClass":
+            return runtime_class_objects(rfc3339(self.started))
         return []
 
     def get(self, kind: str, name: str) -> Obj | None:

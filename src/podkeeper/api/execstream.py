@@ -276,3 +276,19 @@ async def run(
                 proc.kill()
             await proc.wait()
         await ws.close()
+
+
+async def send_result(
+    ws: web.WebSocketResponse,
+    command: list[str],
+    code: int | None,
+    stdout: bytes,
+    stderr: bytes,
+    error: str | None = None,
+) -> None:
+    """A finished command's output and Status over `ws` (CRI ExecSync gives it whole)."""
+    for channel, data in ((_STDOUT, stdout), (_STDERR, stderr)):
+        for i in range(0, len(data), 32 * 1024):
+            await ws.send_bytes(bytes([channel]) + data[i : i + 32 * 1024])
+    await ws.send_bytes(bytes([_ERROR]) + _status(code, command, error))
+    await ws.close()

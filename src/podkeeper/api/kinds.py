@@ -76,6 +76,7 @@ LEASE = Resource("Lease", "coordination.k8s.io/v1", "leases")
 POD_METRICS = Resource("PodMetrics", "metrics.k8s.io/v1beta1", "pods")
 NODE_METRICS = Resource("NodeMetrics", "metrics.k8s.io/v1beta1", "nodes")
 NAMESPACE = Resource("Namespace", "v1", "namespaces", ("ns",))
+RUNTIMECLASS = paths.RUNTIMECLASS
 
 _POD_FIELDS = selectors.fields(
     "spec.nodeName",
@@ -287,6 +288,19 @@ KINDS += (
         columns=wtables.PVC_COLUMNS,
         printer=wtables.print_pvc,
         subresources=(Subresource("status", "PersistentVolumeClaim", ("get",)),),
+    ),
+)
+
+#: The built-in RuntimeClasses, one per runtime (core/runtimeclass.py), read-only.
+KINDS += (
+    Kind(
+        RUNTIMECLASS,
+        "runtimeclass",
+        False,
+        "runtimeclass",
+        verbs=RO,
+        columns=tables.RUNTIMECLASS_COLUMNS,
+        printer=tables.print_runtimeclass,
     ),
 )
 

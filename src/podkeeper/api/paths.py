@@ -21,6 +21,7 @@ class Resource:
     group_version: str
     plural: str
     short_names: tuple[str, ...] = ()
+    namespaced: bool = True
 
     @property
     def prefix(self) -> str:
@@ -36,7 +37,7 @@ class Resource:
 
     def collection_path(self, namespace: str | None) -> str:
         """The list/create path; `namespace=None` lists across all namespaces."""
-        if namespace is None:
+        if namespace is None or not self.namespaced:
             return f"{self.prefix}/{self.plural}"
         return f"{self.prefix}/namespaces/{_seg(namespace)}/{self.plural}"
 
@@ -68,6 +69,11 @@ PVC = Resource(
 )
 WORKLOAD_RESOURCES = (JOB, CRONJOB, STATEFULSET, DAEMONSET, PVC)
 
+
+RUNTIMECLASS = Resource(
+    "RuntimeClass", "node.k8s.io/v1", "runtimeclasses", ("runtimeclass",), namespaced=False
+)
+
 #: Kinds served with list/get/create/delete, by Kubernetes kind.
 OBJECT_RESOURCES: dict[str, Resource] = {
     r.kind: r
@@ -83,7 +89,11 @@ OBJECT_RESOURCES: dict[str, Resource] = {
     )
 }
 #: Every served kind (events are list/watch only).
-RESOURCES: dict[str, Resource] = {**OBJECT_RESOURCES, EVENT.kind: EVENT}
+RESOURCES: dict[str, Resource] = {
+    **OBJECT_RESOURCES,
+    EVENT.kind: EVENT,
+    RUNTIMECLASS.kind: RUNTIMECLASS,
+}
 
 _BY_WORD: dict[str, Resource] = {}
 for _r in RESOURCES.values():

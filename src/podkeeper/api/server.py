@@ -418,6 +418,8 @@ async def _exec(request: web.Request) -> web.StreamResponse:
     if "running" not in (current.get("state") or {}):
         # kubelet wording (`pkg/kubelet/kubelet_pods.go` GetExec).
         raise _bad_request(f'unable to upgrade connection: container not found ("{container}")')
+    if backend.runtime_name() != "process":
+        return await _exec_through_cri(request, ns, name, container, command)
     instance = str(current.get("containerID") or "").rpartition("://")[2]
     home = request.app[kube.REGISTRY].home
     try:
@@ -434,6 +436,33 @@ async def _exec(request: web.Request) -> web.StreamResponse:
         )
     await ws.prepare(request)
     await execstream.run(ws, argv, env, cwd, command, cgroup, stdin=_bool_param(request, "stdin"))
+    return ws
+
+
+async def _exec_through_cri(
+    request: web.Request, ns: str, name: str, container: str, command: list[str]
+) -> web.StreamResponse:
+    """An image runtime's container: the command runs through CRI ExecSync (the kubelet's
+    `RunInContainer`), its output sent when it ends. Streaming stdin needs CRI's `Exec`
+    and its streaming server, which this agent does not proxy yet: refused with -i."""
+    if _bool_param(request, "stdin"):
+        raise _bad_request(
+            "exec with stdin (-i) is not supported on the containerd runtime yet: "
+            "run the command without -i"
+        )
+    ws = web.WebSocketResponse(protocols=execstream.PROTOCOLS, max_msg_size=0)
+    if not ws.can_prepare(request).ok:
+        raise _bad_request(
+            "exec is served over WebSocket (v5.channel.k8s.io); SPDY upgrades are not supported"
+        )
+    backend = request.app[BACKEND]
+    await ws.prepare(request)
+    try:
+        code, out, err = await backend.exec_captured(ns, name, container, command)
+    except (LookupError, RuntimeError) as exc:
+        await execstream.send_result(ws, command, None, b"", b"", f"exec failed: {exc}")
+    else:
+        await execstream.send_result(ws, command, code, out, err)
     return ws
 
 

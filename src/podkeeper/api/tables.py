@@ -621,6 +621,18 @@ def print_secret(secret: Obj, now: float) -> list[Cell]:
     ]
 
 
+# pkg/printers/internalversion/printers.go runtimeClassColumnDefinitions.
+RUNTIMECLASS_COLUMNS = (
+    _NAME,
+    Column("Handler", description="Handler specifies the underlying runtime and configuration."),
+    _AGE,
+)
+
+
+def print_runtimeclass(rc: Obj, now: float) -> list[Cell]:
+    return [str(_meta(rc).get("name", "")), str(rc.get("handler") or ""), _age(rc, now)]
+
+
 DEFAULT_COLUMNS = (_NAME, _AGE)
 
 

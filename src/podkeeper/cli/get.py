@@ -59,6 +59,7 @@ _TABLES: dict[str, tuple[list[str], list[str], RowFn]] = {
     "ConfigMap": (["NAME", "DATA", "AGE"], [], kinds.configmap_row),
     "Secret": (["NAME", "TYPE", "DATA", "AGE"], [], kinds.secret_row),
     **kinds.WORKLOAD_TABLES,
+    "RuntimeClass": (["NAME", "HANDLER", "AGE"], [], kinds.runtimeclass_row),
 }
 
 #: kubectl's `-o name` prefix: `pod/x`, `deployment.apps/x`.
@@ -75,6 +76,7 @@ _NAME_PREFIX = {
     "StatefulSet": "statefulset.apps",
     "DaemonSet": "daemonset.apps",
     "PersistentVolumeClaim": "persistentvolumeclaim",
+    "RuntimeClass": "runtimeclass.node.k8s.io",
 }
 
 _GROUP_VERSIONS = {
@@ -84,6 +86,7 @@ _GROUP_VERSIONS = {
     "DaemonSet": "apps/v1",
     "Job": "batch/v1",
     "CronJob": "batch/v1",
+    "RuntimeClass": "node.k8s.io/v1",
 }
 
 

@@ -179,3 +179,8 @@ WORKLOAD_TABLES = {
     kind: _printer_row(kind)
     for kind in ("Job", "CronJob", "StatefulSet", "DaemonSet", "PersistentVolumeClaim")
 }
+
+
+def runtimeclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME HANDLER AGE (`kubectl get runtimeclasses`)."""
+    return [_name(obj), str(obj.get("handler") or ""), _age(obj, now)]

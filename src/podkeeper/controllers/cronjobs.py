@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from podkeeper.controllers import jobs
-from podkeeper.controllers.workloads import Key, Record, epoch_of, rfc3339
+from podkeeper.controllers.records import Key, Record, epoch_of, rfc3339
 from podkeeper.core import cron
 
 if TYPE_CHECKING:

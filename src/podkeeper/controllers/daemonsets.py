@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from podkeeper.controllers.workloads import Key, TrackedPod, deleting, phase_of
+from podkeeper.controllers.records import Key, TrackedPod, deleting, phase_of
 from podkeeper.core import replicaset as rsmath
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ and schedules one `flush` on the loop, so a burst of probe results costs one syn
 A sync loops until nothing scales any more, as the real controllers would after
 each other's updates.
 
-Objects live in memory and, when the host has a `store` (the agent's state
-database), are written there too and reloaded at start, so that the pods an
-agent restores after a crash find their ReplicaSet again (by ownerReference uid).
+Objects live in memory and are written to the host's `ObjectStore` (the agent's
+state database) too and reloaded at start, so that the pods an agent restores
+after a crash find their ReplicaSet again (by ownerReference uid).
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from podkeeper.controllers.interface import Obj, PodHost
+from podkeeper.controllers.interface import Obj, ObjectStore, PodHost
 from podkeeper.core import replicaset as rsmath
 from podkeeper.core import rollout
 from podkeeper.core.replicaset import PodState
@@ -62,14 +62,6 @@ RESTORE_GRACE = 5.0
 TIMER_SLACK = 0.01
 DEPLOYMENT_COMPONENT = "deployment-controller"
 REPLICASET_COMPONENT = "replicaset-controller"
-
-
-class ObjectStore(Protocol):
-    """The part of the agent's `Store` this controller uses, when the host has one."""
-
-    def put_object(self, obj: Obj) -> None: ...
-    def list_objects(self, kind: str, namespace: str | None) -> list[Obj]: ...
-    def delete_object(self, kind: str, namespace: str, name: str) -> bool: ...
 
 
 def _rfc3339(epoch: float) -> str:
@@ -167,7 +159,6 @@ class DeploymentController:
 
     def __init__(self, rng: random.Random | None = None) -> None:
         self._host: PodHost | None = None
-        self._store: ObjectStore | None = None
         self._rng = rng or random.Random()
         self._deployments: dict[Key, _Deployment] = {}
         self._replicasets: dict[Key, _ReplicaSet] = {}
@@ -187,14 +178,14 @@ class DeploymentController:
         assert self._host is not None, "DeploymentController used before start()"
         return self._host
 
+    @property
+    def store(self) -> ObjectStore:
+        """Where the objects outlive the agent (the host's object store)."""
+        return self.host.store
+
     async def start(self, host: PodHost) -> None:
         self._host = host
-        store = getattr(host, "store", None)
-        if store is not None and all(
-            hasattr(store, m) for m in ("put_object", "list_objects", "delete_object")
-        ):
-            self._store = store
-            self._load()
+        self._load()
         loop = asyncio.get_running_loop()
         loop.call_soon(self._mark_all)
         # The agent restores the stored pods after every controller started (and another
@@ -900,27 +891,22 @@ class DeploymentController:
 
     def _unpersist(self, kind: str, key: Key) -> None:
         self._persist.discard((kind, key))
-        if self._store is not None:
-            self._store.delete_object(kind, *key)
+        self.store.delete_object(kind, *key)
 
     def _write_store(self) -> None:
-        if self._store is None:
-            self._persist.clear()
-            return
         for kind, key in sorted(self._persist):
             if kind == "Deployment":
                 d = self._deployments.get(key)
                 if d is not None:
-                    self._store.put_object(self._render_deployment(d))
+                    self.store.put_object(self._render_deployment(d))
             else:
                 rs = self._replicasets.get(key)
                 if rs is not None:
-                    self._store.put_object(self._render_replicaset(rs))
+                    self.store.put_object(self._render_replicaset(rs))
         self._persist.clear()
 
     def _load(self) -> None:
         """Deployments and ReplicaSets a previous agent stored (conditions keep their times)."""
-        assert self._store is not None
         now = self.host.now()
         offset = time.time() - now
 
@@ -928,7 +914,7 @@ class DeploymentController:
             epoch = _epoch(str(text))
             return now if epoch is None else epoch - offset
 
-        for obj in self._store.list_objects("Deployment", None):
+        for obj in self.store.list_objects("Deployment", None):
             saved = obj.pop("status", None) or {}
             conditions = tuple(
                 Condition(
@@ -954,7 +940,7 @@ class DeploymentController:
             created = mono(obj["metadata"].get("creationTimestamp"))
             self._deployments[_key(obj)] = _Deployment(obj, created, status)
         uids = {d.obj["metadata"]["uid"]: k for k, d in self._deployments.items()}
-        for obj in self._store.list_objects("ReplicaSet", None):
+        for obj in self.store.list_objects("ReplicaSet", None):
             saved = obj.pop("status", None) or {}
             owner = next(
                 (
@@ -966,7 +952,7 @@ class DeploymentController:
             )
             created = mono(obj["metadata"].get("creationTimestamp"))
             self._replicasets[_key(obj)] = _ReplicaSet(obj, created, owner, status=saved)
-        for obj in self._store.list_objects("Pod", None):
+        for obj in self.store.list_objects("Pod", None):
             meta = obj.get("metadata") or {}
             rs_key = self._owner_of(meta, str(meta.get("namespace") or "default"))
             if rs_key is None or meta.get("deletionTimestamp"):

@@ -12,7 +12,15 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from podkeeper.controllers.workloads import Key, Record, TrackedPod, deleting, phase_of, rfc3339
+from podkeeper.controllers.records import (
+    Key,
+    Record,
+    TrackedPod,
+    deleting,
+    epoch_of,
+    phase_of,
+    rfc3339,
+)
 from podkeeper.core import job as jobmath
 
 if TYPE_CHECKING:
@@ -389,8 +397,6 @@ def _after_finished(ctl: WorkloadController, key: Key, rec: Record, now: float) 
     ttl = rec.spec.get("ttlSecondsAfterFinished")
     if not isinstance(ttl, int):
         return
-    from podkeeper.controllers.workloads import epoch_of
-
     done_at = rec.extra.get("finished_at")
     if done_at is None:
         # Restored: the condition's transition time, on this clock.

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from podkeeper.controllers.workloads import Record, remove_tree
+from podkeeper.controllers.records import Record, remove_tree
 
 if TYPE_CHECKING:
     from podkeeper.controllers.workloads import WorkloadController

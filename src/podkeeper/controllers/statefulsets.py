@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from podkeeper.controllers.workloads import Key, Record, deleting, phase_of
+from podkeeper.controllers.records import Key, Record, deleting, phase_of
 from podkeeper.core import replicaset as rsmath
 from podkeeper.core import statefulset as ssmath
 

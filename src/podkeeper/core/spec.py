@@ -92,6 +92,8 @@ class ContainerPort:
     container_port: int
     name: str = ""
     protocol: str = "TCP"
+    host_port: int = 0  # 0: none; on an image runtime, mapped by the CNI portmap plugin
+    host_ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ class PodSpec:
     host_network: bool = False
     active_deadline_seconds: int | None = None
     security_context: SecurityContext | None = None  # the pod-level PodSecurityContext
+    runtime_class_name: str | None = None  # core/runtimeclass.py
 
 
 @dataclass(frozen=True)

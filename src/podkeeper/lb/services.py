@@ -105,7 +105,7 @@ class ServiceController:
 
     async def start(self, host: PodHost) -> None:
         self.host = host
-        home = str(getattr(host, "home", "") or os.getcwd())
+        home = str(host.home)
         if self.mode_pref != USERSPACE:
             self.nft_ok, self.nft_why = await asyncio.to_thread(nft.available)
         if self.nft_ok:
@@ -115,13 +115,11 @@ class ServiceController:
             self._nft_task = asyncio.create_task(self._nft_writer(), name="nft writer")
         elif self.mode_pref == NFTABLES:
             log.warning("nftables proxy mode unavailable (%s): using userspace", self.nft_why)
-        store = getattr(host, "store", None)
-        if store is not None:
-            for obj in store.list_objects("Service", None):
-                try:
-                    await self.apply(obj)
-                except Exception:
-                    log.exception("could not restore service %s", _key(obj))
+        for obj in host.store.list_objects("Service", None):
+            try:
+                await self.apply(obj)
+            except Exception:
+                log.exception("could not restore service %s", _key(obj))
 
     async def stop(self) -> None:
         if self._stopped:
@@ -189,9 +187,8 @@ class ServiceController:
         spec.setdefault("internalTrafficPolicy", "Cluster")
         obj["status"] = {"loadBalancer": {}}
         self.services[key] = obj
-        store = getattr(self.host, "store", None)
-        if store is not None:
-            store.put_object(obj)
+        if self.host is not None:
+            self.host.store.put_object(obj)
         # Ports may have changed: drop proxies of ports that are gone.
         names = {str(p.get("name") or "") for p in self._ports(obj)}
         for pkey in [k for k in self.proxies if k[:2] == key and k[2] not in names]:
@@ -214,9 +211,8 @@ class ServiceController:
             await self.proxies.pop(pkey).close()
         if self.modes.pop(key, None) == NFTABLES:
             self._mark_nft()
-        store = getattr(self.host, "store", None)
-        if store is not None:
-            store.delete_object("Service", namespace, name)
+        if self.host is not None:
+            self.host.store.delete_object("Service", namespace, name)
         return self._shown(obj)
 
     def list(self, kind: str, namespace: str | None) -> Objs:
@@ -231,7 +227,7 @@ class ServiceController:
             return self._shown(svc)
         entries = list(self.entries.get((namespace, name), {}).values())
         entries.sort(key=lambda e: (e.pod_name, e.ip))
-        node = getattr(self.host, "node_name", None)
+        node = self.host.node_name if self.host is not None else None
         ep = endpoints_object(svc, entries, node)
         ep["metadata"]["creationTimestamp"] = svc["metadata"].get("creationTimestamp")
         ep["metadata"]["annotations"] = {

@@ -211,6 +211,8 @@ def _container(c: dict[str, Any]) -> spec.Container:
             container_port=_int(p.get("containerPort"), 0),
             name=as_str(p.get("name")),
             protocol=as_str(p.get("protocol")) or "TCP",
+            host_port=_int(p.get("hostPort"), 0),
+            host_ip=as_str(p.get("hostIP")),
         )
         for p in as_list(c.get("ports"))
         if isinstance(p, dict)
@@ -271,5 +273,6 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
             host_network=pod_spec.get("hostNetwork") is True,
             active_deadline_seconds=_opt_int(pod_spec.get("activeDeadlineSeconds")),
             security_context=_security(pod_spec.get("securityContext")),
+            runtime_class_name=as_str(pod_spec.get("runtimeClassName")) or None,
         ),
     )

@@ -140,6 +140,12 @@ def validate_pod_spec(
     if node_name:
         msgs = names.is_dns1123_subdomain(node_name)
         errs.extend(FieldError(f"{path}.nodeName", INVALID, node_name, m) for m in msgs)
+    # pkg/apis/core/validation ValidateRuntimeClassName: a DNS-1123 subdomain.
+    rc_path = f"{path}.runtimeClassName"
+    runtime_class = get_str(spec, "runtimeClassName", rc_path, errs)
+    if runtime_class:
+        msgs = names.is_dns1123_subdomain(runtime_class)
+        errs.extend(FieldError(rc_path, INVALID, runtime_class, m) for m in msgs)
 
 
 def validate_pod_template(

@@ -103,7 +103,9 @@ _CONTAINER: Schema = {
     "workingDir": None,
     # `env` is checked by _env_fields (fileKeyRef is not implemented).
     "envFrom": [{"prefix": None, "configMapRef": None, "secretRef": None}],
-    "ports": [{"containerPort": None, "name": None, "protocol": None}],
+    "ports": [
+        {"containerPort": None, "name": None, "protocol": None, "hostPort": None, "hostIP": None}
+    ],
     "startupProbe": _PROBE,
     "readinessProbe": _PROBE,
     "livenessProbe": _PROBE,
@@ -142,6 +144,7 @@ _POD_SPEC: Schema = {
     "dnsPolicy": None,
     "schedulerName": None,
     "nodeName": None,
+    "runtimeClassName": None,
 }
 _TEMPLATE: Schema = {"metadata": _META, "spec": _POD_SPEC}
 _DEPLOYMENT_SPEC: Schema = {

@@ -38,6 +38,7 @@ from podkeeper.core.eviction import (
     decide,
 )
 from podkeeper.core.eviction import REASON as EVICTED
+from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port_mappings
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
@@ -65,6 +66,7 @@ from podkeeper.runtime.interface import (
     ExitInfo,
     HostSandboxes,
     RunningInstance,
+    SandboxError,
     SandboxManager,
 )
 from podkeeper.runtime.logrotate import MONITOR_PERIOD as LOG_MONITOR_PERIOD
@@ -110,6 +112,7 @@ class Agent:
         self.home = home
         # issue 10: process | containerd | cri | auto (default: $PODKEEPER_RUNTIME, else auto)
         self.runtime_choice = runtime_choice
+        self._port_holders: dict[int, PodWorker] = {}  # check_host_ports
         self.cri_endpoint = cri_endpoint
         self.node_name = socket.gethostname()
         self.started_mono = time.monotonic()
@@ -182,6 +185,7 @@ class Agent:
                 self.store.close()
                 return 1
         self.sandboxes = cri_sandboxes or make_sandboxes(self.home)
+        self._watch_sandboxes()
         # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
         keep = frozenset(
             str(o["metadata"].get("uid", ""))
@@ -242,6 +246,37 @@ class Agent:
             os.close(lock_fd)
         return 0
 
+    def check_host_ports(self, worker: PodWorker) -> None:
+        """Refuse a pod whose hostPorts another live pod of this agent holds (the
+        scheduler's NodePorts filter; core/hostports.py). Here the pod stays Pending with
+        FailedCreatePodSandBox events quoting the scheduler's message and is retried until
+        the port is free, instead of FailedScheduling from a scheduler."""
+        # Holders: the live pods that passed this check (first come, first served; no
+        # await between the check and the claim, so two pods cannot both pass).
+        live = {id(w) for w in self.pods.values() if not w.finished.is_set()}
+        holders = self._port_holders
+        for key in [k for k in holders if k not in live]:
+            del holders[key]
+        others = [w.pod for k, w in holders.items() if k != id(worker)]
+        taken = conflicting_ports(worker.pod, others)
+        if taken:
+            ports = ", ".join(f"{m[0]}/{m[2]}" for m in taken)
+            raise SandboxError(f"{NO_FREE_PORTS} (host port {ports} in use)")
+        if host_port_mappings(worker.pod):
+            holders[id(worker)] = worker
+
+    def _watch_sandboxes(self) -> None:
+        """A runtime that reports dead sandboxes (CRI) tells the pod whose it was."""
+        watch = getattr(self._runtime, "watch_sandboxes", None)
+        if watch is None:
+            return
+
+        def died(sandbox_id: str) -> None:
+            for w in list(self.pods.values()):
+                w.sandbox_died(sandbox_id)
+
+        watch(died)
+
     async def _open_runtime(
         self, keep: frozenset[str]
     ) -> tuple[ContainerRuntime, SandboxManager | None]:
@@ -266,6 +301,7 @@ class Agent:
                     namespace=meta.namespace,
                     labels=dict(meta.labels),
                     annotations=dict(meta.annotations),
+                    port_mappings=host_port_mappings(w.pod),
                 )
         return None
 
@@ -781,6 +817,33 @@ class Agent:
         index = 1 if previous else 0
         return records[index].log_path if len(records) > index else None
 
+    def runtime_name(self) -> str:
+        """process, containerd or cri: how `kubectl exec` reaches a container."""
+        return self.runtime.name
+
+    async def exec_captured(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> tuple[int, bytes, bytes]:
+        """Run `command` in the running instance of `container` on an image runtime (CRI
+        ExecSync, as the kubelet's `RunInContainer`): (exit code, stdout, stderr).
+        LookupError when the container is not running; RuntimeError from the runtime."""
+        from podkeeper.runtime.cri import CriError, CriRuntime
+
+        rt = self.runtime
+        if not isinstance(rt, CriRuntime):
+            raise RuntimeError(f"the {rt.name} runtime runs exec on the host, not through CRI")
+        w = self.pods.get((namespace, pod))
+        inst = None
+        if w is not None:
+            live = [i for i in w.instances.values() if i.container == container]
+            inst = live[-1] if live else None
+        if inst is None:
+            raise LookupError(f'container not found ("{container}")')
+        try:
+            return await rt.exec_capture(inst.handle, command)
+        except CriError as err:
+            raise RuntimeError(str(err)) from None
+
     def terminations(self, namespace: str, pod: str, container: str | None) -> list[Obj]:
         self.store.flush()
         return self.store.terminations(namespace, pod, container)
@@ -975,7 +1038,7 @@ def tune_gc() -> None:
 def make_sandboxes(home: Path) -> SandboxManager:
     """Network-namespace sandboxes when this build has them and runs as root, else host."""
     try:
-        from podkeeper.runtime.sandbox import NamespaceSandboxes
+        from podkeeper.runtime.process.sandbox import NamespaceSandboxes
     except ModuleNotFoundError:
         return HostSandboxes()
     manager = NamespaceSandboxes.for_home(home)

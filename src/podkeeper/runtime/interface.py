@@ -1,7 +1,7 @@
 """The runtime interface: what the agent asks of a container runtime (the kubelet's CRI role).
 
 The pod worker decides *what* (from the core) and calls these; a runtime only
-carries it out. `ProcessRuntime` (runtime/process.py) is the default.
+carries it out. `ProcessRuntime` (runtime/process/runtime.py) is the default.
 """
 
 from __future__ import annotations
@@ -97,6 +97,9 @@ class StartRequest:
     mounts: tuple[Mount, ...] = ()  # volumeMounts, in the pod spec's order
     pod_key: str = ""  # `<name>_<namespace>(<uid>)`, for the kubelet's messages
     image_pull_policy: str = "IfNotPresent"  # Always | IfNotPresent | Never (image runtimes)
+    # File | FallbackToLogsOnError: with File nothing reads the log at the exit, so an image
+    # runtime may report the exit before the last log lines are copied (helper cri2).
+    termination_message_policy: str = "File"
 
 
 @dataclass
@@ -141,7 +144,11 @@ class RunningInstance(Protocol):
         ...
 
     async def wait(self) -> ExitInfo:
-        """Wait for the instance (its main process) to end and return how it ended."""
+        """Wait for the instance (its main process) to end and return how it ended.
+
+        The log at `log_path` is complete then when the request's
+        terminationMessagePolicy is FallbackToLogsOnError; otherwise an image runtime
+        may copy its last lines a few ms later (cri/exits.py EVENT_LOG_SETTLE)."""
         ...
 
     def adoption_state(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 what it must not see (issue 13, items 1 and 3).
 
 Each function returns one shell step for the setup script that `container_prefix`
-(runtime/sandbox.py) runs as root inside the container's fresh mount namespace
+(runtime/process/sandbox.py) runs as root inside the container's fresh mount namespace
 (private propagation), after /proc and /tmp and before the container's own argv is
 exec'd. Mounts made there exist only in that namespace: the host's files are never
 written, truncated or followed by the agent.

@@ -27,6 +27,7 @@ from podkeeper.core.envsource import Allocatable, DownwardPod, resolve_env
 from podkeeper.core.events import Event
 from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
+from podkeeper.core.runtimeclass import check_pod_runtime
 from podkeeper.core.security import effective_security
 from podkeeper.core.spec import Container, Pod, ProbeType
 from podkeeper.core.status import pod_status, rfc3339
@@ -114,6 +115,8 @@ class PodWorker:
     _published: Obj | None = None  # the snapshot on_change last saw
     _snapshot_version: tuple[int, str, int] | None = None
     sandbox: SandboxInfo | None = None
+    #: Set while a dead sandbox is replaced (runtime/sandboxchange.py): starts wait on it.
+    sandbox_gate: asyncio.Event | None = None
     #: containers.json entries of instances to re-attach to (an agent restart).
     adopting: list[Obj] = field(default_factory=list)
     #: Set once the sandbox exists (with the pod IP) and adopted instances are attached.
@@ -214,6 +217,9 @@ class PodWorker:
         delay = SANDBOX_RETRY_FIRST
         while True:
             try:
+                # The kubelet resolves spec.runtimeClassName here (createPodSandbox).
+                check_pod_runtime(self.pod.spec.runtime_class_name, self.agent.runtime.name)
+                self.agent.check_host_ports(self)
                 return await self.agent.sandboxes.create(
                     self.pod.metadata.uid, self.name, self.pod.spec.host_network
                 )
@@ -482,6 +488,7 @@ class PodWorker:
             mounts=self._mounts(name, agent.base_env(self) | env) if mounts else (),
             pod_key=self.pod.key,
             image_pull_policy=container.image_pull_policy,
+            termination_message_policy=container.termination_message_policy,
         )
 
     def _container_env(self, container: Container) -> dict[str, str]:
@@ -558,8 +565,22 @@ class PodWorker:
             self._spawn(self._wait(iid, self.instances[iid]), f"adopted {name}")
         agent.save_pids()
 
+    def sandbox_died(self, sandbox_id: str) -> None:
+        """The runtime saw sandbox `sandbox_id` die: if it is this pod's, replace it
+        (runtime/sandboxchange.py, the kubelet's SandboxChanged)."""
+        sb = self.sandbox
+        if sb is None or sb.sandbox_id != sandbox_id or self.sandbox_gate is not None:
+            return
+        if self.machine.deleting or self.machine.finished:
+            return
+        from podkeeper.runtime.sandboxchange import recreate_sandbox
+
+        self._spawn(recreate_sandbox(self), "sandbox changed")
+
     async def _start(self, a: StartContainer) -> None:
         m, agent = self.machine, self.agent
+        if self.sandbox_gate is not None:  # the sandbox is being replaced
+            await self.sandbox_gate.wait()
         try:
             request = self._request(a.container, a.instance_id, a.restart_count)
         except EnvError as err:

@@ -1,6 +1,6 @@
 """Which container runtime an agent uses: `--runtime process|containerd|cri|auto`.
 
-- `process`: host processes (runtime/process.py), no daemon.
+- `process`: host processes (runtime/process/runtime.py), no daemon.
 - `containerd`: a private containerd the agent starts and owns (runtime/cri).
 - `cri`: an existing CRI endpoint (`--cri-endpoint`, default containerd's socket).
 - `auto` (the default): `process` for now. The rule the issue asks for

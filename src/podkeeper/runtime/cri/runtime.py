@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from podkeeper.core.duration import go_duration
@@ -56,6 +56,7 @@ from podkeeper.runtime.cri.exits import (
     CriEvents,
     CriInstance,
     ExitWatcher,
+    drain_pending_logs,
     finish_from_status,
     finish_unknown,
 )
@@ -82,6 +83,10 @@ REMOVE_DELAY = 2.0  # seconds between a container's exit and its RemoveContainer
 MAX_EXEC_OUTPUT = 10 * 1024  # pkg/probe/exec/exec.go maxReadLength
 
 
+#: how long a `kubectl exec` through ExecSync may run (the CRI call needs a deadline)
+EXEC_CAPTURE_DEADLINE = 3600.0
+
+
 class CriRuntime:
     """`ContainerRuntime` over one CRI endpoint."""
 
@@ -105,6 +110,11 @@ class CriRuntime:
         self._layout: CgroupLayout | None = None
         self.log_max_size = CONTAINER_LOG_MAX_SIZE  # CRI log rotation threshold, bytes
         self._removals: set[asyncio.Task[None]] = set()
+
+    def watch_sandboxes(self, died: Callable[[str], None]) -> None:
+        """Call `died(sandbox_id)` when a sandbox's pause process exits (containerd's
+        /tasks/exit for the sandbox's own task), for the kubelet's SandboxChanged."""
+        self.watcher.other_exited = died
 
     async def _ensure_events(self) -> None:
         if self._events is not None and not self._events_started:
@@ -270,6 +280,7 @@ class CriRuntime:
             exited=asyncio.get_running_loop().create_future(),
             memory_limit=request.resources.limits_memory,
             cgroup=self._cgroup_of(sandbox_config, cid),
+            logs_at_exit=request.termination_message_policy == "FallbackToLogsOnError",
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
@@ -413,6 +424,16 @@ class CriRuntime:
         code = int(response.exit_code)
         return ProbeOutcome(Result.SUCCESS if code == 0 else Result.FAILURE, output)
 
+    async def exec_capture(
+        self, instance: RunningInstance, argv: Sequence[str]
+    ) -> tuple[int, bytes, bytes]:
+        """`kubectl exec` without stdin: CRI ExecSync with no timeout (0), as the kubelet's
+        `RunInContainer`; (exit code, stdout, stderr). Raises CriError."""
+        assert isinstance(instance, CriInstance)
+        request = pb.ExecSyncRequest(container_id=instance.container_id, cmd=list(argv))
+        response = await self.client.call("ExecSync", request, EXEC_CAPTURE_DEADLINE)
+        return int(response.exit_code), bytes(response.stdout), bytes(response.stderr)
+
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:
         assert isinstance(instance, CriInstance)
         if instance.exited.done():
@@ -471,6 +492,7 @@ class CriRuntime:
             self._events_started = False
         for task in list(self._removals):
             task.cancel()
+        await drain_pending_logs()
         await self.client.close()
         if self._owner is not None:
             await self._owner.stop()

@@ -12,6 +12,11 @@ an image config, one layer tar) that `podkeeper image import` and
   on port 8080.
 - `podkeeper.local/goproxy:0.1`: a TCP server on port 8080 (the docs' tcpSocket
   liveness example uses goproxy).
+- `podkeeper.local/e2e-apps:1.0` (`python_apps_image`, built on demand, not by
+  `build_all`): busybox plus the host's own Python interpreter, its standard
+  library, shared libraries and grpcio, with the e2e probe cases' test apps
+  (`tests/apps/*.py`) in `/apps`, so the one scenario table runs unchanged on
+  both runtimes. About 100 MB: tests build it once per session.
 - `registry.k8s.io/pause:3.10`: a pause built from a few lines of C (`gcc
   -static`): sleeps, reaps zombies, exits 0 on SIGTERM/SIGINT. It carries the
   name containerd's CRI plugin asks for, so no registry is needed.
@@ -28,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -41,6 +47,7 @@ HTTPD_IMAGE = "podkeeper.local/httpd:1.0"
 LIVENESS_IMAGE = "podkeeper.local/liveness:1.0"
 GOPROXY_IMAGE = "podkeeper.local/goproxy:0.1"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+APPS_IMAGE = "podkeeper.local/e2e-apps:1.0"
 
 PAUSE_C = r"""
 #include <signal.h>
@@ -107,6 +114,7 @@ class ImageDef:
     files: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
     with_busybox: bool = True
     exposed: list[str] = field(default_factory=list)
+    host_files: dict[str, str] = field(default_factory=dict)  # image path -> host path
 
 
 def busybox_available() -> str | None:
@@ -129,11 +137,12 @@ def _add(
     mode: int = 0o644,
     kind: bytes = tarfile.REGTYPE,
     link: str = "",
+    mtime: float = 0,
 ) -> None:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
-    info.mtime = 0
+    info.mtime = int(mtime)
     if kind == tarfile.SYMTYPE:
         info.linkname = link
         tar.addfile(info)
@@ -181,6 +190,24 @@ def _layer(image: ImageDef) -> bytes:
                     _add(tar, f"bin/{applet}", kind=tarfile.SYMTYPE, link="busybox")
         for path, (data, mode) in sorted(image.files.items()):
             _add(tar, path.lstrip("/"), data, mode)
+        made: set[str] = set()
+        for path, host in sorted(image.host_files.items()):
+            parts = path.strip("/").split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in made:
+                    made.add(d)
+                    _add(tar, d, kind=tarfile.DIRTYPE, mode=0o755)
+            st = os.stat(host)
+            # The host's mtime, not 0: a .pyc records its source's mtime, and a mismatch
+            # would make every Python start recompile what it imports.
+            _add(
+                tar,
+                path.lstrip("/"),
+                Path(host).read_bytes(),
+                st.st_mode & 0o7777,
+                mtime=st.st_mtime,
+            )
     return buf.getvalue()
 
 
@@ -269,6 +296,80 @@ def image_defs(pause_binary: bytes) -> list[ImageDef]:
             with_busybox=False,
         ),
     ]
+
+
+# Parts of the standard library no test app imports: left out of the apps image.
+_STDLIB_SKIP = {
+    "test",
+    "site-packages",
+    "dist-packages",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib2to3",
+    "pydoc_data",
+}
+
+
+def _shared_libs(binaries: list[str]) -> set[str]:
+    """The shared libraries `binaries` load (ldd), as paths on this host."""
+    libs: set[str] = set()
+    for i in range(0, len(binaries), 50):
+        out = subprocess.run(
+            ["ldd", *binaries[i : i + 50]], capture_output=True, text=True, check=False
+        ).stdout
+        for line in out.splitlines():
+            words = line.split()
+            for w in words:
+                if w.startswith("/") and not w.endswith(":") and os.path.isfile(w):
+                    libs.add(w)
+    return libs
+
+
+APP_MODULES = ("grpc", "grpc_health", "google.protobuf", "typing_extensions")
+
+
+def python_apps_image(apps_dir: Path, modules: tuple[str, ...] = APP_MODULES) -> ImageDef:
+    """busybox + this host's Python (same absolute paths, so it finds its own prefix) +
+    the packages `modules` (grpcio and what it imports) in /apps beside the `apps_dir/*.py` scripts,
+    whose directory is first on sys.path when they run as `python /apps/x.py`."""
+    import importlib
+
+    files: dict[str, str] = {}
+    exe = str(Path(sys.executable).resolve())
+    files[exe] = exe
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for root, dirs, names in os.walk(stdlib):
+        rel = Path(root).relative_to(stdlib)
+        if rel == Path("."):
+            dirs[:] = [d for d in dirs if d not in _STDLIB_SKIP and not d.startswith("config-")]
+        for n in names:
+            if ".opt-" in n:
+                continue  # optimised bytecode: never loaded without -O
+            files[f"{root}/{n}"] = f"{root}/{n}"
+    for mod in modules:
+        pkg = importlib.import_module(mod)
+        where = Path(pkg.__file__ or "")
+        if where.name != "__init__.py":  # a single-file module
+            files[f"/apps/{where.name}"] = str(where)
+            continue
+        top = where.parent
+        site = top.parents[mod.count(".")]
+        for root, _, names in os.walk(top):
+            for n in names:
+                host = f"{root}/{n}"
+                files[f"/apps/{Path(host).relative_to(site)}"] = host
+    for script in sorted(apps_dir.glob("*.py")):
+        files[f"/apps/{script.name}"] = str(script)
+    binaries = [h for h in files.values() if h == exe or h.endswith(".so")]
+    for lib in _shared_libs(binaries):
+        files[lib] = str(Path(lib).resolve())
+    # Host names from /etc/hosts only: pods here have no route to the host's DNS server
+    # (the CNI bridge masquerades nothing), and Python's HTTPServer looks its bind address
+    # up at start (socket.getfqdn), which would wait out the resolver's timeouts (~10 s).
+    nss = (b"hosts: files\n", 0o644)
+    return ImageDef(APPS_IMAGE, cmd=["sh"], host_files=files, files={"/etc/nsswitch.conf": nss})
 
 
 def archive_name(image: str) -> str:

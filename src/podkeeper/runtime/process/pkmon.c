@@ -23,7 +23,7 @@
  * reused), whatever is left of its process group is SIGKILLed, as the kernel
  * does to a PID namespace whose init dies.
  *
- * Built on demand by runtime/monitor.py with the host's C compiler.
+ * Built on demand by runtime/process/monitor.py with the host's C compiler.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -9,7 +9,7 @@ Per pod (root on Linux only):
   IPAM (containernetworking/plugins `plugins/main/bridge/bridge.go`,
   `plugins/ipam/host-local/backend/allocator/allocator.go`), minus
   `ipMasq`: pods reach the host and each other, never the outside world.
-- per container (done by `process.py` with `container_prefix` and
+- per container (done by `runtime.py` with `container_prefix` and
   `PidNamespaceSpawner`): a PID namespace in which the container's process
   itself is PID 1, a UTS namespace whose hostname is the pod name, and a
   mount namespace with its own tmpfs on /tmp and its own /proc (runc's

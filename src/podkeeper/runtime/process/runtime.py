@@ -29,7 +29,7 @@ that are not shell identifiers (Kubernetes allows `my.var`) and exports PWD,
 so the wrapper execs `env -i -- NAME=VALUE... argv...`, which sets exactly the
 requested environment. Without cgroups the argv is spawned directly.
 
-In a pod sandbox (`request.sandbox`, see runtime/sandbox.py) the instance is
+In a pod sandbox (`request.sandbox`, see runtime/process/sandbox.py) the instance is
 forked as PID 1 of a new PID namespace (`PidNamespaceSpawner`) and the wrapper
 execs `nsenter --net` + `unshare --uts --mount` + a setup shell before
 `env -i`: exec-only, so the cgroup is still joined before anything execs and
@@ -70,10 +70,15 @@ from podkeeper.runtime.interface import (
     StartRequest,
 )
 from podkeeper.runtime.logs import open_log
-from podkeeper.runtime.monitor import monitor_binary
 from podkeeper.runtime.mounts import MountPlanError, host_view, volume_steps
-from podkeeper.runtime.privileges import check_security, privilege_prefix
-from podkeeper.runtime.sandbox import container_prefix, exec_prefix, pid_namespace_spawner
+from podkeeper.runtime.process.monitor import monitor_binary
+from podkeeper.runtime.process.privileges import check_security, privilege_prefix
+from podkeeper.runtime.process.sandbox import (
+    NAMESPACE_SETUP_FAILED,
+    container_prefix,
+    exec_prefix,
+    pid_namespace_spawner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +259,7 @@ def _kernel_log_from_commands() -> list[str] | None:
 
 @dataclass(frozen=True)
 class Monitored:
-    """A container whose parent is its pkmon (runtime/monitor.py): the container's pid,
+    """A container whose parent is its pkmon (runtime/process/monitor.py): the container's pid,
     the monitor's, and the file the monitor writes the exit status to."""
 
     pid: int
@@ -556,7 +561,7 @@ class ProcessRuntime:
         self, home: str, cgroups: CgroupManager | None = None, use_monitor: bool = True
     ) -> None:
         self.home = home
-        #: Containers under pkmon survive the agent (runtime/monitor.py), when it builds.
+        #: Containers under pkmon survive the agent (runtime/process/monitor.py), when it builds.
         self.use_monitor = use_monitor
         self._cgroups = cgroups
         self._live: dict[str, ProcessInstance] = {}
@@ -630,6 +635,10 @@ class ProcessRuntime:
         inst = ProcessInstance(request, popen, cgroup, time.time(), monitored)
         self._live[request.instance_id] = inst
         inst._done.add_done_callback(lambda _: self._live.pop(request.instance_id, None))
+        if request.mounts:
+            # runc reports a container started once its mounts exist: an exec probe run at
+            # once must find its volumes. Wait for the setup shell to exec the container.
+            await _setup_done(inst)
         return inst
 
     def _create_cgroup(self, request: StartRequest) -> InstanceCgroup | None:
@@ -835,6 +844,25 @@ class ProcessRuntime:
             inst.signal_all(signal.SIGKILL)
         if live:
             await asyncio.gather(*(i.wait() for i in live), return_exceptions=True)
+
+
+async def _setup_done(inst: ProcessInstance, timeout: float = 10.0) -> None:
+    """Wait (at most `timeout` s) until the instance's process runs past the sandbox setup
+    script (whose argv carries `NAMESPACE_SETUP_FAILED`), or is gone. An empty cmdline
+    (the moment of a fork or an exec) is not yet an answer."""
+    marker = NAMESPACE_SETUP_FAILED.encode()
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while time.monotonic() < deadline and not inst.done:
+        try:
+            with open(f"/proc/{inst.pid}/cmdline", "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        if data and marker not in data:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 async def _read_to_eof(fd: int, timeout: float) -> bytes:
