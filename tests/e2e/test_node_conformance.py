@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from podkeeper.api.client import Client, UnixHTTPConnection
-from podkeeper.runtime import sandbox as sb
+from podkeeper.runtime.process import sandbox as sb
 from podkeeper.runtime.cri.testimages import (
     ImageDef,
     archive_name,
