@@ -431,13 +431,17 @@ def _terminating(with_liveness: bool) -> Callable[[Env], tuple[Container, dict[s
             files["liveness"] = (0, None)
             remove.append("liveness")
         cmd, b = _script(env, files, on_sigterm={"remove": remove, "exit_after": 5, "exit_code": 0})
+        # initialDelay 5 as in the e2e: the script is a Python program that creates its
+        # files only once it runs, which on a busy 2-core machine takes over a second,
+        # and with failureThreshold 1 an earlier first liveness probe kills a healthy
+        # container (issue 13 item 17).
         ready = Probe(
-            _cat(env, "ready"), initial_delay_seconds=1, failure_threshold=1, period_seconds=1
+            _cat(env, "ready"), initial_delay_seconds=5, failure_threshold=1, period_seconds=1
         )
         live = (
             Probe(
                 _cat(env, "liveness"),
-                initial_delay_seconds=1,
+                initial_delay_seconds=5,
                 failure_threshold=1,
                 period_seconds=1,
             )
@@ -609,7 +613,7 @@ REGULAR: list[Scenario] = [
         "when a pod has a readiness probe",
         _terminating(False),
         Expect(within=12, delete_after_ready=1, not_ready_within_after_delete=3),
-        "SIGTERM handler: rm ready, sleep 30 -> 5, exit 0; pod grace 30 -> 10",
+        "readiness period 2 -> 1; SIGTERM handler: rm ready, sleep 30 -> 5, exit 0; pod grace 30 -> 10",
     ),
     Scenario(
         "23",
@@ -622,7 +626,7 @@ REGULAR: list[Scenario] = [
             not_ready_within_after_delete=3,
             quiet_after_delete=("failed liveness probe", 6),
         ),
-        "as #22, the handler also removes the liveness file",
+        "as #22, the handler also removes the liveness file; liveness initialDelay 5 as the e2e",
     ),
 ]
 

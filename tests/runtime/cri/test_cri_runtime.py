@@ -207,8 +207,17 @@ async def test_security_context_reaches_the_container(cri: CriKit) -> None:
     req = cri.request(sandbox, "sec", command=("sh", "-c", script), security=sec)
     inst = await cri.runtime.start(req)
     assert (await asyncio.wait_for(inst.wait(), 30)).exit_code == 0
-    with open(req.log_path) as f:
-        lines = f.read().split("\n")
+
+    def six_lines() -> list[str]:
+        # The plain log is copied from the CRI log by a follower that can be a moment
+        # behind the exit on a busy machine: wait for all six lines, not the first read.
+        with open(req.log_path) as f:
+            got = f.read().split("\n")
+        if len(got) < 6:
+            raise OSError(f"{len(got)} lines so far: {got}")
+        return got
+
+    lines = await _until(six_lines)
     assert lines[0] == "1000" and lines[1] == "3000"
     assert "4000" in lines[2].split()
     assert lines[3] == "read-only"
