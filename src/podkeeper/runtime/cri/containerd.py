@@ -4,7 +4,7 @@ Everything it keeps lives under `$PODKEEPER_HOME/containerd/`: `config.toml`,
 `root/` (images, snapshots), `state/`, the runc root, the CNI config and the
 host-local IPAM store, and `containerd.log`. Its socket is
 `$PODKEEPER_HOME/containerd/containerd.sock`, or, when that path would not fit
-a unix socket address (108 bytes), `/run/podkeeper-cri-<hash of the home>/`.
+containerd's limit for its socket paths (104 bytes, with `.ttrpc` added), `/run/podkeeper-cri-<hash of the home>/`.
 Pods' cgroups go under `pkcri-<hash>` in every controller, so `stop` can
 remove what runc left.
 
@@ -36,7 +36,9 @@ DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin", "/usr/libexec/cni")
 CRI_NAMESPACE = "k8s.io"
 CGROUP_ROOT = "/sys/fs/cgroup"
-_SUN_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 for the NUL
+# containerd refuses a longer socket path itself ("unix socket path too long (> 104)",
+# containerd pkg/sys/socket_unix.go), below Linux's sizeof(sockaddr_un.sun_path) - 1 = 107.
+_SUN_PATH_MAX = 104
 
 
 def home_tag(home: str) -> str:
