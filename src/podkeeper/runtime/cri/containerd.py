@@ -4,7 +4,8 @@ Everything it keeps lives under `$PODKEEPER_HOME/containerd/`: `config.toml`,
 `root/` (images, snapshots), `state/`, the runc root, the CNI config and the
 host-local IPAM store, and `containerd.log`. Its socket is
 `$PODKEEPER_HOME/containerd/containerd.sock`, or, when that path would not fit
-containerd's limit for its socket paths (104 bytes, with `.ttrpc` added), `/run/podkeeper-cri-<hash of the home>/`.
+containerd's limit for its socket paths (104 bytes, with `.ttrpc` added),
+`/run/podkeeper-cri-<hash of the home>/`.
 Pods' cgroups go under `pkcri-<hash>` in every controller, so `stop` can
 remove what runc left.
 
