@@ -32,7 +32,6 @@ from typing import Any
 import pytest
 
 from podkeeper.api.client import Client, UnixHTTPConnection
-from podkeeper.runtime.process import sandbox as sb
 from podkeeper.runtime.cri.testimages import (
     ImageDef,
     archive_name,
@@ -40,6 +39,7 @@ from podkeeper.runtime.cri.testimages import (
     busybox_available,
     write_docker_archive,
 )
+from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, Result, reap_home
 from .nodeconf_cases import (
