@@ -625,7 +625,8 @@ REGULAR: list[Scenario] = [
         "when a pod has a readiness probe",
         _terminating(False),
         Expect(within=12, delete_after_ready=1, not_ready_within_after_delete=3),
-        "readiness period 2 -> 1; SIGTERM handler: rm ready, sleep 30 -> 5, exit 0; pod grace 30 -> 10",
+        "readiness period 2 -> 1; SIGTERM handler: rm ready, sleep 30 -> 5, exit 0;"
+        " pod grace 30 -> 10",
     ),
     Scenario(
         "23",
