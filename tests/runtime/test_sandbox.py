@@ -206,9 +206,17 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         cg = None
     rt = ProcessRuntime(str(home), cg)
     yield Rig(home, mgr, rt, cg)
-    await rt.shutdown()
-    # Whatever a test left, as a restarted agent would clean it.
-    await mgr.cleanup_stale(frozenset())
+    try:
+        await rt.shutdown()
+    finally:
+        # A test that failed before destroying its sandboxes keeps them live, and a live
+        # sandbox keeps the bridge: once pytest deletes the home, no later agent can prove
+        # it dead, so the bridge and its /16 would stay until reboot. Destroy them here.
+        for uid in list(mgr._live):
+            mgr._undo(mgr._live.pop(uid).record)
+        # Whatever a test left, as a restarted agent would clean it.
+        await mgr.cleanup_stale(frozenset())
+        assert mgr.bridge not in _bridges(), "the rig left its bridge"
     if cg is not None:
         cg.cleanup_stale()
         cg.remove_root()  # the root is this fixture's own: leave nothing in cgroupfs

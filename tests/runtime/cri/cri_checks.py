@@ -104,8 +104,15 @@ async def check_logs(rt: ContainerRuntime, make_request: MakeRequest) -> None:
     req = make_request("logs", ["sh", "-c", "echo to-stdout; echo to-stderr >&2"])
     inst = await rt.start(req)
     await asyncio.wait_for(inst.wait(), 30)
-    with open(req.log_path, "rb") as f:
-        text = f.read()
+    # On containerd the plain log is copied from the CRI log by a follower that can be a
+    # moment behind the exit on a busy machine: poll (bounded), do not read once.
+    text = b""
+    for _ in range(300):
+        with open(req.log_path, "rb") as f:
+            text = f.read()
+        if b"to-stdout\n" in text and b"to-stderr\n" in text:
+            break
+        await asyncio.sleep(0.1)
     assert b"to-stdout\n" in text and b"to-stderr\n" in text, text
 
 

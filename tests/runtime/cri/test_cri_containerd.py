@@ -20,23 +20,28 @@ from .conftest import cri_skip_reason, import_image
 pytestmark = pytest.mark.root
 
 
-def test_socket_falls_back_to_run_when_the_home_path_is_too_long(tmp_path: Path) -> None:
-    short = ManagedContainerd(tmp_path / "h")
-    assert short.socket == tmp_path / "h" / "containerd" / "containerd.sock"
-    long_home = tmp_path / ("x" * 90)
+def test_socket_falls_back_to_run_when_the_home_path_is_too_long() -> None:
+    # Paths only: nothing is created, so a short base outside pytest's (deep) tmp works.
+    base = Path("/tmp/pk-sock")
+    short = ManagedContainerd(base / "h")
+    assert short.socket == base / "h" / "containerd" / "containerd.sock"
+    long_home = base / ("x" * 90)
     m = ManagedContainerd(long_home)
     assert str(m.socket).startswith("/run/podkeeper-cri-")
     assert len(str(m.socket)) + len(".ttrpc") <= 104
-    assert m.socket != ManagedContainerd(tmp_path / ("y" * 90)).socket
+    assert m.socket != ManagedContainerd(base / ("y" * 90)).socket
 
 
-def test_socket_falls_back_below_containerds_own_limit(tmp_path: Path) -> None:
+def test_socket_falls_back_below_containerds_own_limit() -> None:
     # A ttrpc path of 105-107 bytes fits sun_path but containerd refuses it ("unix socket
     # path too long (> 104)"): seen with pytest-xdist's deeper temporary directories.
     suffix = len("/containerd/containerd.sock.ttrpc")
-    home = tmp_path / ("z" * (106 - suffix - len(str(tmp_path)) - 1))
-    assert len(str(home)) + suffix == 106
-    assert str(ManagedContainerd(home).socket).startswith("/run/podkeeper-cri-")
+    base = "/tmp/pk-sock/"
+    for total, falls_back in ((104, False), (105, True), (106, True)):
+        home = base + "z" * (total - suffix - len(base))
+        assert len(home) + suffix == total
+        sock = str(ManagedContainerd(Path(home)).socket)
+        assert sock.startswith("/run/podkeeper-cri-") == falls_back, (total, sock)
 
 
 def test_config_has_the_settings_this_host_needs(tmp_path: Path) -> None:
