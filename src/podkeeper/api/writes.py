@@ -7,6 +7,7 @@ after the API's own defaults and validation, and comes back versioned by the reg
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -295,9 +296,10 @@ async def _server_side_apply(
     return web.json_response(out, status=201 if existing is None else 200)
 
 
-async def delete_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
-    if "delete" not in kind.verbs:
-        raise StatusError(405, "MethodNotAllowed", f"delete is not supported on {kind.qualified()}")
+async def _delete_options(request: web.Request, kind: Kind, name: str) -> tuple[int | None, bool]:
+    """`DeleteOptions` from the query or the body (apiserver `handlers/delete.go`): the grace
+    period (validated) and whether this is a dry run; propagationPolicy is validated only
+    (dependents are the controllers' business here)."""
     grace_text = request.query.get("gracePeriodSeconds")
     options = await read_body(request) if request.can_read_body else None
     grace: int | None = None
@@ -316,6 +318,13 @@ async def delete_item(request: web.Request, kind: Kind, namespace: str, name: st
     if policy not in (None, "", "Orphan", "Background", "Foreground"):
         raise invalid(kind, name, [("propagationPolicy", f'Unsupported value: "{policy}"')])
     dry_run = wants_dry_run(request) or (isinstance(options, dict) and bool(options.get("dryRun")))
+    return grace, dry_run
+
+
+async def delete_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    if "delete" not in kind.verbs:
+        raise StatusError(405, "MethodNotAllowed", f"delete is not supported on {kind.qualified()}")
+    grace, dry_run = await _delete_options(request, kind, name)
     reg = registry_of(request)
     existing = reg.get(kind, namespace, name)
     if existing is None:
@@ -336,6 +345,37 @@ async def delete_item(request: web.Request, kind: Kind, namespace: str, name: st
         raise not_found(kind, name)
     after = reg.get(kind, namespace, name)
     return web.json_response(after if after is not None else obj)
+
+
+async def delete_collection(
+    request: web.Request, kind: Kind, namespace: str | None, match: Callable[[Obj], bool]
+) -> web.Response:
+    """`DELETE` on a collection: every object the list options select is deleted as a single
+    DELETE would (pods gracefully), and the answer is the list of them as they were listed
+    (apiserver `registry/generic/registry/store.go` DeleteCollection: "In case of success,
+    the list of deleted objects will be returned"; an object already gone is skipped)."""
+    if "deletecollection" not in kind.verbs or kind.source != "backend":
+        raise StatusError(
+            405, "MethodNotAllowed", f"deletecollection is not supported on {kind.qualified()}"
+        )
+    grace, dry_run = await _delete_options(request, kind, "")
+    reg = registry_of(request)
+    items = [o for o in reg.list(kind, namespace) if match(o)]
+    if not dry_run:
+        backend = backend_of(request)
+        for obj in items:
+            meta = meta_of(obj)
+            ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+            await shielded(backend.delete(kind.name, ns, name, grace))
+            reg.get(kind, ns, name)  # records the deletion (or the deletionTimestamp) at once
+    return web.json_response(
+        {
+            "apiVersion": kind.resource.group_version,
+            "kind": kind.resource.list_kind,
+            "metadata": {"resourceVersion": str(reg.resource_version)},
+            "items": items,
+        }
+    )
 
 
 # -- subresources ------------------------------------------------------------
