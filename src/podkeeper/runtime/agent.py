@@ -791,6 +791,11 @@ class Agent:
         w.delete(grace_period_seconds)
         return w.snapshot()
 
+    async def write_pod_status(self, namespace: str, name: str, status: Obj) -> Obj | None:
+        """A pod's status written through the API (pods/status); None when no such pod."""
+        w = self.pods.get((namespace, name))
+        return None if w is None else w.write_status(status)
+
     def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]:
         self.store.flush()
         return self.store.list_events(namespace, involved_name)
