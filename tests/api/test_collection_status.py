@@ -99,3 +99,96 @@ async def test_discovery_lists_deletecollection(http: aiohttp.ClientSession) -> 
     assert "deletecollection" not in verbs["events"]
     _, apps = await call(http, "GET", "/apis/apps/v1")
     assert "deletecollection" in {r["name"]: r["verbs"] for r in apps["resources"]}["deployments"]
+
+
+# -- pods/<name>/status ------------------------------------------------------------
+
+
+async def test_status_patch_types_put_and_conflict(
+    http: aiohttp.ClientSession, agent: Agent
+) -> None:
+    obj = agent.backend.add(pod("s"))
+    obj["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    status_path = f"{PODS}/s/status"
+    code, got = await call(http, "GET", status_path)
+    assert code == 200 and got["status"]["phase"] == "Running"
+    gate = {"type": "example.com/gate", "status": "True"}
+    code, got = await call(
+        http,
+        "PATCH",
+        status_path,
+        {"status": {"conditions": [gate]}},
+        ctype="application/strategic-merge-patch+json",
+    )
+    # Strategic merge: conditions merge by type.
+    assert code == 200, got
+    assert [c["type"] for c in got["status"]["conditions"]] == ["Ready", "example.com/gate"]
+    code, got = await call(
+        http,
+        "PATCH",
+        status_path,
+        {"status": {"message": "hi", "reason": "E2E"}},
+        ctype="application/merge-patch+json",
+    )
+    assert code == 200 and got["status"]["message"] == "hi"
+    ops = [{"op": "replace", "path": "/status/reason", "value": "JSON"}]
+    code, got = await call(http, "PATCH", status_path, ops, ctype="application/json-patch+json")
+    assert code == 200 and got["status"]["reason"] == "JSON"
+    applied = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "s"}}
+    applied["status"] = {"message": "applied"}
+    ctype = "application/apply-patch+yaml"
+    code, _ = await call(http, "PATCH", status_path, applied, ctype=ctype)
+    assert code == 422  # no fieldManager
+    code, got = await call(http, "PATCH", status_path, applied, ctype=ctype, fieldManager="t")
+    assert code == 200 and got["status"]["message"] == "applied"
+    # PUT: the spec stays the old pod's (podStatusStrategy), the status is the body's.
+    code, current = await call(http, "GET", status_path)
+    current["spec"]["containers"][0]["image"] = "changed"
+    current["status"] = {"phase": "Running", "message": "put"}
+    code, got = await call(http, "PUT", status_path, current)
+    assert code == 200, got
+    assert got["status"]["message"] == "put"
+    assert got["spec"]["containers"][0]["image"] != "changed"
+    assert agent.backend.status_writes[-1][2] == {"phase": "Running", "message": "put"}
+    # A stale resourceVersion is a conflict.
+    stale = dict(current)
+    code, body = await call(http, "PUT", status_path, stale)
+    assert (code, body["reason"]) == (409, "Conflict")
+
+
+async def test_status_write_validation_labels_and_missing_pod(
+    http: aiohttp.ClientSession, agent: Agent
+) -> None:
+    agent.backend.add(pod("v"))
+    status_path = f"{PODS}/v/status"
+    merge = "application/merge-patch+json"
+    bad_type = {"status": {"conditions": [{"type": "not a name!", "status": "True"}]}}
+    code, body = await call(http, "PATCH", status_path, bad_type, ctype=merge)
+    assert (code, body["reason"]) == (422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "status.conditions[0].type"
+    code, body = await call(http, "PATCH", status_path, {"status": {}}, ctype="text/plain")
+    assert code == 415
+    code, body = await call(http, "PATCH", f"{PODS}/nope/status", {"status": {}}, ctype=merge)
+    assert code == 404
+    # Labels may change through pods/status (podStatusStrategy keeps only spec/owners).
+    patch = {"metadata": {"labels": {"via": "status"}}, "status": {"message": "m"}}
+    code, got = await call(http, "PATCH", status_path, patch, ctype=merge)
+    assert code == 200 and got["metadata"]["labels"] == {"via": "status"}
+    # Times are stored as metav1.Time prints them.
+    when = {"status": {"startTime": "2026-01-02T03:04:05.123456+01:00"}}
+    code, got = await call(http, "PATCH", status_path, when, ctype=merge)
+    assert got["status"]["startTime"] == "2026-01-02T02:04:05Z"
+    # dryRun: answered, not written.
+    writes = len(agent.backend.status_writes)
+    code, got = await call(
+        http, "PATCH", status_path, {"status": {"message": "dry"}}, ctype=merge, dryRun="All"
+    )
+    assert code == 200 and got["status"]["message"] == "dry"
+    assert len(agent.backend.status_writes) == writes
+
+
+async def test_discovery_pods_status_verbs(http: aiohttp.ClientSession) -> None:
+    _, core = await call(http, "GET", "/api/v1")
+    verbs = {r["name"]: r["verbs"] for r in core["resources"]}
+    assert verbs["pods/status"] == ["get", "patch", "update"]
+    assert verbs["services/status"] == ["get"]

@@ -120,7 +120,8 @@ KINDS: tuple[Kind, ...] = (
             Subresource("exec", "PodExecOptions", ("create", "get")),
             Subresource("log", "Pod", ("get",)),
             Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
-            Subresource("status", "Pod", ("get",)),
+            # Written by clients too (conditions of readiness gates): api/writes.py.
+            Subresource("status", "Pod", ("get", "patch", "update")),
         ),
     ),
     Kind(

@@ -44,6 +44,7 @@ from podkeeper.api.writes import (
     patch_item,
     scale,
     update,
+    write_status,
 )
 
 __all__ = ["REGISTRY", "STOP", "read_body", "routes"]
@@ -379,6 +380,9 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     async def evict_one(request: web.Request) -> web.Response:
         return await evict(request, kind, ns_of(request), request.match_info["name"])
 
+    async def write_status_one(request: web.Request) -> web.Response:
+        return await write_status(request, kind, ns_of(request), request.match_info["name"])
+
     if kind.namespaced:
         coll = f"{r.prefix}/namespaces/{{ns}}/{r.plural}"
         out = [
@@ -401,6 +405,11 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     for sub in kind.subresources:
         if sub.name == "status":
             out.append(web.get(f"{item}/status", get_one))
+            if "update" in sub.verbs:
+                out += [
+                    web.put(f"{item}/status", write_status_one),
+                    web.patch(f"{item}/status", write_status_one),
+                ]
         elif sub.name == "eviction":
             out.append(web.post(f"{item}/eviction", evict_one))
         elif sub.name == "scale":
