@@ -9,7 +9,9 @@ writes are overwritten by the agent's next status (the kubelet's reconcile).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import pytest
 
 from podkeeper.api.client import UnixHTTPConnection
 
+from .conftest import PK, is_ready
 from .test_kubectl import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -231,3 +234,36 @@ def test_readiness_gates_status_writes_and_endpoints(cluster: Cluster) -> None:
     assert time.monotonic() - t0 < 30
     # The gate's condition (not the kubelet's) stayed as written.
     assert condition(get_pod(cluster, "gated"), GATE)["status"] == "True"
+
+
+def test_written_gate_condition_survives_an_agent_crash(pk: PK) -> None:
+    """The conditions clients wrote are the API server's copy: a restarted agent keeps them,
+    so a gated pod it re-adopts is Ready again without anyone writing them twice."""
+    pk.up(_pod("gated", {"app": "gated"}, readinessGates=[{"conditionType": GATE}]))
+    pk.wait_for(
+        "ContainersReady",
+        lambda: condition(pk.pod("gated"), "ContainersReady").get("status") == "True",
+        120,
+    )
+    sock = UnixHTTPConnection(str(pk.home / "agent.sock"), 60.0)
+    try:
+        body = json.dumps({"status": {"conditions": [{"type": GATE, "status": "True"}]}})
+        sock.request(
+            "PATCH",
+            f"{PODS}/gated/status",
+            body=body.encode(),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert sock.getresponse().status == 200
+    finally:
+        sock.close()
+    pk.wait_for("Ready", lambda: is_ready(pk.pod("gated")), 30)
+    agent = pk.agent_pid()
+    assert agent is not None
+    os.kill(agent, signal.SIGKILL)
+    pk.wait_for("the agent to die", lambda: not os.path.exists(f"/proc/{agent}/status"), 30)
+    pk.up(_pod("after", {"app": "after"}))  # a new agent, which restores `gated`
+    pod = pk.wait_for(
+        "gated Ready again", lambda: is_ready(pk.pod("gated")) and pk.pod("gated"), 120
+    )
+    assert condition(pod, GATE)["status"] == "True"
