@@ -73,6 +73,16 @@ async def test_delete_collection_field_selector_grace_and_dry_run(
     assert agent.backend.deleted[-1] == ("Pod", "default", "p1", 0)
 
 
+async def test_delete_collection_in_a_group(http: aiohttp.ClientSession, agent: Agent) -> None:
+    for name in ("d1", "d2"):
+        agent.backend.add(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}}
+        )
+    code, body = await call(http, "DELETE", "/apis/apps/v1/namespaces/default/deployments")
+    assert (code, body["kind"], body["apiVersion"]) == (200, "DeploymentList", "apps/v1")
+    assert sorted(d[2] for d in agent.backend.deleted if d[0] == "Deployment") == ["d1", "d2"]
+
+
 async def test_delete_collection_bad_options_and_unsupported_paths(
     http: aiohttp.ClientSession, agent: Agent
 ) -> None:

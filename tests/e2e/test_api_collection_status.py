@@ -142,6 +142,10 @@ def test_delete_collection_python_client_and_raw_http(cluster: Cluster) -> None:
         lambda: core.list_namespaced_pod(NS, label_selector="dcp").items == [],
         120,
     )
+    # kubectl reads the verb from discovery (as against a real API server).
+    names = cluster.kubectl("api-resources", "--verbs=deletecollection", "-o", "name").stdout
+    assert {"pods", "configmaps", "secrets", "deployments.apps"} <= set(names.split())
+    assert "namespaces" not in names.split()
     # As the API server: no DELETE across all namespaces.
     code, body = http(cluster, "DELETE", "/api/v1/pods")
     assert (code, body["reason"]) == (405, "MethodNotAllowed")
