@@ -236,6 +236,8 @@ def test_readiness_gates_status_writes_and_endpoints(cluster: Cluster) -> None:
         60,
     )
     assert time.monotonic() - t0 < 30
+    # Controllers follow the agent's status again too (the Service saw the written Ready).
+    cluster.wait_for("the endpoint ready again", lambda: endpoints()[0] != [], 30)
     # The gate's condition (not the kubelet's) stayed as written.
     assert condition(get_pod(cluster, "gated"), GATE)["status"] == "True"
 

@@ -206,10 +206,17 @@ class PodWorker:
         self._written = None
         if kubelet_part(own) == before and not same_status(kubelet_part(view), kubelet_part(own)):
             self._written = (view, before, self.agent.now() + STATUS_RECONCILE)
+            # Controllers saw the written fields (an Endpoints follows a written Ready):
+            # they see the agent's own again when the reconcile overwrites them.
+            asyncio.get_running_loop().call_later(STATUS_RECONCILE + 0.05, self._reconciled)
         self._snapshot = None
         self._publish()
         self.wake()
         return self.snapshot()
+
+    def _reconciled(self) -> None:
+        if not self.finished.is_set():
+            self._publish()
 
     def _build_snapshot(self, status: Obj) -> Obj:
         # The last published snapshot is reused when nothing in it changed: a deep copy
