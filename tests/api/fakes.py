@@ -23,6 +23,7 @@ class FakeAgentBackend:
         self.reject: list[str] | None = None
         self.applied: list[list[Obj]] = []
         self.deleted: list[tuple[str, str, str, int | None]] = []
+        self.status_writes: list[tuple[str, str, Obj]] = []
         self.shutdown_called = asyncio.Event()
         self.watchers: set[asyncio.Queue[Obj]] = set()
 
@@ -76,6 +77,13 @@ class FakeAgentBackend:
         if obj is not None:
             obj["metadata"]["deletionTimestamp"] = "2024-05-01T10:01:00Z"
             obj["metadata"]["deletionGracePeriodSeconds"] = grace_period_seconds
+        return obj
+
+    async def write_pod_status(self, namespace: str, name: str, status: Obj) -> Obj | None:
+        self.status_writes.append((namespace, name, status))
+        obj = self.objects.get(("Pod", namespace, name))
+        if obj is not None:
+            obj["status"] = copy.deepcopy(status)
         return obj
 
     def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]:

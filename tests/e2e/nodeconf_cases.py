@@ -734,9 +734,6 @@ NO_DEADLINE_UPDATE = (
     " fixed when the pod is created"
 )
 NO_SERVICE_ENV = "podkeeper does not set the Service environment variables (FOO_SERVICE_HOST...)"
-NO_READINESS_GATES = (
-    "spec.readinessGates are not implemented and pods/<name>/status cannot be patched"
-)
 NO_SUBPATH_RETRY = (
     "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
     " expanded again with the pod's updated annotations"
@@ -881,7 +878,7 @@ listed("PO8", "back-off timer reset on image update", "[Slow] (about 7 min) and 
 listed("PO9", "back-off capped at MaxContainerBackOff", "[Slow] (about 27 min)")
 
 
-@case("PO10", "pod readiness gates", xfail={"*": NO_READINESS_GATES})
+@case("PO10", "pod readiness gates")
 def po10(e: Env) -> Spec:
     p = "po10"
     obj = pod(
@@ -2383,8 +2380,6 @@ _CM = "/api/v1/namespaces/default/configmaps"
 _SEC = "/api/v1/namespaces/default/secrets"
 _PODS = "/api/v1/namespaces/default/pods"
 _MERGE = "application/merge-patch+json"
-NO_DELETECOLLECTION = "the API has no DeleteCollection (DELETE on a collection) yet"
-NO_STATUS_WRITE = "the API has no pod status update/patch (pods/<name>/status is read-only)"
 
 
 def _ok(status: int, body: Any, what: str) -> Any:
@@ -2502,17 +2497,16 @@ api_case(
     "CM5",
     "ConfigMap lifecycle (patch, list by label, DeleteCollection)",
     _cm5,
-    {"*": NO_DELETECOLLECTION},
 )
 api_case("SE3", "Secret with an empty key is refused", _se3)
-api_case("SE4", "Secret is patched (and deleted by collection)", _se4, {"*": NO_DELETECOLLECTION})
+api_case("SE4", "Secret is patched (and deleted by collection)", _se4)
 api_case("CV11", "immutable ConfigMap", _immutable(_CM, configmap, "cv11"))
 api_case("SV9", "immutable Secret", _immutable(_SEC, secret, "sv9"))
 api_case("SY2", "invalid sysctl names are refused", _sy2, {"*": NO_SYSCTLS})
-api_case("PO11", "a collection of pods is deleted", _po11, {"*": NO_DELETECOLLECTION})
+api_case("PO11", "a collection of pods is deleted", _po11)
 listed(
     "PO12",
     "lifecycle of Pods and PodStatus (patch image to httpd, UpdateStatus, DeleteCollection)",
     "not automated in this table: needs an httpd image switch, status writes and DeleteCollection",
 )
-api_case("PO13", "a pod's status is patched", _po13, {"*": NO_STATUS_WRITE})
+api_case("PO13", "a pod's status is patched", _po13)

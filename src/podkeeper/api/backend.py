@@ -31,6 +31,11 @@ class AgentBackend(Protocol):
         """Start graceful deletion; returns the object (with deletionTimestamp) or None."""
         ...
 
+    async def write_pod_status(self, namespace: str, name: str, status: Obj) -> Obj | None:
+        """A client wrote the pod's `status` (pods/status): the agent keeps the conditions
+        it does not own and returns the pod as it now shows; None when there is no pod."""
+        ...
+
     def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]: ...
 
     def watch_events(self) -> AsyncIterator[Obj]:

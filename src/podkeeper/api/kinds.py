@@ -17,8 +17,10 @@ from podkeeper.api import paths, selectors, tables
 from podkeeper.api import tables_workloads as wtables
 from podkeeper.api.paths import Resource
 
-#: Verbs of a kind whose objects the user writes.
-RW = ("create", "delete", "get", "list", "patch", "update", "watch")
+#: Verbs of a kind whose objects the user writes; every such kind served here is stored by
+#: the generic registry store upstream and so has `deletecollection` in discovery (Services
+#: too since their storage became a generic store; Namespaces never, see their row).
+RW = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 #: Verbs of a kind only the agent writes.
 RO = ("get", "list", "watch")
 
@@ -118,7 +120,8 @@ KINDS: tuple[Kind, ...] = (
             Subresource("exec", "PodExecOptions", ("create", "get")),
             Subresource("log", "Pod", ("get",)),
             Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
-            Subresource("status", "Pod", ("get",)),
+            # Written by clients too (conditions of readiness gates): api/writes.py.
+            Subresource("status", "Pod", ("get", "patch", "update")),
         ),
     ),
     Kind(

@@ -36,7 +36,16 @@ from podkeeper.api.shared import (
     wants_table,
 )
 from podkeeper.api.status import StatusError
-from podkeeper.api.writes import create, delete_item, evict, patch_item, scale, update
+from podkeeper.api.writes import (
+    create,
+    delete_collection,
+    delete_item,
+    evict,
+    patch_item,
+    scale,
+    update,
+    write_status,
+)
 
 __all__ = ["REGISTRY", "STOP", "read_body", "routes"]
 
@@ -342,6 +351,14 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     async def create_cluster(request: web.Request) -> web.Response:
         return await create(request, kind, None)
 
+    async def delete_all(request: web.Request) -> web.Response:
+        # Only in one namespace (or of a cluster-scoped kind): the API server serves no
+        # DELETE on `/api/v1/pods` across namespaces (`api_installer.go` registers LIST and
+        # WATCHLIST there only), so that path answers 405 as it does.
+        namespace = request.match_info.get("ns") if kind.namespaced else None
+        labels, fields = _selectors(request, kind)
+        return await delete_collection(request, kind, namespace, _matcher(kind, labels, fields))
+
     def ns_of(request: web.Request) -> str:
         return request.match_info.get("ns", "")
 
@@ -363,6 +380,9 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     async def evict_one(request: web.Request) -> web.Response:
         return await evict(request, kind, ns_of(request), request.match_info["name"])
 
+    async def write_status_one(request: web.Request) -> web.Response:
+        return await write_status(request, kind, ns_of(request), request.match_info["name"])
+
     if kind.namespaced:
         coll = f"{r.prefix}/namespaces/{{ns}}/{r.plural}"
         out = [
@@ -373,6 +393,8 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     else:
         coll = f"{r.prefix}/{r.plural}"
         out = [web.get(coll, list_all), web.post(coll, create_cluster)]
+    if "deletecollection" in kind.verbs:
+        out.append(web.delete(coll, delete_all))
     item = f"{coll}/{{name}}"
     out += [
         web.get(item, get_one),
@@ -383,6 +405,11 @@ def _kind_routes(kind: Kind) -> list[web.RouteDef]:
     for sub in kind.subresources:
         if sub.name == "status":
             out.append(web.get(f"{item}/status", get_one))
+            if "update" in sub.verbs:
+                out += [
+                    web.put(f"{item}/status", write_status_one),
+                    web.patch(f"{item}/status", write_status_one),
+                ]
         elif sub.name == "eviction":
             out.append(web.post(f"{item}/eviction", evict_one))
         elif sub.name == "scale":

@@ -99,6 +99,8 @@ def document(group_version: str) -> bytes:
             paths[item]["patch"] = _operation(kind, "patch", schema)
         if "delete" in kind.verbs:
             paths[item]["delete"] = _operation(kind, "delete", None)
+        if "deletecollection" in kind.verbs:
+            paths[coll]["delete"] = _operation(kind, "deletecollection", None)
     doc = {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (podkeeper)", "version": f"v{KUBE_MINOR}.0"},

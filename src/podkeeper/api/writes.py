@@ -6,7 +6,10 @@ after the API's own defaults and validation, and comes back versioned by the reg
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -295,9 +298,10 @@ async def _server_side_apply(
     return web.json_response(out, status=201 if existing is None else 200)
 
 
-async def delete_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
-    if "delete" not in kind.verbs:
-        raise StatusError(405, "MethodNotAllowed", f"delete is not supported on {kind.qualified()}")
+async def _delete_options(request: web.Request, kind: Kind, name: str) -> tuple[int | None, bool]:
+    """`DeleteOptions` from the query or the body (apiserver `handlers/delete.go`): the grace
+    period (validated) and whether this is a dry run; propagationPolicy is validated only
+    (dependents are the controllers' business here)."""
     grace_text = request.query.get("gracePeriodSeconds")
     options = await read_body(request) if request.can_read_body else None
     grace: int | None = None
@@ -316,6 +320,13 @@ async def delete_item(request: web.Request, kind: Kind, namespace: str, name: st
     if policy not in (None, "", "Orphan", "Background", "Foreground"):
         raise invalid(kind, name, [("propagationPolicy", f'Unsupported value: "{policy}"')])
     dry_run = wants_dry_run(request) or (isinstance(options, dict) and bool(options.get("dryRun")))
+    return grace, dry_run
+
+
+async def delete_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    if "delete" not in kind.verbs:
+        raise StatusError(405, "MethodNotAllowed", f"delete is not supported on {kind.qualified()}")
+    grace, dry_run = await _delete_options(request, kind, name)
     reg = registry_of(request)
     existing = reg.get(kind, namespace, name)
     if existing is None:
@@ -338,7 +349,166 @@ async def delete_item(request: web.Request, kind: Kind, namespace: str, name: st
     return web.json_response(after if after is not None else obj)
 
 
+async def delete_collection(
+    request: web.Request, kind: Kind, namespace: str | None, match: Callable[[Obj], bool]
+) -> web.Response:
+    """`DELETE` on a collection: every object the list options select is deleted as a single
+    DELETE would (pods gracefully), and the answer is the list of them as they were listed
+    (apiserver `registry/generic/registry/store.go` DeleteCollection: "In case of success,
+    the list of deleted objects will be returned"; an object already gone is skipped)."""
+    if "deletecollection" not in kind.verbs or kind.source != "backend":
+        raise StatusError(
+            405, "MethodNotAllowed", f"deletecollection is not supported on {kind.qualified()}"
+        )
+    grace, dry_run = await _delete_options(request, kind, "")
+    reg = registry_of(request)
+    items = [o for o in reg.list(kind, namespace) if match(o)]
+    if not dry_run:
+        backend = backend_of(request)
+        for obj in items:
+            meta = meta_of(obj)
+            ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+            await shielded(backend.delete(kind.name, ns, name, grace))
+            reg.get(kind, ns, name)  # records the deletion (or the deletionTimestamp) at once
+    return web.json_response(
+        {
+            "apiVersion": kind.resource.group_version,
+            "kind": kind.resource.list_kind,
+            "metadata": {"resourceVersion": str(reg.resource_version)},
+            "items": items,
+        }
+    )
+
+
 # -- subresources ------------------------------------------------------------
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _canonical_times(value: Any) -> Any:
+    """RFC 3339 times as the API server stores them once decoded into `metav1.Time`: UTC,
+    second precision, `Z` (a Python client sends `+00:00` and microseconds)."""
+    if isinstance(value, dict):
+        return {k: _canonical_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_times(v) for v in value]
+    if isinstance(value, str) and _TIME.fullmatch(value):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+_SYSTEM_CONDITIONS = frozenset(
+    {"PodScheduled", "Ready", "Initialized", "ContainersReady", "DisruptionTarget"}
+)
+
+
+def _validate_status(kind: Kind, name: str, status: Any) -> Obj:
+    """`ValidatePodStatusUpdate`, the part a client can get wrong here: a status object whose
+    conditions each have a type, a qualified name unless it is a system one
+    (`validatePodConditions`)."""
+    from podkeeper.manifest.names import is_qualified_name
+
+    if status is None:
+        return {}
+    if not isinstance(status, dict):
+        raise invalid(kind, name, [("status", "Invalid value: must be an object")])
+    problems: list[tuple[str, str]] = []
+    conditions = status.get("conditions")
+    if conditions is not None and not isinstance(conditions, list):
+        problems.append(("status.conditions", "Invalid value: must be a list"))
+    for i, cond in enumerate(conditions if isinstance(conditions, list) else []):
+        path = f"status.conditions[{i}]"
+        ctype = cond.get("type") if isinstance(cond, dict) else None
+        if not isinstance(ctype, str) or not ctype:
+            problems.append((f"{path}.type", "Required value"))
+        elif ctype not in _SYSTEM_CONDITIONS:
+            problems += [
+                (f"{path}.type", f'Invalid value: "{ctype}": {m}') for m in is_qualified_name(ctype)
+            ]
+    if problems:
+        raise invalid(kind, name, problems)
+    return status
+
+
+async def write_status(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    """`PUT`/`PATCH pods/<name>/status` (every patch type the pod itself takes).
+
+    As `podStatusStrategy.PrepareForUpdate` (`pkg/registry/core/pod/strategy.go`): the spec,
+    ownerReferences and deletionTimestamp stay the old pod's; labels and annotations may
+    change; a stale resourceVersion is a 409. The status goes to the agent, which keeps the
+    conditions the kubelet does not own and overwrites its own fields with its next status
+    (`AgentBackend.write_pod_status`)."""
+    reg = registry_of(request)
+    existing = reg.get(kind, namespace, name)
+    body = await read_body(request)
+    if request.method == "PUT":
+        if existing is None:
+            raise not_found(kind, name)
+        wanted = object_body(body, kind)
+        check_namespace(kind, meta_of(wanted), namespace)
+        if meta_of(wanted).get("name", name) != name:
+            raise bad(
+                f"the name of the object ({meta_of(wanted).get('name')}) does not match the name"
+                f" on the URL ({name})"
+            )
+    else:
+        ptype = _PATCH_TYPES.get(request.content_type)
+        if ptype is None:
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(_PATCH_TYPES)}",
+            )
+        if existing is None:
+            raise not_found(kind, name)
+        try:
+            if ptype == "json":
+                wanted = patch.json_patch(existing, body)
+            elif ptype == "merge":
+                wanted = patch.merge_patch(existing, body)
+            elif ptype == "strategic":
+                wanted = patch.strategic_merge(existing, body)
+            else:
+                manager = request.query.get("fieldManager", "")
+                if not manager:
+                    raise invalid(
+                        kind,
+                        name,
+                        [("fieldManager", "Required value: is required for apply patch")],
+                    )
+                applied = object_body(body, kind)
+                key = (kind.name, namespace, name, f"{manager}/status")
+                wanted = patch.apply_merge(existing, reg.applied.get(key), applied)
+                if not wants_dry_run(request):
+                    reg.applied[key] = applied
+        except patch.PatchError as exc:
+            raise StatusError(422, "Invalid", str(exc)) from None
+        if not isinstance(wanted, dict):
+            raise bad("the patched object is not an object")
+    given = meta_of(wanted).get("resourceVersion")
+    if given and str(given) != meta_of(existing).get("resourceVersion"):
+        raise conflict(kind, name)
+    status = _canonical_times(_validate_status(kind, name, wanted.get("status")))
+    labels_annotations = {k: meta_of(wanted).get(k) for k in ("labels", "annotations")}
+    if wants_dry_run(request):
+        return web.json_response({**existing, "status": status})
+    if any(labels_annotations[k] != meta_of(existing).get(k) for k in labels_annotations):
+        updated = clean(existing)
+        for k, v in labels_annotations.items():
+            if v:
+                updated["metadata"][k] = v
+            else:
+                updated["metadata"].pop(k, None)
+        await store(request, kind, updated, False)
+    out = await shielded(backend_of(request).write_pod_status(namespace, name, status))
+    if out is None:
+        raise not_found(kind, name)
+    return web.json_response(reg.observe(kind, out))
 
 
 def _scale(deployment: Obj) -> Obj:

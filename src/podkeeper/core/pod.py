@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from podkeeper.core import events as ev
 from podkeeper.core.actions import (
@@ -224,6 +225,9 @@ class PodMachine:
         from podkeeper.core.status import Conditions  # local: status imports this module
 
         self.conditions = Conditions()
+        #: Conditions of types the kubelet does not own, as an API client last wrote them
+        #: (pods/status): kept, shown and read by readiness gates (core/status.py).
+        self.api_conditions: tuple[dict[str, Any], ...] = ()
         if adopted:
             self._adopt(adopted)
         else:
@@ -502,6 +506,19 @@ class PodMachine:
                 return float("-inf")  # due now
             times.append(w.next_tick)
         return min(times) if times else None
+
+    def set_api_conditions(self, conditions: Sequence[dict[str, Any]], now: float) -> bool:
+        """An API client wrote the pod's status: its conditions of types the kubelet does not
+        own replace the kept ones (`status_manager.go` mergePodStatus keeps them from the API
+        server's copy). True when that changed the status (Ready may follow a gate)."""
+        from podkeeper.core.status import api_conditions
+
+        kept = api_conditions({"conditions": list(conditions)})
+        if kept == self.api_conditions:
+            return False
+        self.api_conditions = kept
+        self._refresh(now)
+        return True
 
     def drain_events(self) -> list[ev.Event]:
         out, self._events = self._events, []

@@ -213,6 +213,8 @@ class PodSpec:
     active_deadline_seconds: int | None = None
     security_context: SecurityContext | None = None  # the pod-level PodSecurityContext
     runtime_class_name: str | None = None  # core/runtimeclass.py
+    #: spec.readinessGates' condition types: Ready also waits for each (core/status.py).
+    readiness_gates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

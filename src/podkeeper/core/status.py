@@ -7,6 +7,7 @@ JSON shape directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,122 @@ if TYPE_CHECKING:
     from podkeeper.core.pod import ContainerRecord, Instance, PodMachine
 
 Obj = dict[str, Any]
+
+#: `pkg/kubelet/types/pod_status.go` PodConditionsByKubelet (with PodReadyToStartContainers,
+#: GA): the condition types the kubelet owns. Any other type (a readiness gate's, one a
+#: controller sets) is the API clients' own: the kubelet keeps it from the API server's copy
+#: (`status_manager.go` mergePodStatus) and only reads it.
+KUBELET_CONDITIONS = frozenset(
+    {
+        "PodScheduled",
+        "Ready",
+        "Initialized",
+        "ContainersReady",
+        "PodReadyToStartContainers",
+        "PodResizeInProgress",
+        "PodResizePending",
+    }
+)
+#: `generate.go`: the Ready reason while a readiness gate is unmet.
+READINESS_GATES_NOT_READY = "ReadinessGatesNotReady"
+
+
+def kubelet_owned(condition_type: str) -> bool:
+    """`kubetypes.PodConditionByKubelet`."""
+    return condition_type in KUBELET_CONDITIONS
+
+
+def api_conditions(status: object) -> tuple[Obj, ...]:
+    """The conditions of a written `PodStatus` the kubelet does not own, as written: what
+    it keeps from the API server's copy (`mergePodStatus`, `generateAPIPodStatus`)."""
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    return tuple(
+        dict(c)
+        for c in conditions or []
+        if isinstance(c, dict) and isinstance(c.get("type"), str) and not kubelet_owned(c["type"])
+    )
+
+
+def ready_condition(
+    containers_ready: tuple[bool, str, str], gates: Sequence[str], conditions: Sequence[Obj]
+) -> tuple[bool, str, str]:
+    """`generate.go` GeneratePodReadyCondition: (status, reason, message) of Ready.
+
+    Ready follows ContainersReady; once that is True every readiness gate's condition type
+    must be present among `conditions` with status True."""
+    if not containers_ready[0]:
+        return containers_ready
+    by_type = {str(c.get("type")): c for c in conditions}
+    unready = []
+    for gate in gates:
+        cond = by_type.get(gate)
+        if cond is None:
+            unready.append(
+                f'corresponding condition of pod readiness gate "{gate}" does not exist.'
+            )
+        elif cond.get("status") != "True":
+            unready.append(
+                f'the status of pod readiness gate "{gate}" is not "True", but {cond.get("status")}'
+            )
+    if unready:
+        return False, READINESS_GATES_NOT_READY, ", ".join(unready)
+    return True, "", ""
+
+
+def kubelet_part(status: Obj) -> Obj:
+    """A `PodStatus` without the conditions the kubelet does not own: what it overwrites."""
+    out = dict(status)
+    out["conditions"] = [
+        c
+        for c in status.get("conditions") or []
+        if isinstance(c, dict) and kubelet_owned(str(c.get("type")))
+    ]
+    return out
+
+
+def _unset_dropped(value: Any) -> Any:
+    # A null field is an unset one (a Go client omits it, a Python one may send null).
+    if isinstance(value, dict):
+        return {k: _unset_dropped(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_unset_dropped(v) for v in value]
+    return value
+
+
+def same_status(a: Obj, b: Obj) -> bool:
+    """Whether two statuses say the same: nulls are unset, conditions are keyed by type."""
+
+    def key(status: Obj) -> Obj:
+        out: Obj = _unset_dropped(status)
+        conds = out.get("conditions") or []
+        out["conditions"] = sorted(conds, key=lambda c: str(c.get("type")))
+        return out
+
+    return bool(key(a) == key(b))
+
+
+def written_view(own: Obj, written: Obj) -> Obj:
+    """The status the API shows after a client wrote `written` (pods/status), until the
+    kubelet's next status for the pod replaces its own fields: the written kubelet-owned
+    fields (each one the same as the agent's is kept as the agent reports it), with the
+    client's conditions as the kubelet merges them (first, `mergePodStatus`). `qosClass`
+    is backfilled from the old status (`podStatusStrategy.PrepareForUpdate`)."""
+    theirs = kubelet_part(written)
+    out: Obj = {}
+    for k, v in theirs.items():
+        if k != "conditions":
+            out[k] = own[k] if k in own and same_status({k: own[k]}, {k: v}) else v
+    mine = {str(c.get("type")): c for c in kubelet_part(own)["conditions"]}
+    conditions = []
+    for c in theirs["conditions"]:
+        old = mine.get(str(c.get("type")))
+        conditions.append(
+            old if old is not None and _unset_dropped(old) == _unset_dropped(c) else c
+        )
+    out["conditions"] = list(api_conditions(own)) + conditions
+    if not out.get("qosClass") and own.get("qosClass"):
+        out["qosClass"] = own["qosClass"]
+    return out
 
 
 def rfc3339(epoch: float) -> str:
@@ -166,10 +283,15 @@ def refresh_conditions(m: PodMachine, now: float) -> None:
         )
     else:
         c.set("ContainersReady", True, now)
-    if c.status["ContainersReady"] == "True":
-        c.set("Ready", True, now)
-    else:
-        c.set("Ready", False, now, c.reason["ContainersReady"], c.message["ContainersReady"])
+    containers_ready = (
+        c.status["ContainersReady"] == "True",
+        c.reason["ContainersReady"],
+        c.message["ContainersReady"],
+    )
+    ready, reason, message = ready_condition(
+        containers_ready, m.pod.spec.readiness_gates, m.api_conditions
+    )
+    c.set("Ready", ready, now, reason, message)
 
 
 def _terminated(m: PodMachine, inst: Instance) -> Obj:
@@ -236,7 +358,8 @@ def pod_status(m: PodMachine) -> Obj:
 
     c = m.conditions
     order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
-    conditions = []
+    # The API clients' conditions first, then the kubelet's (`mergePodStatus`).
+    conditions = [dict(a) for a in m.api_conditions]
     for ctype in order:
         if ctype not in c.status:
             continue

@@ -274,5 +274,10 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
             active_deadline_seconds=_opt_int(pod_spec.get("activeDeadlineSeconds")),
             security_context=_security(pod_spec.get("securityContext")),
             runtime_class_name=as_str(pod_spec.get("runtimeClassName")) or None,
+            readiness_gates=tuple(
+                as_str(g.get("conditionType"))
+                for g in as_list(pod_spec.get("readinessGates"))
+                if isinstance(g, dict) and as_str(g.get("conditionType"))
+            ),
         ),
     )

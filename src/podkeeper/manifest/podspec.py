@@ -102,6 +102,18 @@ def _validate_dns_policy(spec: dict[str, Any], path: str, errs: Errors) -> None:
         errs.append(FieldError(f"{path}.dnsConfig", REQUIRED, None, detail))
 
 
+def _validate_readiness_gates(spec: dict[str, object], path: str, errs: Errors) -> None:
+    """`validateReadinessGates`: each conditionType is a qualified name."""
+    for i, gate in enumerate(expect_list(spec, "readinessGates", path, errs)):
+        if not isinstance(gate, dict):
+            errs.append(FieldError(f"{path}[{i}]", INVALID, gate, "must be an object"))
+            continue
+        ctype = gate.get("conditionType")
+        value = ctype if isinstance(ctype, str) else ""
+        msgs = names.is_qualified_name(value)
+        errs.extend(FieldError(f"{path}[{i}].conditionType", INVALID, ctype, m) for m in msgs)
+
+
 def validate_pod_spec(
     spec: object, path: str, errs: Errors, extra_volumes: frozenset[str] = frozenset()
 ) -> None:
@@ -140,6 +152,7 @@ def validate_pod_spec(
     if node_name:
         msgs = names.is_dns1123_subdomain(node_name)
         errs.extend(FieldError(f"{path}.nodeName", INVALID, node_name, m) for m in msgs)
+    _validate_readiness_gates(spec, f"{path}.readinessGates", errs)
     # pkg/apis/core/validation ValidateRuntimeClassName: a DNS-1123 subdomain.
     rc_path = f"{path}.runtimeClassName"
     runtime_class = get_str(spec, "runtimeClassName", rc_path, errs)

@@ -145,6 +145,7 @@ _POD_SPEC: Schema = {
     "schedulerName": None,
     "nodeName": None,
     "runtimeClassName": None,
+    "readinessGates": [{"conditionType": None}],
 }
 _TEMPLATE: Schema = {"metadata": _META, "spec": _POD_SPEC}
 _DEPLOYMENT_SPEC: Schema = {

@@ -42,6 +42,7 @@ from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.spec import Container, ProbeType
+from podkeeper.core.status import api_conditions
 from podkeeper.home import (
     AGENT_LOCK_NAME,
     DB_NAME,
@@ -367,7 +368,7 @@ class Agent:
             if meta.get("deletionTimestamp"):
                 self.store.delete_object("Pod", meta.get("namespace", "default"), meta["name"])
                 continue
-            obj.pop("status", None)
+            status = obj.pop("status", None)
             if (meta.get("namespace", "default"), meta.get("name")) in self.pods:
                 # The API answers before this runs: a pod applied in between (the
                 # `up` that started this agent) is already running; a second worker
@@ -375,7 +376,11 @@ class Agent:
                 continue
             entries = by_pod.get(str(meta.get("uid", "")), [])
             try:
-                workers.append(self._create_pod(obj, restored=True, adopting=entries))
+                worker = self._create_pod(obj, restored=True, adopting=entries)
+                # The conditions API clients wrote (readiness gates) are the API server's
+                # copy, which a restarted kubelet reads back (`mergePodStatus`).
+                worker.machine.set_api_conditions(api_conditions(status), self.now())
+                workers.append(worker)
             except Exception:
                 log.exception("could not restore pod %s", meta.get("name"))
                 continue
@@ -790,6 +795,11 @@ class Agent:
             return None
         w.delete(grace_period_seconds)
         return w.snapshot()
+
+    async def write_pod_status(self, namespace: str, name: str, status: Obj) -> Obj | None:
+        """A pod's status written through the API (pods/status); None when no such pod."""
+        w = self.pods.get((namespace, name))
+        return None if w is None else w.write_status(status)
 
     def list_events(self, namespace: str | None, involved_name: str | None) -> list[Obj]:
         self.store.flush()

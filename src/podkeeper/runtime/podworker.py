@@ -30,7 +30,14 @@ from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.runtimeclass import check_pod_runtime
 from podkeeper.core.security import effective_security
 from podkeeper.core.spec import Container, Pod, ProbeType
-from podkeeper.core.status import pod_status, rfc3339
+from podkeeper.core.status import (
+    api_conditions,
+    kubelet_part,
+    pod_status,
+    rfc3339,
+    same_status,
+    written_view,
+)
 from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.interface import (
     ConfigError,
@@ -62,6 +69,10 @@ VOLUME_RETRY_FIRST = 0.5
 VOLUME_RETRY_MAX = 8.0
 #: Seconds between two resyncs of a pod's configMap/secret/downwardAPI/projected volumes.
 VOLUME_RESYNC = 1.0
+#: Seconds a status written through the API (pods/status) may show kubelet-owned fields
+#: the agent did not report: the kubelet's status manager reconciles every `syncPeriod`
+#: (10 s, `pkg/kubelet/status/status_manager.go`) and overwrites them.
+STATUS_RECONCILE = 10.0
 
 #: `(worker, action, scheduled, started)`: a probe began running at clock time
 #: `started`; `scheduled` is the tick that made it due, None when no tick did (a
@@ -113,7 +124,10 @@ class PodWorker:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _snapshot: Obj | None = None
     _published: Obj | None = None  # the snapshot on_change last saw
-    _snapshot_version: tuple[int, str, int] | None = None
+    _snapshot_version: tuple[int, str, int, bool] | None = None
+    #: A status an API client wrote that differs from the agent's own in kubelet-owned
+    #: fields: (what the API shows, the agent's own kubelet part then, shown until).
+    _written: tuple[Obj, Obj, float] | None = None
     sandbox: SandboxInfo | None = None
     #: Set while a dead sandbox is replaced (runtime/sandboxchange.py): starts wait on it.
     sandbox_gate: asyncio.Event | None = None
@@ -153,18 +167,56 @@ class PodWorker:
             self.obj["metadata"]["deletionGracePeriodSeconds"] = self.machine.deletion_grace
         self.wake()
 
-    def _version(self) -> tuple[int, str, int]:
+    def _version(self) -> tuple[int, str, int, bool]:
         # The core bumps status_version on every change that can show in the status; the
-        # pod IP and deletion metadata are the agent's own.
-        return (self.machine.status_version, self.machine.pod_ip, len(self.obj["metadata"]))
+        # pod IP and deletion metadata are the agent's own; a written status shows until
+        # the reconcile period ends.
+        written = self._written is not None and self.agent.now() < self._written[2]
+        return (
+            self.machine.status_version,
+            self.machine.pod_ip,
+            len(self.obj["metadata"]),
+            written,
+        )
 
     def snapshot(self) -> Obj:
-        """The pod as the API shows it: applied spec plus the machine's status."""
+        """The pod as the API shows it: applied spec plus the machine's status (or, for a
+        while, a status an API client wrote: `write_status`)."""
         version = self._version()
         if self._snapshot is None or version != self._snapshot_version:
-            self._snapshot = self._build_snapshot(pod_status(self.machine))
+            status = pod_status(self.machine)
+            written = self._written
+            if written is not None and (not version[3] or kubelet_part(status) != written[1]):
+                written = self._written = None  # the agent's next status overwrites it
+            self._snapshot = self._build_snapshot(written[0] if written else status)
             self._snapshot_version = version
         return self._snapshot
+
+    def write_status(self, status: Obj) -> Obj:
+        """An API client wrote the pod's status (`PUT`/`PATCH pods/<name>/status`).
+
+        As the kubelet treats the API server's copy: conditions of types it does not own
+        are kept (and read by readiness gates, so Ready may change now); kubelet-owned
+        fields show as written until the agent's own status next changes or its reconcile
+        period (STATUS_RECONCILE) ends, then the agent's values replace them."""
+        before = kubelet_part(pod_status(self.machine))
+        self.machine.set_api_conditions(api_conditions(status), self.agent.now())
+        own = pod_status(self.machine)
+        view = written_view(own, status)
+        self._written = None
+        if kubelet_part(own) == before and not same_status(kubelet_part(view), kubelet_part(own)):
+            self._written = (view, before, self.agent.now() + STATUS_RECONCILE)
+            # Controllers saw the written fields (an Endpoints follows a written Ready):
+            # they see the agent's own again when the reconcile overwrites them.
+            asyncio.get_running_loop().call_later(STATUS_RECONCILE + 0.05, self._reconciled)
+        self._snapshot = None
+        self._publish()
+        self.wake()
+        return self.snapshot()
+
+    def _reconciled(self) -> None:
+        if not self.finished.is_set():
+            self._publish()
 
     def _build_snapshot(self, status: Obj) -> Obj:
         # The last published snapshot is reused when nothing in it changed: a deep copy
