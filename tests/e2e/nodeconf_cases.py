@@ -1505,11 +1505,7 @@ _nnp(
 )
 
 
-@case(
-    "SC9",
-    "privileged commands in a privileged container only (run by the container)",
-    xfail={CONTAINERD: NO_PRIVILEGED_SANDBOX},
-)
+@case("SC9", "privileged commands in a privileged container only (run by the container)")
 def sc9(e: Env) -> Spec:
     p = "sc9"
     # The e2e adds a dummy link; this kernel has no dummy link type ("Unknown device
@@ -1715,7 +1711,7 @@ def ku7(e: Env) -> Spec:
     return Spec([pa, pb], check, running(a, b))
 
 
-@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)", xfail={"*": NO_OS_ADMISSION})
+@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)")
 def ku8(e: Env) -> Spec:
     p = "ku8"
 
@@ -2369,7 +2365,7 @@ def _hp(cid: str, name: str, sub_path: bool) -> None:
 
         return Spec([obj], check, terminal(p))
 
-    CASES.append(Case(cid, "HP", name, build, {}, {CONTAINERD: NO_PRIVILEGED_SANDBOX}))
+    CASES.append(Case(cid, "HP", name, build))
 
 
 _hp("HP2", "hostPath read/write between containers", False)

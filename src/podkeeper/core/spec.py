@@ -213,6 +213,7 @@ class PodSpec:
     active_deadline_seconds: int | None = None
     security_context: SecurityContext | None = None  # the pod-level PodSecurityContext
     runtime_class_name: str | None = None  # core/runtimeclass.py
+    os_name: str | None = None  # spec.os.name (core/admission.py)
 
 
 @dataclass(frozen=True)

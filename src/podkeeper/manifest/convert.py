@@ -10,6 +10,13 @@ from podkeeper.manifest import quantity
 from podkeeper.manifest.checks import as_list, as_map, as_str, is_int
 
 
+def _os_name(value: object) -> str | None:
+    """`spec.os.name`, None when `spec.os` is unset (admission checks it)."""
+    if not isinstance(value, dict):
+        return None
+    return as_str(value.get("name"))
+
+
 def _int(value: object, default: int) -> int:
     return int(value) if is_int(value) else default
 
@@ -274,5 +281,6 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
             active_deadline_seconds=_opt_int(pod_spec.get("activeDeadlineSeconds")),
             security_context=_security(pod_spec.get("securityContext")),
             runtime_class_name=as_str(pod_spec.get("runtimeClassName")) or None,
+            os_name=_os_name(pod_spec.get("os")),
         ),
     )

@@ -186,10 +186,12 @@ class PodWorker:
         self._loop = asyncio.get_running_loop()
         try:
             # RunPodSandbox comes before any container: the pod IP is known only then.
-            self.sandbox = await self._create_sandbox()
+            # A pod admission refused (core/admission.py) gets neither sandbox nor volumes.
+            admitted = self.machine.rejection is None
+            self.sandbox = await self._create_sandbox() if admitted else None
             if self.sandbox is not None:
                 self.machine.pod_ip = self.sandbox.ip
-            if self.obj["spec"].get("volumes") and not await self._prepare_volumes():
+            if admitted and self.obj["spec"].get("volumes") and not await self._prepare_volumes():
                 self.adopting = []  # deleted before its volumes could be made
             if self.adopting:
                 await self._adopt(self.adopting)
