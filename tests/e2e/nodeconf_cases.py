@@ -1637,7 +1637,7 @@ def _ku_aliases(cid: str, name: str, host_network: bool) -> None:
 
         return Spec([obj], check, running(p))
 
-    CASES.append(Case(cid, "KU", name, build, {}, {"*": NO_HOST_ALIASES}))
+    CASES.append(Case(cid, "KU", name, build))
 
 
 _ku_aliases("KU4", "hostAliases are written to /etc/hosts", False)
@@ -1669,11 +1669,7 @@ def ku5(e: Env) -> Spec:
 _MANAGED = "# Kubernetes-managed hosts file."
 
 
-@case(
-    "KU7",
-    "the kubelet manages /etc/hosts (not with hostNetwork or a mounted /etc/hosts)",
-    xfail={CONTAINERD: NO_CRI_ETC_HOSTS},
-)
+@case("KU7", "the kubelet manages /etc/hosts (not with hostNetwork or a mounted /etc/hosts)")
 def ku7(e: Env) -> Spec:
     a, b = "ku7-a", "ku7-b"
     cat = "cat /etc/hosts; " + PAUSE

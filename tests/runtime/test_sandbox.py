@@ -7,6 +7,7 @@ agent) and talk only to loopback and the pod addresses on the agent's bridge.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -22,10 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from podkeeper.core import hostsfile
 from podkeeper.core.result import Result
 from podkeeper.core.spec import Resources
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.checkers.exec import exec_probe
+from podkeeper.runtime.hostsfile import ensure_hosts_file
 from podkeeper.runtime.interface import SandboxInfo, StartRequest
 from podkeeper.runtime.process import ProcessInstance, ProcessRuntime
 from podkeeper.runtime.process import sandbox as sb
@@ -387,8 +390,8 @@ async def test_destroy_leaves_nothing_and_last_pod_takes_the_bridge(rig: Rig) ->
     a = await mgr.create(_uid(), "a", False)
     b = await mgr.create(_uid(), "b", False)
     left = _leftovers(mgr)
-    # bridge; netns, /etc/netns dir, veth, record each
-    assert mgr.bridge in left and len(left) == 1 + 2 * 4
+    # bridge; netns, veth, record each (the hosts file is the pod worker's, in the home)
+    assert mgr.bridge in left and len(left) == 1 + 2 * 3
     await mgr.destroy(a)
     assert not any(a.pod_uid in x for x in _leftovers(mgr))
     assert mgr.pool.in_use() == 1
@@ -402,7 +405,7 @@ async def test_cleanup_after_a_crashed_agent(rig: Rig) -> None:
     crashed = rig.sandboxes
     boxes = [await crashed.create(_uid(), f"p{i}", False) for i in range(3)]
     inst = await rig.start(boxes[0], "c", "import time; time.sleep(600)")
-    assert len(_leftovers(crashed)) == 1 + 3 * 4
+    assert len(_leftovers(crashed)) == 1 + 3 * 3  # bridge; netns, veth, record each
     # A new agent of the same home (the old one SIGKILLed: no destroy ran).
     await rig.runtime.shutdown()
     assert inst.done
@@ -489,13 +492,16 @@ async def test_oom_kill_of_pid1_is_the_verdict(rig: Rig) -> None:
 @root
 async def test_own_hostname_resolves_to_pod_ip_without_dns(rig: Rig) -> None:
     box = await rig.sandboxes.create(_uid(), "named", False)
-    inst = await rig.start(
-        box,
-        "c",
+    # The pod worker writes the pod's managed hosts file; the runtime mounts it.
+    text = hostsfile.managed_content([box.ip], "named", "")
+    hosts = ensure_hosts_file(rig.home / "pod-named", text)
+    code = (
         "import socket, time\n"
         "t = time.monotonic(); fq = socket.getfqdn()\n"  # http.server does this at bind
-        "print(socket.gethostbyname(socket.gethostname()), fq, time.monotonic() - t < 1)\n",
+        "print(socket.gethostbyname(socket.gethostname()), fq, time.monotonic() - t < 1)\n"
     )
+    request = rig.request(box, "c", [PY, "-c", code])
+    inst = await rig.runtime.start(dataclasses.replace(request, hosts_file=hosts))
     assert (await asyncio.wait_for(inst.wait(), 20)).exit_code == 0
     assert Path(inst.request.log_path).read_text().split() == [box.ip, "named", "True"]
 
