@@ -741,8 +741,6 @@ NO_SUBPATH_RETRY = (
     "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
     " expanded again with the pod's updated annotations"
 )
-NO_OS_ADMISSION = "spec.os is not checked at admission: a windows pod runs (no PodOSNotSupported)"
-NO_HOST_ALIASES = "spec.hostAliases are not written to the pod's /etc/hosts"
 
 
 @case("PO1", "a pod gets a host IP")
@@ -1410,16 +1408,6 @@ _ct(
 
 
 # == SC security_context.go, privileged.go ===========================================
-
-NO_PRIVILEGED_SANDBOX = (
-    "a privileged container cannot start on containerd (StartError: no privileged container"
-    " allowed in sandbox): the pod sandbox is not created privileged, as the kubelet does"
-    " when any container is (runtime/cri/sandboxes.py sandbox_config)"
-)
-NO_CRI_ETC_HOSTS = (
-    "on containerd a pod's containers get the host's /etc/hosts, not a kubelet-managed one"
-    " (no '# Kubernetes-managed hosts file.' mount)"
-)
 
 NO_ROOTFS = (
     "the process runtime has no root filesystem of its own to make read-only"
