@@ -65,6 +65,9 @@ def test_rejected_pod_fails_and_starts_nothing() -> None:
     status = pod_status(h.machine)
     assert status["reason"] == "PodOSNotSupported"
     assert status["message"].startswith("Pod was rejected: ")
+    # No container statuses (kubectl's STATUS shows the reason), only PodScheduled.
+    assert "containerStatuses" not in status and "podIP" not in status
+    assert [c["type"] for c in status["conditions"]] == ["PodScheduled"]
     # The Warning event carries the admit handler's message (no "Pod was rejected").
     assert h.messages("PodOSNotSupported") == [
         "Failed to admit pod as the OS field doesn't match node OS"
