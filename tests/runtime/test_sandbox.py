@@ -124,6 +124,16 @@ def test_container_prefix_shapes() -> None:
     assert hn[:3] == ["unshare", "--mount", "--"] and hn[-1] == "sh"
 
 
+def test_container_prefix_mounts_the_hosts_file_only_with_a_mount_namespace() -> None:
+    ns = SandboxInfo("u", pid_namespace=True, private_tmp=True)
+    assert (
+        "mount --bind '/h o/etc-hosts' /etc/hosts"
+        in container_prefix(ns, hosts_file="/h o/etc-hosts")[-2]
+    )
+    assert "/etc/hosts" not in container_prefix(ns)[-2]  # a container mounting its own
+    assert container_prefix(SandboxInfo("u"), hosts_file="/h/etc-hosts") == []  # no namespaces
+
+
 def test_for_home_without_root_warns_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
