@@ -220,7 +220,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     rt = ProcessRuntime(str(home), cg)
     yield Rig(home, mgr, rt, cg)
     await rt.shutdown()
-    # Whatever a test left, as a restarted agent would clean it.
+    # The pods a test left, as the agent's drain destroys them (the last takes the
+    # bridge): cleanup_stale keeps this manager's own live pods, so their bridge stayed,
+    # and each run used up one of the 40 auto-chosen /16s for good.
+    for uid in list(mgr._live):
+        await mgr.destroy(SandboxInfo(uid))
+    # Whatever else a test left, as a restarted agent would clean it.
     await mgr.cleanup_stale(frozenset())
     if cg is not None:
         cg.cleanup_stale()
