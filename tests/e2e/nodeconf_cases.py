@@ -738,8 +738,6 @@ NO_SUBPATH_RETRY = (
     "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
     " expanded again with the pod's updated annotations"
 )
-NO_OS_ADMISSION = "spec.os is not checked at admission: a windows pod runs (no PodOSNotSupported)"
-NO_HOST_ALIASES = "spec.hostAliases are not written to the pod's /etc/hosts"
 
 
 @case("PO1", "a pod gets a host IP")
@@ -1408,16 +1406,6 @@ _ct(
 
 # == SC security_context.go, privileged.go ===========================================
 
-NO_PRIVILEGED_SANDBOX = (
-    "a privileged container cannot start on containerd (StartError: no privileged container"
-    " allowed in sandbox): the pod sandbox is not created privileged, as the kubelet does"
-    " when any container is (runtime/cri/sandboxes.py sandbox_config)"
-)
-NO_CRI_ETC_HOSTS = (
-    "on containerd a pod's containers get the host's /etc/hosts, not a kubelet-managed one"
-    " (no '# Kubernetes-managed hosts file.' mount)"
-)
-
 NO_ROOTFS = (
     "the process runtime has no root filesystem of its own to make read-only"
     " (readOnlyRootFilesystem is warned about)"
@@ -1502,11 +1490,7 @@ _nnp(
 )
 
 
-@case(
-    "SC9",
-    "privileged commands in a privileged container only (run by the container)",
-    xfail={CONTAINERD: NO_PRIVILEGED_SANDBOX},
-)
+@case("SC9", "privileged commands in a privileged container only (run by the container)")
 def sc9(e: Env) -> Spec:
     p = "sc9"
     # The e2e adds a dummy link; this kernel has no dummy link type ("Unknown device
@@ -1638,7 +1622,7 @@ def _ku_aliases(cid: str, name: str, host_network: bool) -> None:
 
         return Spec([obj], check, running(p))
 
-    CASES.append(Case(cid, "KU", name, build, {}, {"*": NO_HOST_ALIASES}))
+    CASES.append(Case(cid, "KU", name, build))
 
 
 _ku_aliases("KU4", "hostAliases are written to /etc/hosts", False)
@@ -1670,11 +1654,7 @@ def ku5(e: Env) -> Spec:
 _MANAGED = "# Kubernetes-managed hosts file."
 
 
-@case(
-    "KU7",
-    "the kubelet manages /etc/hosts (not with hostNetwork or a mounted /etc/hosts)",
-    xfail={CONTAINERD: NO_CRI_ETC_HOSTS},
-)
+@case("KU7", "the kubelet manages /etc/hosts (not with hostNetwork or a mounted /etc/hosts)")
 def ku7(e: Env) -> Spec:
     a, b = "ku7-a", "ku7-b"
     cat = "cat /etc/hosts; " + PAUSE
@@ -1712,7 +1692,7 @@ def ku7(e: Env) -> Spec:
     return Spec([pa, pb], check, running(a, b))
 
 
-@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)", xfail={"*": NO_OS_ADMISSION})
+@case("KU8", "a pod for another OS is rejected (PodOSNotSupported)")
 def ku8(e: Env) -> Spec:
     p = "ku8"
 
@@ -2366,7 +2346,7 @@ def _hp(cid: str, name: str, sub_path: bool) -> None:
 
         return Spec([obj], check, terminal(p))
 
-    CASES.append(Case(cid, "HP", name, build, {}, {CONTAINERD: NO_PRIVILEGED_SANDBOX}))
+    CASES.append(Case(cid, "HP", name, build))
 
 
 _hp("HP2", "hostPath read/write between containers", False)

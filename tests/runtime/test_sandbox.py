@@ -7,6 +7,7 @@ agent) and talk only to loopback and the pod addresses on the agent's bridge.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -22,10 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from podkeeper.core import hostsfile
 from podkeeper.core.result import Result
 from podkeeper.core.spec import Resources
 from podkeeper.runtime.cgroups import CgroupManager
 from podkeeper.runtime.checkers.exec import exec_probe
+from podkeeper.runtime.hostsfile import ensure_hosts_file
 from podkeeper.runtime.interface import SandboxInfo, StartRequest
 from podkeeper.runtime.process import ProcessInstance, ProcessRuntime
 from podkeeper.runtime.process import sandbox as sb
@@ -121,6 +124,16 @@ def test_container_prefix_shapes() -> None:
     assert hn[:3] == ["unshare", "--mount", "--"] and hn[-1] == "sh"
 
 
+def test_container_prefix_mounts_the_hosts_file_only_with_a_mount_namespace() -> None:
+    ns = SandboxInfo("u", pid_namespace=True, private_tmp=True)
+    assert (
+        "mount --bind '/h o/etc-hosts' /etc/hosts"
+        in container_prefix(ns, hosts_file="/h o/etc-hosts")[-2]
+    )
+    assert "/etc/hosts" not in container_prefix(ns)[-2]  # a container mounting its own
+    assert container_prefix(SandboxInfo("u"), hosts_file="/h/etc-hosts") == []  # no namespaces
+
+
 def test_for_home_without_root_warns_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -209,12 +222,13 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     try:
         await rt.shutdown()
     finally:
-        # A test that failed before destroying its sandboxes keeps them live, and a live
-        # sandbox keeps the bridge: once pytest deletes the home, no later agent can prove
-        # it dead, so the bridge and its /16 would stay until reboot. Destroy them here.
+        # The pods a test left (a failed assertion), as the agent's drain destroys them
+        # (the last takes the bridge): cleanup_stale keeps this manager's own live pods,
+        # so their bridge stayed and, once pytest deleted the home, no later agent could
+        # prove it dead: each run used up one of the 40 auto-chosen /16s for good.
         for uid in list(mgr._live):
-            mgr._undo(mgr._live.pop(uid).record)
-        # Whatever a test left, as a restarted agent would clean it.
+            await mgr.destroy(SandboxInfo(uid))
+        # Whatever else a test left, as a restarted agent would clean it.
         await mgr.cleanup_stale(frozenset())
         assert mgr.bridge not in _bridges(), "the rig left its bridge"
     if cg is not None:
@@ -395,8 +409,8 @@ async def test_destroy_leaves_nothing_and_last_pod_takes_the_bridge(rig: Rig) ->
     a = await mgr.create(_uid(), "a", False)
     b = await mgr.create(_uid(), "b", False)
     left = _leftovers(mgr)
-    # bridge; netns, /etc/netns dir, veth, record each
-    assert mgr.bridge in left and len(left) == 1 + 2 * 4
+    # bridge; netns, veth, record each (the hosts file is the pod worker's, in the home)
+    assert mgr.bridge in left and len(left) == 1 + 2 * 3
     await mgr.destroy(a)
     assert not any(a.pod_uid in x for x in _leftovers(mgr))
     assert mgr.pool.in_use() == 1
@@ -410,7 +424,7 @@ async def test_cleanup_after_a_crashed_agent(rig: Rig) -> None:
     crashed = rig.sandboxes
     boxes = [await crashed.create(_uid(), f"p{i}", False) for i in range(3)]
     inst = await rig.start(boxes[0], "c", "import time; time.sleep(600)")
-    assert len(_leftovers(crashed)) == 1 + 3 * 4
+    assert len(_leftovers(crashed)) == 1 + 3 * 3  # bridge; netns, veth, record each
     # A new agent of the same home (the old one SIGKILLed: no destroy ran).
     await rig.runtime.shutdown()
     assert inst.done
@@ -497,13 +511,16 @@ async def test_oom_kill_of_pid1_is_the_verdict(rig: Rig) -> None:
 @root
 async def test_own_hostname_resolves_to_pod_ip_without_dns(rig: Rig) -> None:
     box = await rig.sandboxes.create(_uid(), "named", False)
-    inst = await rig.start(
-        box,
-        "c",
+    # The pod worker writes the pod's managed hosts file; the runtime mounts it.
+    text = hostsfile.managed_content([box.ip], "named", "")
+    hosts = ensure_hosts_file(rig.home / "pod-named", text)
+    code = (
         "import socket, time\n"
         "t = time.monotonic(); fq = socket.getfqdn()\n"  # http.server does this at bind
-        "print(socket.gethostbyname(socket.gethostname()), fq, time.monotonic() - t < 1)\n",
+        "print(socket.gethostbyname(socket.gethostname()), fq, time.monotonic() - t < 1)\n"
     )
+    request = rig.request(box, "c", [PY, "-c", code])
+    inst = await rig.runtime.start(dataclasses.replace(request, hosts_file=hosts))
     assert (await asyncio.wait_for(inst.wait(), 20)).exit_code == 0
     assert Path(inst.request.log_path).read_text().split() == [box.ip, "named", "True"]
 

@@ -36,6 +36,7 @@ from podkeeper.core.actions import (
     TCPTarget,
     UnresolvedTarget,
 )
+from podkeeper.core.admission import Rejection, admit
 from podkeeper.core.backoff import Backoff
 from podkeeper.core.duration import go_duration
 from podkeeper.core.evidence import EVICTION as EVICTION_CAUSE
@@ -228,12 +229,17 @@ class PodMachine:
         #: Conditions of types the kubelet does not own, as an API client last wrote them
         #: (pods/status): kept, shown and read by readiness gates (core/status.py).
         self.api_conditions: tuple[dict[str, Any], ...] = ()
+        #: Set when admission refused the pod (core/admission.py): nothing of it runs.
+        self.rejection: Rejection | None = None
         if adopted:
             self._adopt(adopted)
         else:
             self._emit(
                 ev.scheduled(pod.metadata.namespace, pod.metadata.name, node_name), None, now
             )
+            self.rejection = admit(pod.metadata.label_dict, pod.spec.os_name)
+        if self.rejection is not None:
+            self._reject(self.rejection, now)
         self._sync(now)
 
     def _adopt(self, adopted: Sequence[AdoptedInstance]) -> None:
@@ -821,6 +827,15 @@ class PodMachine:
         if self.evicted is not None or self.finished:
             return
         self._fail(reason, message, "Warning", now, grace=0, cause=EVICTION_CAUSE)
+
+    def _reject(self, rejection: Rejection, now: float) -> None:
+        """kubelet.go `rejectPod`: a Warning event with the admit handler's reason and
+        message, phase Failed with `Pod was rejected: <message>`; no container starts
+        (the worker makes no sandbox for it) and probes never run."""
+        self.evicted = (rejection.reason, rejection.status_message)
+        self._events.append(ev.Event("Warning", rejection.reason, rejection.message, None, now))
+        for w in self.workers:
+            w.stopped = True
 
     def _deadline_exceeded(self, now: float) -> None:
         """ShouldEvict: the pod turns Failed with reason DeadlineExceeded and is killed."""

@@ -18,13 +18,18 @@ and capability set before exec, the CRI runtime hands it to containerd).
 - `no_new_privs`: `pkg/securitycontext/util.go` `AddNoNewPrivileges`: set
   when `allowPrivilegeEscalation` is explicitly false and the container is
   not privileged.
+- `has_privileged_container`: `pkg/kubelet/container/helpers.go`
+  `HasPrivilegedContainer`, which `generatePodSandboxLinuxConfig`
+  (`pkg/kubelet/kuberuntime/kuberuntime_sandbox.go`) puts in the sandbox's
+  `LinuxSandboxSecurityContext.privileged`: containerd refuses a privileged
+  container in a sandbox that is not ("no privileged container allowed in sandbox").
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from podkeeper.core.spec import Container, PodSpec, SecurityContext
+from podkeeper.core.spec import Container, Pod, PodSpec, SecurityContext
 
 #: containerd's (and Docker's) default capabilities, without the CAP_ prefix.
 DEFAULT_CAPABILITIES: tuple[str, ...] = (
@@ -96,3 +101,13 @@ def capability_set(sc: SecurityContext) -> frozenset[str] | None:
 def no_new_privs(sc: SecurityContext) -> bool:
     """True when the container must run with no_new_privs set."""
     return sc.allow_privilege_escalation is False and not sc.privileged
+
+
+def has_privileged_container(pod: Pod) -> bool:
+    """Any init (sidecar included) or regular container with `privileged: true`
+    (`HasPrivilegedContainer` visits every container type; podkeeper has no ephemeral
+    containers): the pod sandbox must then be privileged too."""
+    return any(
+        c.security_context is not None and c.security_context.privileged is True
+        for c in pod.all_containers()
+    )

@@ -215,6 +215,7 @@ class PodSpec:
     runtime_class_name: str | None = None  # core/runtimeclass.py
     #: spec.readinessGates' condition types: Ready also waits for each (core/status.py).
     readiness_gates: tuple[str, ...] = ()
+    os_name: str | None = None  # spec.os.name (core/admission.py)
 
 
 @dataclass(frozen=True)

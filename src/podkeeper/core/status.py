@@ -374,6 +374,18 @@ def pod_status(m: PodMachine) -> Obj:
         if c.message.get(ctype):
             cond["message"] = c.message[ctype]
         conditions.append(cond)
+    if m.rejection is not None:
+        # kubelet.go rejectPod sets only phase, reason, message and qosClass (the status
+        # manager adds startTime); the scheduler's PodScheduled stays; no container
+        # statuses, so kubectl's STATUS column shows the reason.
+        return {
+            "phase": pod_phase(m),
+            "conditions": [x for x in conditions if x["type"] == "PodScheduled"],
+            "message": m.rejection.status_message,
+            "reason": m.rejection.reason,
+            "startTime": rfc3339(m.created_at + m.wall_offset),
+            "qosClass": qos_class(m),
+        }
     status: Obj = {
         "phase": pod_phase(m),
         "conditions": conditions,

@@ -10,6 +10,13 @@ from podkeeper.manifest import quantity
 from podkeeper.manifest.checks import as_list, as_map, as_str, is_int
 
 
+def _os_name(value: object) -> str | None:
+    """`spec.os.name`, None when `spec.os` is unset (admission checks it)."""
+    if not isinstance(value, dict):
+        return None
+    return as_str(value.get("name"))
+
+
 def _int(value: object, default: int) -> int:
     return int(value) if is_int(value) else default
 
@@ -279,5 +286,6 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
                 for g in as_list(pod_spec.get("readinessGates"))
                 if isinstance(g, dict) and as_str(g.get("conditionType"))
             ),
+            os_name=_os_name(pod_spec.get("os")),
         ),
     )

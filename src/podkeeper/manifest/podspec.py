@@ -9,6 +9,7 @@ Copied from `pkg/apis/core/validation/validation.go` (`ValidatePodSpec`,
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -114,6 +115,49 @@ def _validate_readiness_gates(spec: dict[str, object], path: str, errs: Errors) 
         errs.extend(FieldError(f"{path}[{i}].conditionType", INVALID, ctype, m) for m in msgs)
 
 
+def _validate_os(spec: dict[str, Any], path: str, errs: Errors) -> None:
+    """`validateOS`: `spec.os.name` is required and is `linux` or `windows` (a valid OS
+    other than the node's is admission's to refuse: core/admission.py)."""
+    os_spec = spec.get("os")
+    if os_spec is None:
+        return
+    if not isinstance(os_spec, dict):
+        errs.append(FieldError(path, INVALID, os_spec, "must be an object"))
+        return
+    name = os_spec.get("name")
+    if not name:
+        errs.append(FieldError(f"{path}.name", REQUIRED, None, "cannot be empty"))
+    elif name not in ("linux", "windows"):
+        errs.append(FieldError(path, NOT_SUPPORTED, name, supported(["linux", "windows"])))
+
+
+def _validate_host_aliases(spec: dict[str, Any], path: str, errs: Errors) -> None:
+    """`ValidateHostAliases`: each `ip` a valid IP, each hostname a DNS-1123 subdomain
+    (they become lines of the pod's /etc/hosts: core/hostsfile.py)."""
+    aliases = expect_list(spec, "hostAliases", path, errs)
+    for i, alias in enumerate(aliases):
+        here = f"{path}[{i}]"
+        if not isinstance(alias, dict):
+            errs.append(FieldError(here, INVALID, alias, "must be an object"))
+            continue
+        ip = alias.get("ip")
+        try:
+            ipaddress.ip_address(str(ip))
+            valid = isinstance(ip, str)
+        except ValueError:
+            valid = False
+        if not valid:
+            detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+            errs.append(FieldError(f"{here}.ip", INVALID, ip, detail))
+        for j, hostname in enumerate(expect_list(alias, "hostnames", f"{here}.hostnames", errs)):
+            msgs = (
+                names.is_dns1123_subdomain(hostname)
+                if isinstance(hostname, str)
+                else ["must be a string"]
+            )
+            errs.extend(FieldError(f"{here}.hostnames[{j}]", INVALID, hostname, m) for m in msgs)
+
+
 def validate_pod_spec(
     spec: object, path: str, errs: Errors, extra_volumes: frozenset[str] = frozenset()
 ) -> None:
@@ -159,6 +203,8 @@ def validate_pod_spec(
     if runtime_class:
         msgs = names.is_dns1123_subdomain(runtime_class)
         errs.extend(FieldError(rc_path, INVALID, runtime_class, m) for m in msgs)
+    _validate_os(spec, f"{path}.os", errs)
+    _validate_host_aliases(spec, f"{path}.hostAliases", errs)
 
 
 def validate_pod_template(

@@ -146,6 +146,8 @@ _POD_SPEC: Schema = {
     "nodeName": None,
     "runtimeClassName": None,
     "readinessGates": [{"conditionType": None}],
+    "os": {"name": None},  # core/admission.py: another OS is rejected (PodOSNotSupported)
+    "hostAliases": [{"ip": None, "hostnames": None}],  # core/hostsfile.py
 }
 _TEMPLATE: Schema = {"metadata": _META, "spec": _POD_SPEC}
 _DEPLOYMENT_SPEC: Schema = {

@@ -41,6 +41,7 @@ from podkeeper.core.eviction import REASON as EVICTED
 from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port_mappings
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
+from podkeeper.core.security import has_privileged_container
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.core.status import api_conditions
 from podkeeper.home import (
@@ -303,6 +304,7 @@ class Agent:
                     labels=dict(meta.labels),
                     annotations=dict(meta.annotations),
                     port_mappings=host_port_mappings(w.pod),
+                    privileged=has_privileged_container(w.pod),
                 )
         return None
 

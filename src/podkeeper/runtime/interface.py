@@ -100,6 +100,9 @@ class StartRequest:
     # File | FallbackToLogsOnError: with File nothing reads the log at the exit, so an image
     # runtime may report the exit before the last log lines are copied (helper cri2).
     termination_message_policy: str = "File"
+    # The pod's kubelet-managed hosts file (runtime/hostsfile.py), to mount at /etc/hosts;
+    # "" when the container mounts /etc/hosts itself or the pod has no IP (helper hostsos).
+    hosts_file: str = ""
 
 
 @dataclass

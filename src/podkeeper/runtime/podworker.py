@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from podkeeper.core import hostsfile
 from podkeeper.core.actions import Action, KillContainer, PodFinished, RunProbe, StartContainer
 from podkeeper.core.envexpand import EnvError, command_argv, expand
 from podkeeper.core.envsource import Allocatable, DownwardPod, resolve_env
@@ -39,6 +40,7 @@ from podkeeper.core.status import (
     written_view,
 )
 from podkeeper.core.termination import grace_after_pre_stop
+from podkeeper.runtime.hostsfile import ensure_hosts_file, read_node_hosts, remove_hosts_file
 from podkeeper.runtime.interface import (
     ConfigError,
     ExitInfo,
@@ -238,10 +240,12 @@ class PodWorker:
         self._loop = asyncio.get_running_loop()
         try:
             # RunPodSandbox comes before any container: the pod IP is known only then.
-            self.sandbox = await self._create_sandbox()
+            # A pod admission refused (core/admission.py) gets neither sandbox nor volumes.
+            admitted = self.machine.rejection is None
+            self.sandbox = await self._create_sandbox() if admitted else None
             if self.sandbox is not None:
                 self.machine.pod_ip = self.sandbox.ip
-            if self.obj["spec"].get("volumes") and not await self._prepare_volumes():
+            if admitted and self.obj["spec"].get("volumes") and not await self._prepare_volumes():
                 self.adopting = []  # deleted before its volumes could be made
             if self.adopting:
                 await self._adopt(self.adopting)
@@ -257,6 +261,8 @@ class PodWorker:
             self.attached.set()  # also when the sandbox failed: nobody waits forever
             self._arm(None)
             await self._teardown_volumes()
+            with contextlib.suppress(ValueError):
+                remove_hosts_file(self.agent.volumes.pod_dir(self.pod.metadata.uid))
             if self.sandbox is not None:
                 await self.agent.sandboxes.destroy(self.sandbox)
             self._publish()
@@ -541,7 +547,45 @@ class PodWorker:
             pod_key=self.pod.key,
             image_pull_policy=container.image_pull_policy,
             termination_message_policy=container.termination_message_policy,
+            hosts_file=self._hosts_file(name) if mounts else "",
         )
+
+    def _hosts_file(self, name: str) -> str:
+        """The pod's managed hosts file for container `name`, (re)written now as the
+        kubelet's `makeMounts` does at each container start (a replaced sandbox may have a
+        new IP); "" when the container mounts /etc/hosts itself or the pod has no IP yet.
+        Raises ConfigError when it cannot be written."""
+        spec = self.obj["spec"]
+        raw: Obj = next(
+            (
+                c
+                for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                if c.get("name") == name
+            ),
+            {},
+        )
+        paths = (str(m.get("mountPath", "")) for m in raw.get("volumeMounts") or ())
+        if not self.machine.pod_ip or not hostsfile.mounts_hosts_file(paths):
+            return ""
+        host_network = self.pod.spec.host_network
+        hostname, domain = hostsfile.hostname_and_domain(
+            self.name,
+            self.namespace,
+            str(spec.get("hostname") or ""),
+            str(spec.get("subdomain") or ""),
+        )
+        text = hostsfile.content(
+            host_network=host_network,
+            pod_ips=(self.machine.pod_ip,),
+            hostname=hostname,
+            domain=domain,
+            aliases=hostsfile.host_aliases(spec),
+            node_hosts=read_node_hosts() if host_network else "",
+        )
+        try:
+            return ensure_hosts_file(self.agent.volumes.pod_dir(self.pod.metadata.uid), text)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"failed to create the pod's hosts file: {e}") from None
 
     def _container_env(self, container: Container) -> dict[str, str]:
         """`env` and `envFrom` resolved (core/envsource.py) against this home's ConfigMaps and

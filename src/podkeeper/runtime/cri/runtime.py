@@ -190,6 +190,17 @@ class CriRuntime:
             )
             for m in req.mounts
         ]
+        if req.hosts_file:
+            # kubelet_pods.go makeHostsMount: the pod's managed file, read-write, relabeled;
+            # containerd then leaves out the sandbox's own /etc/hosts.
+            mounts.append(
+                pb.Mount(
+                    container_path="/etc/hosts",
+                    host_path=req.hosts_file,
+                    readonly=False,
+                    selinux_relabel=True,
+                )
+            )
         labels = {
             POD_NAME: req.pod_name,
             POD_NAMESPACE: req.namespace,

@@ -41,6 +41,7 @@ class PodSandboxSpec:
     annotations: Mapping[str, str] = field(default_factory=dict)
     hostname: str = ""
     port_mappings: tuple[tuple[str, int, int, str], ...] = ()  # protocol, container, host, ip
+    privileged: bool = False  # core/security.py has_privileged_container
 
 
 @dataclass
@@ -86,7 +87,11 @@ class CriSandboxes:
             ipc=pb.POD,
         )
         linux = pb.LinuxPodSandboxConfig(
-            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns_opts),
+            # kuberuntime_sandbox.go generatePodSandboxLinuxConfig: a sandbox holding a
+            # privileged container is privileged itself (containerd checks it).
+            security_context=pb.LinuxSandboxSecurityContext(
+                namespace_options=ns_opts, privileged=spec.privileged
+            ),
         )
         if self.state.cgroup_parent:
             linux.cgroup_parent = f"{self.state.cgroup_parent}/pod{pod_uid}"

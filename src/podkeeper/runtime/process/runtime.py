@@ -720,6 +720,7 @@ class ProcessRuntime:
                     message=message,
                     volumes=volumes,
                     workdir=request.working_dir,
+                    hosts_file=request.hosts_file,
                 )
             )
         except MountPlanError as e:

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from podkeeper.core.hostsfile import truncate_hostname
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxError, SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
@@ -63,6 +64,8 @@ POD_CIDR_ENV = "PODKEEPER_POD_CIDR"
 DEFAULT_POD_CIDR = "10.88.0.0/16"  # the CNI bridge examples' and podman's default
 NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
 # iproute2's convention: `ip netns exec NAME` bind-mounts /etc/netns/NAME/* over /etc/*.
+# Earlier agents kept pods' hosts files there; they are still removed with the namespace.
+# The hosts file now lives in the pod's folder under the home (runtime/hostsfile.py).
 NETNS_ETC = "/etc/netns"
 RECORDS_DIR = "sandboxes"  # under the agent home
 # Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
@@ -72,8 +75,6 @@ _BRIDGE_NAME = re.compile(r"^pk([0-9a-f]{6})0$")
 # systemd's EXIT_NAMESPACE: the container's namespaces could not be set up.
 EXIT_NAMESPACE = 226
 NAMESPACE_SETUP_FAILED = "podkeeper: cannot set up the container's namespaces"
-# kubelet `truncatePodHostnameIfNeeded` (pkg/kubelet/kubelet_pods.go): hostname ≤ 63.
-HOSTNAME_MAX = 63
 _IP_TIMEOUT = 10.0
 _CAP_NET_ADMIN = 12
 _CAP_SYS_ADMIN = 21
@@ -97,31 +98,8 @@ def home_tag(home: Path | str) -> str:
 def pod_hostname(pod_name: str) -> str:
     """The pod's hostname: its name cut to 63 characters without a trailing '-' or '.'.
 
-    kubelet `truncatePodHostnameIfNeeded`."""
-    if len(pod_name) <= HOSTNAME_MAX:
-        return pod_name
-    return pod_name[:HOSTNAME_MAX].rstrip("-.")
-
-
-def hosts_file_content(ip: str, hostname: str) -> str:
-    """The pod's /etc/hosts as the kubelet writes it (`managedHostsFileContent`,
-    pkg/kubelet/kubelet_pods.go): its own hostname resolves to its IP without DNS,
-    which pods here cannot reach (no NAT)."""
-    return (
-        "# Kubernetes-managed hosts file.\n"
-        "127.0.0.1\tlocalhost\n"
-        "::1\tlocalhost ip6-localhost ip6-loopback\n"
-        "fe00::0\tip6-localnet\n"
-        "fe00::0\tip6-mcastprefix\n"
-        "fe00::1\tip6-allnodes\n"
-        "fe00::2\tip6-allrouters\n"
-        f"{ip}\t{hostname}\n"
-    )
-
-
-def hosts_path(netns_path: str) -> str:
-    """Where the pod of network namespace `netns_path` keeps its /etc/hosts."""
-    return os.path.join(NETNS_ETC, os.path.basename(netns_path), "hosts")
+    kubelet `truncatePodHostnameIfNeeded` (core/hostsfile.py, which the hosts file uses)."""
+    return truncate_hostname(pod_name)
 
 
 def pod_cidr(value: str | None = None) -> ipaddress.IPv4Network:
@@ -304,6 +282,7 @@ def container_prefix(
     message: tuple[str, str] | None = None,
     volumes: Sequence[tuple[str, str, bool]] = (),
     workdir: str = "",
+    hosts_file: str = "",
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
@@ -326,7 +305,10 @@ def container_prefix(
     mount namespace: without one (no pid namespace nor private /tmp) neither applies.
     `volumes` ((mountPath, host path, read-only) of runtime/mounts.py `volume_steps`) are
     mounted there too, and `workdir` is entered after them (it may be inside one); the
-    caller refuses volumes without a mount namespace. Raises `MountPlanError`."""
+    caller refuses volumes without a mount namespace. `hosts_file` (the pod's managed
+    hosts file, runtime/hostsfile.py) is bind-mounted at /etc/hosts when there is a mount
+    namespace (the kubelet mounts it only where the runtime can map a single file).
+    Raises `MountPlanError`."""
     prefix: list[str] = []
     if sandbox.netns_path:
         prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
@@ -342,10 +324,8 @@ def container_prefix(
         steps.append("mount -t proc -o nosuid,nodev,noexec proc /proc")
     if sandbox.private_tmp:
         steps.append(PRIVATE_TMP)
-    if sandbox.netns_path and sandbox.hostname and "--mount" in flags:
-        hosts = hosts_path(sandbox.netns_path)
-        if os.path.isfile(hosts):
-            steps.append(f"mount --bind {shlex.quote(hosts)} /etc/hosts")
+    if hosts_file and "--mount" in flags:
+        steps.append(f"mount --bind {shlex.quote(hosts_file)} /etc/hosts")
     plan = volume_steps(volumes) if volumes and "--mount" in flags else None
     if "--mount" in flags:
         if message is not None:
@@ -713,9 +693,6 @@ class NamespaceSandboxes:
                 ],
                 netns=rec.netns,
             )
-            etc = Path(hosts_path(rec.netns)).parent
-            etc.mkdir(parents=True, exist_ok=True)
-            (etc / "hosts").write_text(hosts_file_content(str(addr), pod_hostname(pod_name)))
         except (SandboxError, OSError):
             self._undo(rec)
             self.pool.release(addr)
