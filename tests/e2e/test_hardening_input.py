@@ -54,7 +54,14 @@ def test_home_that_existed_0755_is_tightened_and_every_file_is_owner_only(pk: PK
     for name in ("state.db", "state.db-wal", "state.db-shm", "agent.log", "agent.pid"):
         assert name in modes, sorted(modes)
     assert any(n.endswith("0.log") for n in modes), sorted(modes)
-    loose = {n: oct(m) for n, m in modes.items() if m & 0o077}
+    # The pod's kubelet-managed /etc/hosts is 0644 as the kubelet's (a runAsUser container
+    # reads it through its bind mount), inside owner-only folders: no other host user
+    # reaches it. Anything else must be owner-only itself.
+    hosts = {n for n in modes if n.startswith("volumes/pods/") and n.endswith("/etc-hosts")}
+    for n in hosts:
+        parents = [str(Path(n).parents[i]) for i in range(len(Path(n).parts) - 1)]
+        assert all(modes[p] & 0o077 == 0 for p in parents), {p: oct(modes[p]) for p in parents}
+    loose = {n: oct(m) for n, m in modes.items() if m & 0o077 and n not in hosts}
     assert loose == {}, loose
     assert modes["."] == 0o700
 

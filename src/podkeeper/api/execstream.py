@@ -59,6 +59,42 @@ def container_process(home: Path, instance_id: str) -> tuple[int, InstanceCgroup
     return pids[0], cg
 
 
+#: The process runtime's start chain (runtime/process/runtime.py `_spawn`): a shell that
+#: joins the cgroup, nsenter/unshare, the namespace set-up shell, setpriv, env; each execs
+#: the next in the same pid, and only the last exec is the container's own command.
+_SETUP_TOOLS = frozenset({"nsenter", "unshare", "setpriv", "env"})
+_SETUP_MARKS = (b"cgroup.procs", b"/run/podkeeper-tmp")
+SETTLE_TIMEOUT = 30.0
+
+
+def _setting_up(pid: int) -> bool:
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False  # gone: command_line says so
+    return exe in _SETUP_TOOLS or any(mark in cmdline for mark in _SETUP_MARKS)
+
+
+async def settled_process(
+    home: Path, instance_id: str, timeout: float = SETTLE_TIMEOUT
+) -> tuple[int, InstanceCgroup]:
+    """`container_process` once its start chain has reached the container's command.
+
+    A container is Running (and Ready without a readiness probe) as soon as its process
+    exists, but until `setpriv` has run, that process is still root with every capability:
+    an exec copying its identity then would be a root shell in a `runAsUser: 1000`
+    container (seen on a loaded machine). So wait, bounded, and refuse rather than guess."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pid, cg = container_process(home, instance_id)
+        if not _setting_up(pid):
+            return pid, cg
+        if asyncio.get_running_loop().time() >= deadline:
+            raise ExecError(f"the container is still starting after {timeout:.0f} s; try again")
+        await asyncio.sleep(0.05)
+
+
 #: Linux capability numbers (`include/uapi/linux/capability.h`) → the names setpriv takes.
 CAPABILITIES = [
     "chown",

@@ -425,7 +425,7 @@ async def _exec(request: web.Request) -> web.StreamResponse:
     try:
         if home is None:
             raise execstream.ExecError("the agent has no home")
-        pid, cgroup = execstream.container_process(home, instance)
+        pid, cgroup = await execstream.settled_process(home, instance)
         argv, env, cwd = execstream.command_line(pid, command)
     except execstream.ExecError as exc:
         raise _bad_request(f"unable to exec in container {container}: {exc}") from None
