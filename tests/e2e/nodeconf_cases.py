@@ -2487,6 +2487,7 @@ api_case("PO11", "a collection of pods is deleted", _po11)
 listed(
     "PO12",
     "lifecycle of Pods and PodStatus (patch image to httpd, UpdateStatus, DeleteCollection)",
-    "not automated in this table: needs an httpd image switch, status writes and DeleteCollection",
+    "not automated in this table: the image switch to httpd while running and its"
+    " UpdateStatus steps are not written yet",
 )
 api_case("PO13", "a pod's status is patched", _po13)
