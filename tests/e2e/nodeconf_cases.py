@@ -1860,81 +1860,44 @@ def _kv_volume_cases(prefix: str, kind: str, projected: bool) -> None:
         CASES.append(Case(cid, _group(cid), name, build))
 
     c = prefix
-    if is_cm and not projected:
-        simple(f"{c}1", f"{noun} in a volume")
+    if is_cm:
+        # CV1-CV10 and PC1-PC9 are the same cases but for the wording, CV8 (binary data,
+        # plain volumes only) and so the numbering after it.
+        pre = "projected " if projected else ""
+        where = "" if projected else " in a volume"
+        number = iter(range(1, 11))
+
+        def nid() -> str:
+            return f"{c}{next(number)}"
+
+        simple(nid(), f"{pre}{noun} in a volume")
         simple(
-            f"{c}2",
-            f"{noun} in a volume with defaultMode 0400",
+            nid(),
+            f"{pre}{noun}{where} with defaultMode 0400",
             default_mode=0o400,
             mode="-r--------",
         )
-        simple(f"{c}3", f"{noun} in a volume as non-root", pod_sc={"runAsUser": 1000})
+        simple(nid(), f"{pre}{noun}{where} as non-root", pod_sc={"runAsUser": 1000})
         m = [{"key": "data-2", "path": "path/to/data-2"}]
+        mapped: dict[str, Any] = {"items": m, "path": "path/to/data-2", "value": "value-2"}
+        simple(nid(), f"{pre}{noun}{where} with mappings", **mapped)
         simple(
-            f"{c}4",
-            f"{noun} in a volume with mappings",
-            items=m,
-            path="path/to/data-2",
-            value="value-2",
-        )
-        mm = [m[0] | {"mode": 0o400}]
-        simple(
-            f"{c}5",
-            f"{noun} with mappings and item mode 0400",
-            items=mm,
-            path="path/to/data-2",
-            value="value-2",
-            mode="-r--------",
+            nid(),
+            f"{pre}{noun} with mappings and item mode 0400",
+            **(mapped | {"items": [m[0] | {"mode": 0o400}], "mode": "-r--------"}),
         )
         simple(
-            f"{c}6",
-            f"{noun} with mappings as non-root",
-            items=m,
-            path="path/to/data-2",
-            value="value-2",
+            nid(),
+            f"{pre}{noun} with mappings as non-root",
+            **mapped,
             pod_sc={"runAsUser": 1000},
         )
-        updates(f"{c}7", f"{noun} updates are reflected in the volume")
-        _cv8()
-        optional(f"{c}9", f"optional {noun} updates are reflected in the volume")
-        simple(f"{c}10", f"{noun} in multiple volumes of one pod", two_mounts=True)
-    elif is_cm:
-        simple(f"{c}1", f"projected {noun} in a volume")
-        simple(
-            f"{c}2",
-            f"projected {noun} with defaultMode 0400",
-            default_mode=0o400,
-            mode="-r--------",
-        )
-        simple(f"{c}3", f"projected {noun} as non-root", pod_sc={"runAsUser": 1000})
-        m = [{"key": "data-2", "path": "path/to/data-2"}]
-        simple(
-            f"{c}4",
-            f"projected {noun} with mappings",
-            items=m,
-            path="path/to/data-2",
-            value="value-2",
-        )
-        mm = [m[0] | {"mode": 0o400}]
-        simple(
-            f"{c}5",
-            f"projected {noun} with mappings and item mode 0400",
-            items=mm,
-            path="path/to/data-2",
-            value="value-2",
-            mode="-r--------",
-        )
-        simple(
-            f"{c}6",
-            f"projected {noun} with mappings as non-root",
-            items=m,
-            path="path/to/data-2",
-            value="value-2",
-            pod_sc={"runAsUser": 1000},
-        )
-        updates(f"{c}7", f"projected {noun} updates are reflected in the volume")
-        optional(f"{c}8", f"optional projected {noun} updates are reflected in the volume")
-        simple(f"{c}9", f"projected {noun} in multiple volumes of one pod", two_mounts=True)
+        updates(nid(), f"{pre}{noun} updates are reflected in the volume")
+        if not projected:
+            next(number)
+            _cv8()
+        optional(nid(), f"optional {pre}{noun} updates are reflected in the volume")
+        simple(nid(), f"{pre}{noun} in multiple volumes of one pod", two_mounts=True)
     else:
         pre = "projected " if projected else ""
         m = [{"key": "data-1", "path": "new-path-data-1"}]

@@ -220,9 +220,8 @@ _PATCH_TYPES = {
 }
 
 
-async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
-    if "patch" not in kind.verbs:
-        raise StatusError(405, "MethodNotAllowed", f"patch is not supported on {kind.qualified()}")
+def _patch_type(request: web.Request) -> str:
+    """json | merge | strategic | apply, from the Content-Type; 415 as the API server."""
     ptype = _PATCH_TYPES.get(request.content_type)
     if ptype is None:
         raise StatusError(
@@ -231,6 +230,22 @@ async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str
             f"the body of the request was in an unknown format - accepted media types include: "
             f"{', '.join(_PATCH_TYPES)}",
         )
+    return ptype
+
+
+def _plain_patch(ptype: str, existing: Obj, body: Any) -> Any:
+    """`existing` with a json, merge or strategic merge patch applied; PatchError if not."""
+    if ptype == "json":
+        return patch.json_patch(existing, body)
+    if ptype == "merge":
+        return patch.merge_patch(existing, body)
+    return patch.strategic_merge(existing, body)
+
+
+async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str) -> web.Response:
+    if "patch" not in kind.verbs:
+        raise StatusError(405, "MethodNotAllowed", f"patch is not supported on {kind.qualified()}")
+    ptype = _patch_type(request)
     body = await read_body(request)
     reg = registry_of(request)
     existing = reg.get(kind, namespace, name)
@@ -240,12 +255,7 @@ async def patch_item(request: web.Request, kind: Kind, namespace: str, name: str
     if existing is None:
         raise not_found(kind, name)
     try:
-        if ptype == "json":
-            patched = patch.json_patch(existing, body)
-        elif ptype == "merge":
-            patched = patch.merge_patch(existing, body)
-        else:
-            patched = patch.strategic_merge(existing, body)
+        patched = _plain_patch(ptype, existing, body)
     except patch.PatchError as exc:
         raise StatusError(422, "Invalid", str(exc)) from None
     if not isinstance(patched, dict):
@@ -456,23 +466,12 @@ async def write_status(request: web.Request, kind: Kind, namespace: str, name: s
                 f" on the URL ({name})"
             )
     else:
-        ptype = _PATCH_TYPES.get(request.content_type)
-        if ptype is None:
-            raise StatusError(
-                415,
-                "UnsupportedMediaType",
-                f"the body of the request was in an unknown format - accepted media types "
-                f"include: {', '.join(_PATCH_TYPES)}",
-            )
+        ptype = _patch_type(request)
         if existing is None:
             raise not_found(kind, name)
         try:
-            if ptype == "json":
-                wanted = patch.json_patch(existing, body)
-            elif ptype == "merge":
-                wanted = patch.merge_patch(existing, body)
-            elif ptype == "strategic":
-                wanted = patch.strategic_merge(existing, body)
+            if ptype != "apply":
+                wanted = _plain_patch(ptype, existing, body)
             else:
                 manager = request.query.get("fieldManager", "")
                 if not manager:
