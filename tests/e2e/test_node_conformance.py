@@ -10,7 +10,8 @@ failed assertion when its time is up. Deletes and ConfigMap/Secret updates go th
 the real CLI (`delete`, `up -f`); label/annotation/spec patches are merge patches on
 the API, as `kubectl patch` sends them. API-only cases run against the same agent.
 
-A case that cannot run here is skipped with the reason; a case for a feature podkeeper
+`PODKEEPER_CONFORMANCE_RUNTIMES=process` (comma-separated) limits the runtimes, as for
+the probe table. A case that cannot run here is skipped with the reason; a case for a feature podkeeper
 lacks is xfail(strict=True) with the reason. `scripts/conformance_table.py` runs this
 file and prints the Markdown table.
 """
@@ -75,6 +76,9 @@ esac
 
 
 def _unavailable(rt: str) -> str | None:
+    chosen = os.environ.get("PODKEEPER_CONFORMANCE_RUNTIMES", "")  # as the probe table
+    if chosen and rt not in {r.strip() for r in chosen.split(",")}:
+        return f"PODKEEPER_CONFORMANCE_RUNTIMES excludes {rt}"
     if os.geteuid() != 0:
         return "needs root"
     if rt == PROCESS:
