@@ -12,8 +12,8 @@ the API, as `kubectl patch` sends them. API-only cases run against the same agen
 
 `PODKEEPER_CONFORMANCE_RUNTIMES=process` (comma-separated) limits the runtimes, as for
 the probe table. A case that cannot run here is skipped with the reason; a case for a
-feature podkeeper lacks is xfail(strict=True) with the reason. `scripts/conformance_table.py` runs this
-file and prints the Markdown table.
+feature podkeeper lacks is xfail(strict=True) with the reason.
+`scripts/conformance_table.py` runs this file and prints the Markdown table.
 """
 
 from __future__ import annotations
