@@ -109,6 +109,9 @@ def reap_home(home: Path) -> None:
     cgroups = CgroupManager(root_name_for_home(str(home)))
     if os.geteuid() == 0 and cgroups.available()[0]:
         cgroups.cleanup_stale()
+        # The home's root too (checking availability makes it): a root left behind is
+        # never swept once pytest deletes the home, and every e2e test left one.
+        cgroups.remove_root()
 
 
 @pytest.fixture
