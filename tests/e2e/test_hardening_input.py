@@ -37,6 +37,18 @@ def _modes(home: Path) -> dict[str, int]:
     return out
 
 
+def _loose(modes: dict[str, int]) -> dict[str, str]:
+    """The entries others could read or write, octal. A pod's kubelet-managed /etc/hosts is
+    0644 as the kubelet's (a runAsUser container reads it through its bind mount) inside
+    owner-only folders, so no other host user reaches it; anything else must be owner-only
+    itself."""
+    hosts = {n for n in modes if n.startswith("volumes/pods/") and n.endswith("/etc-hosts")}
+    for n in hosts:
+        parents = [str(Path(n).parents[i]) for i in range(len(Path(n).parts) - 1)]
+        assert all(modes[p] & 0o077 == 0 for p in parents), {p: oct(modes[p]) for p in parents}
+    return {n: oct(m) for n, m in modes.items() if m & 0o077 and n not in hosts}
+
+
 # -- item 5: everything under the home is owner-only ----------------------------------------
 
 
@@ -54,15 +66,7 @@ def test_home_that_existed_0755_is_tightened_and_every_file_is_owner_only(pk: PK
     for name in ("state.db", "state.db-wal", "state.db-shm", "agent.log", "agent.pid"):
         assert name in modes, sorted(modes)
     assert any(n.endswith("0.log") for n in modes), sorted(modes)
-    # The pod's kubelet-managed /etc/hosts is 0644 as the kubelet's (a runAsUser container
-    # reads it through its bind mount), inside owner-only folders: no other host user
-    # reaches it. Anything else must be owner-only itself.
-    hosts = {n for n in modes if n.startswith("volumes/pods/") and n.endswith("/etc-hosts")}
-    for n in hosts:
-        parents = [str(Path(n).parents[i]) for i in range(len(Path(n).parts) - 1)]
-        assert all(modes[p] & 0o077 == 0 for p in parents), {p: oct(modes[p]) for p in parents}
-    loose = {n: oct(m) for n, m in modes.items() if m & 0o077 and n not in hosts}
-    assert loose == {}, loose
+    assert _loose(modes) == {}, _loose(modes)
     assert modes["."] == 0o700
 
 
@@ -74,8 +78,8 @@ def test_agent_tightens_files_an_older_agent_left_readable(pk: PK) -> None:
         os.chmod(path, 0o644)
     res = pk.up(pod)
     assert "made owner-only" in res.err or "made owner-only" in (pk.home / "agent.log").read_text()
-    loose = {n: oct(m) for n, m in _modes(pk.home).items() if m & 0o077}
-    assert loose == {}, loose
+    modes = _modes(pk.home)
+    assert _loose(modes) == {}, _loose(modes)
 
 
 # -- item 10: a damaged state.db -------------------------------------------------------------

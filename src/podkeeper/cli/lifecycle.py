@@ -34,7 +34,10 @@ from podkeeper.cli._text import get, utcnow
 Obj = dict[str, Any]
 
 #: How long `up` waits for a freshly started agent's socket, and how often it asks (seconds).
-AGENT_START_TIMEOUT = 5.0
+#: An agent that exits while starting is reported at once, so the wait only bounds a slow
+#: start: on a 2-core machine held by other work an agent took over 5 s to import and
+#: listen (issue 13 item 17), and starting a private containerd adds seconds more.
+AGENT_START_TIMEOUT = 60.0
 AGENT_POLL = 0.01
 #: How often `--wait`, `delete` and `down` look again (seconds).
 POLL = 0.1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import json
 import logging
@@ -90,12 +91,20 @@ class CriInstance:
 
     def read_evidence(self) -> None:
         """Memory peak, OOM kills and CPU from the container's cgroup, while it still exists
-        (the CRI plugin deletes the task, and runc the cgroup, right after the exit)."""
-        if self.cgroup is not None and self.evidence is None:
-            try:
-                self.evidence = self.cgroup.read_evidence()
-            except OSError:
-                self.evidence = None
+        (the CRI plugin deletes the task, and runc the cgroup, right after the exit). Read
+        at the OOM event and again at the exit: a field the later read cannot see any more
+        (the cgroup went first on a busy machine) keeps the earlier value."""
+        if self.cgroup is None:
+            return
+        try:
+            now = self.cgroup.read_evidence()
+        except OSError:
+            return
+        if self.evidence is not None:
+            for f in dataclasses.fields(now):
+                if getattr(now, f.name) is None:
+                    setattr(now, f.name, getattr(self.evidence, f.name))
+        self.evidence = now
 
     def stop_signal(self) -> str | None:
         """What podkeeper sent, judged when the exit is seen: past the grace it was SIGKILL."""
@@ -130,6 +139,9 @@ class ExitWatcher:
 
     def task_oom(self, container_id: str) -> None:
         self.oom.add(container_id)
+        w = self.watched.get(container_id)
+        if w is not None:
+            w.read_evidence()  # the cgroup is there while the kernel kills in it
 
     def task_exited(self, container_id: str, exit_code: int, exited_at: float) -> None:
         """containerd's `/tasks/exit` for a container's init process: the exit is known now,
