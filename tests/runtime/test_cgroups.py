@@ -222,3 +222,41 @@ def test_sweep_abandoned_removes_only_what_a_provably_dead_home_owns(tmp_path: P
         for m in managers:
             m.cleanup_stale()
             m.remove_root()
+
+
+@pytest.mark.root
+def test_oom_eventfd_fires_at_the_oom() -> None:
+    """The kernel's OOM notification (v1) arrives for a cgroup that hits its limit, so the
+    CRI runtime can read the memory peak before runc removes the cgroup."""
+    import select
+
+    mgr = _manager()
+    if mgr.layout.version != 1:
+        _cleanup(mgr)
+        pytest.skip("the OOM eventfd is cgroup v1's; v2 has memory.events")
+    try:
+        cg = mgr.create("pod1", "hog", memory_bytes=16 << 20)
+        efd = cg.oom_eventfd()
+        assert efd is not None
+        try:
+            assert select.select([efd], [], [], 0)[0] == []  # nothing yet
+            hog = subprocess.Popen(
+                ["sh", "-c", "read go; exec tail /dev/zero"],
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+            )
+            cg.add(hog.pid)
+            assert hog.stdin is not None
+            hog.stdin.write(b"go\n")
+            hog.stdin.close()
+            assert hog.wait(timeout=60) == -signal.SIGKILL
+            assert select.select([efd], [], [], 10)[0] == [efd]
+            assert int.from_bytes(os.read(efd, 8), "little") >= 1
+            ev = cg.read_evidence()
+            assert ev.oom_kills >= 1
+            assert ev.memory_peak is not None and ev.memory_peak > 8 << 20
+        finally:
+            os.close(efd)
+        assert cg.remove_sync(timeout=5)
+    finally:
+        _cleanup(mgr)

@@ -226,6 +226,28 @@ class InstanceCgroup:
         for procs in self.procs_files:
             _write(procs, str(pid))
 
+    def oom_eventfd(self) -> int | None:
+        """An eventfd the kernel signals when this cgroup hits its memory limit (cgroup v1
+        memory controller: `cgroup.event_control` with `memory.oom_control`,
+        Documentation/admin-guide/cgroup-v1/memory.rst section 9), or None (v2, no memory
+        controller, or not permitted). It fires at the OOM itself, before the victim dies,
+        so the evidence can be read before a runtime that removes the cgroup at the exit
+        (runc) takes it away; it also fires when the cgroup is removed."""
+        mem = self._dir("memory")
+        if self.layout.version == 2 or mem is None:
+            return None
+        efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        try:
+            ofd = os.open(os.path.join(mem, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _write(os.path.join(mem, "cgroup.event_control"), f"{efd} {ofd}")
+            finally:
+                os.close(ofd)
+        except OSError:
+            os.close(efd)
+            return None
+        return efd
+
     def pids(self) -> set[int]:
         """Every process currently in the cgroup (union over controllers)."""
         found: set[int] = set()

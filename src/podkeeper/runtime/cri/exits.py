@@ -55,6 +55,7 @@ class CriInstance:
     cgroup: InstanceCgroup | None = None  # the container's cgroup, for the exit evidence
     evidence: CgroupEvidence | None = None  # read when its exit event came
     logs_at_exit: bool = True  # FallbackToLogsOnError: the log must be complete at the exit
+    _oom_fd: int | None = None  # the kernel's OOM notification for the cgroup (watch_oom)
 
     def adoption_state(self) -> dict[str, Any]:
         """What a later agent needs to take this container over (`CriRuntime.adopt`): the CRI
@@ -105,6 +106,33 @@ class CriInstance:
                 if getattr(now, f.name) is None:
                     setattr(now, f.name, getattr(self.evidence, f.name))
         self.evidence = now
+
+    def watch_oom(self) -> None:
+        """Read the evidence the moment the kernel reports an OOM in the container's
+        memory-limited cgroup (cgroups.py `oom_eventfd`). containerd's `/tasks/oom` event
+        comes later, through `ctr events` and this loop, and on a busy machine after runc
+        removed the cgroup and its memory peak with it (issue 13 item 17)."""
+        if self.cgroup is None or self.memory_limit is None or self._oom_fd is not None:
+            return
+        efd = self.cgroup.oom_eventfd()
+        if efd is None:
+            return
+        self._oom_fd = efd
+        loop = asyncio.get_running_loop()
+
+        def fired() -> None:
+            with contextlib.suppress(OSError):
+                os.read(efd, 8)
+            self.read_evidence()  # a removed cgroup also fires: nothing read, nothing lost
+
+        def close(_f: object = None) -> None:
+            if self._oom_fd is not None:
+                loop.remove_reader(efd)
+                os.close(efd)
+                self._oom_fd = None
+
+        loop.add_reader(efd, fired)
+        self.exited.add_done_callback(close)
 
     def stop_signal(self) -> str | None:
         """What podkeeper sent, judged when the exit is seen: past the grace it was SIGKILL."""
