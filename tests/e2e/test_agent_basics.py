@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from podkeeper.runtime.cgroups import root_name_for_home
+
 from .conftest import PK, container_status, is_ready, pod_manifest
 
 SLEEP = ["python3", "-c", "import time; time.sleep(600)"]
@@ -122,14 +124,26 @@ def test_probe_with_missing_binary_is_a_failure_not_a_crash(pk: PK) -> None:
     assert 'pod="probe127"' in text
 
 
-def _sleeper_pids() -> list[int]:
+def _sleeper_pids(pk: PK) -> list[int]:
+    """The `sleeper` pod's process of this test's home (by its cgroup root), not another
+    suite's on the same machine."""
+    root = root_name_for_home(str(pk.home))
     return [
         int(p)
         for p in os.listdir("/proc")
         if p.isdigit()
         and _cmdline(int(p)).endswith("time.sleep(600)")
         and _environ_has(int(p), "HOSTNAME=sleeper")
+        and _in_cgroup(int(p), root)
     ]
+
+
+def _in_cgroup(pid: int, root: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            return f"/{root}/" in f.read()
+    except OSError:
+        return False
 
 
 def _crash_and_restart_agent(pk: PK) -> list[int]:
@@ -147,7 +161,7 @@ def _crash_and_restart_agent(pk: PK) -> list[int]:
         10,
     )
     # Find the container process of `sleeper` (a python sleeping 600 s in our home's logs).
-    pids = pk.wait_for("sleeper process", _sleeper_pids, 10)
+    pids = pk.wait_for("sleeper process", lambda: _sleeper_pids(pk), 10)
     agent = pk.agent_pid()
     assert agent is not None
     os.kill(agent, signal.SIGKILL)
@@ -165,7 +179,7 @@ def test_agent_restart_keeps_running_containers(pk: PK) -> None:
     pids = _crash_and_restart_agent(pk)
     st = container_status(pk.pod("sleeper"))
     assert st["restartCount"] == 0 and st["state"].get("running"), st
-    assert all(_alive(p) for p in pids) and _sleeper_pids() == pids
+    assert all(_alive(p) for p in pids) and _sleeper_pids(pk) == pids
     assert not any(e["reason"] == "OrphanKilled" for e in pk.events())
     # It is still supervised: deleting it stops that very process.
     pk.run("delete", "pod", "sleeper", "--grace-period", "1", timeout=60)
@@ -238,7 +252,7 @@ def test_down_after_a_crash_drains_what_the_dead_agent_left(pk: PK) -> None:
     """issue 13 item 7: `down` with no agent but containers left by a SIGKILLed one starts
     an agent to take them over and drains them, instead of "no agent running"."""
     pk.up(pod_manifest("sleeper", [{"name": "s", "image": "x", "command": SLEEP}]))
-    pids = pk.wait_for("sleeper process", _sleeper_pids, 15)
+    pids = pk.wait_for("sleeper process", lambda: _sleeper_pids(pk), 15)
     agent = pk.agent_pid()
     assert agent is not None
     os.kill(agent, signal.SIGKILL)

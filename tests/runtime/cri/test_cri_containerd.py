@@ -55,6 +55,13 @@ def test_config_has_the_settings_this_host_needs(tmp_path: Path) -> None:
         assert line in text
 
 
+def _inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None  # another test's namespace, removed meanwhile
+
+
 def _netns() -> set[str]:
     """containerd's CNI namespaces (`cni-<uuid>`); other agents' `pk-*` ones come and go."""
     try:
@@ -100,7 +107,10 @@ async def test_stop_leaves_nothing_behind(
     assert inst.pid > 0 and os.path.exists(f"/proc/{inst.pid}")
     assert managed.shim_pids()
     assert os.path.exists(f"/sys/class/net/{managed.bridge}")
-    assert _netns() - netns_before, "the sandbox has a network namespace"
+    # This sandbox's namespace, by the container's: other tests' come and go meanwhile.
+    ino = os.stat(f"/proc/{inst.pid}/ns/net").st_ino
+    mine = {n for n in _netns() - netns_before if _inode(f"/run/netns/{n}") == ino}
+    assert mine, "the sandbox has a network namespace"
     containerd_pid = managed.pid
     # The agent going away without deleting its pods: shutdown removes everything.
     await runtime.shutdown()
@@ -108,6 +118,6 @@ async def test_stop_leaves_nothing_behind(
     assert not os.path.exists(f"/proc/{inst.pid}")
     assert managed.shim_pids() == []
     assert not os.path.exists(f"/sys/class/net/{managed.bridge}")
-    assert _netns() - netns_before == set()
+    assert mine & _netns() == set()
     assert not managed._cgroup_dirs()
     assert not managed.socket.exists() and not managed.socket.parent.exists()
