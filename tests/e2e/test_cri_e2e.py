@@ -9,6 +9,7 @@ Skips without root, containerd, runc, the CNI plugins or busybox-static."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import signal
@@ -627,30 +628,73 @@ def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
     assert "not supported on the containerd runtime" in interactive.stderr
 
 
-def test_runtime_class_picks_the_containerd_runtime_or_fails_as_the_kubelet(cpk: PK) -> None:
-    """spec.runtimeClassName on a containerd agent: `podkeeper-containerd` runs; the process
-    runtime's class fails in RunPodSandbox as containerd's missing handler does."""
-    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+def test_runtime_class_runs_host_binaries_beside_images(cpk: PK) -> None:
+    """spec.runtimeClassName on a containerd agent: `podkeeper-containerd` (the default)
+    runs from its image; `podkeeper-process` runs the host's binary as a host process in
+    the same agent (runtime/runtimes.py); describe names the class."""
+    script = "test -e /work && echo host || echo image; sleep 3600"
+    sh = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script]}
     cpk.up(
-        pod_manifest("img", [sleep], runtimeClassName="podkeeper-containerd"),
-        pod_manifest("host", [sleep], runtimeClassName="podkeeper-process"),
+        pod_manifest("img", [sh], runtimeClassName="podkeeper-containerd"),
+        pod_manifest("host", [sh], runtimeClassName="podkeeper-process"),
+        pod_manifest("plain", [sh]),
     )
-    cpk.wait_for(
-        "img running", lambda: cpk.pod("img")["status"].get("phase") == "Running", timeout=90
-    )
-    text = (
-        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox "
-        'runtime: no runtime for "process" is configured'
-    )
-    cpk.wait_for(
-        "FailedCreatePodSandBox",
-        lambda: any(
-            e["reason"] == "FailedCreatePodSandBox" and e["message"] == text
-            for e in cpk.events("host")
-        ),
-        timeout=60,
-    )
-    assert cpk.pod("host")["status"]["phase"] == "Pending"
+    for name in ("img", "host", "plain"):
+        cpk.wait_for(f"{name} running", lambda n=name: is_ready(cpk.pod(n)), timeout=90)
+    ids = {n: container_status(cpk.pod(n))["containerID"] for n in ("img", "host", "plain")}
+    assert ids["img"].startswith("containerd://") and ids["plain"].startswith("containerd://")
+    assert ids["host"].startswith("podkeeper://"), ids
+    cpk.wait_for("logs", lambda: cpk.run("logs", "host").out.strip() == "host", timeout=30)
+    assert cpk.run("logs", "img").out.strip() == "image"
+    assert "Runtime Class Name:  podkeeper-process" in cpk.run("describe", "pod", "host").out
+    assert "Runtime Class Name" not in cpk.run("describe", "pod", "plain").out
+    assert "runtime containerd, also process" in cpk.run("version").out
+
+
+def test_a_process_agent_runs_image_pods_beside_host_binaries(
+    pk: PK, images: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent whose default is the process runtime opens its private containerd for
+    `image import` and for pods of the `podkeeper-containerd` class only: host-binary and
+    image pods side by side; a SIGKILLed agent's successor takes both over (no restart);
+    `down` leaves neither containerd nor sandbox."""
+    monkeypatch.setenv("PODKEEPER_RUNTIME", "process")
+    host = pod_manifest("host", [{"name": "app", "image": "x", "command": ["sleep", "3600"]}])
+    pk.up(host, wait=True, timeout="60s")
+    managed = ManagedContainerd(pk.home)
+    assert not managed.config_path.exists()  # no image pod yet: no containerd either
+    assert "also" not in pk.run("version").out
+    out = pk.run("image", "import", *(str(p) for p in images.values()), timeout=120).out
+    assert f"imported {BUSYBOX_IMAGE}" in out
+    assert "runtime process, also containerd" in pk.run("version").out
+    sleep = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}
+    try:
+        pk.up(pod_manifest("img", [sleep], runtimeClassName="podkeeper-containerd"))
+        pk.wait_for("img Ready", lambda: is_ready(pk.pod("img")), timeout=90)
+        before = {n: container_status(pk.pod(n))["containerID"] for n in ("host", "img")}
+        assert before["img"].startswith("containerd://"), before
+        assert before["host"].startswith("podkeeper://"), before
+        ip = pk.pod("img")["status"]["podIP"]
+        assert ipaddress.ip_address(ip) in managed.subnet  # from containerd's CNI network
+        pid = pk.agent_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        pk.wait_for("the agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+        pk.up(pod_manifest("later", [sleep], runtimeClassName="podkeeper-containerd"))
+        pk.wait_for("later Ready", lambda: is_ready(pk.pod("later")), timeout=90)
+        for name in ("host", "img"):
+            st = container_status(pk.pod(name))
+            assert (st["containerID"], st["restartCount"]) == (before[name], 0), st
+            assert is_ready(pk.pod(name))
+        assert pk.pod("img")["status"]["podIP"] == ip
+    finally:
+        pk.run("down", timeout=120, check=False)
+        leftover = managed.shim_pids() or (managed.dir / "containerd.pid").exists()
+        if leftover:
+            asyncio.run(reap_home(pk.home))
+    assert not leftover, "down did not stop the containerd opened beside the process runtime"
+    assert not os.path.exists(f"/sys/class/net/{managed.bridge}")
+    assert not managed._cgroup_dirs()
 
 
 def _pause_pid(pod_ip: str) -> int | None:

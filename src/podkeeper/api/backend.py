@@ -58,8 +58,13 @@ class AgentBackend(Protocol):
 
     def version(self) -> Obj: ...
 
-    def runtime_name(self) -> str:
-        """process, containerd or cri."""
+    async def open_image_runtime(self) -> Obj:
+        """Open the runtime of images (the containerd RuntimeClass handler) if it is not
+        open yet: {"runtime", "criEndpoint"}; RuntimeError saying why it cannot be had."""
+        ...
+
+    def runtime_name(self, namespace: str, pod: str) -> str:
+        """process, containerd or cri: the runtime that runs the pod."""
         ...
 
     async def exec_captured(

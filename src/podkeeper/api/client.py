@@ -279,6 +279,10 @@ class Client:
         """Ask the agent to drain and stop; returns at once (the Status it answered)."""
         return self.post(paths.SHUTDOWN_PATH, None)
 
+    def open_image_runtime(self) -> Obj:
+        """Have the agent open its image runtime: {"runtime", "criEndpoint"}."""
+        return self.post(paths.IMAGE_RUNTIME_PATH, None)
+
     def version(self) -> Obj:
         """The agent's version object."""
         return self.get(paths.VERSION_PATH)

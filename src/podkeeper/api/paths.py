@@ -113,6 +113,8 @@ def resource_for(word: str) -> Resource:
 
 APPLY_PATH = "/podkeeper/v1/apply"
 SHUTDOWN_PATH = "/podkeeper/v1/shutdown"
+#: POST: open the image runtime beside the default one (`podkeeper image ...`).
+IMAGE_RUNTIME_PATH = "/podkeeper/v1/imageruntime"
 VERSION_PATH = "/version"
 HEALTHZ_PATH = "/healthz"
 

@@ -418,7 +418,7 @@ async def _exec(request: web.Request) -> web.StreamResponse:
     if "running" not in (current.get("state") or {}):
         # kubelet wording (`pkg/kubelet/kubelet_pods.go` GetExec).
         raise _bad_request(f'unable to upgrade connection: container not found ("{container}")')
-    if backend.runtime_name() != "process":
+    if backend.runtime_name(ns, name) != "process":
         return await _exec_through_cri(request, ns, name, container, command)
     instance = str(current.get("containerID") or "").rpartition("://")[2]
     home = request.app[kube.REGISTRY].home
@@ -521,6 +521,14 @@ async def _shutdown(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def _image_runtime(request: web.Request) -> web.Response:
+    try:
+        info = await request.app[BACKEND].open_image_runtime()
+    except RuntimeError as err:
+        raise StatusError(503, "ServiceUnavailable", f"no image runtime: {err}") from None
+    return web.json_response(info)
+
+
 async def _version(request: web.Request) -> web.Response:
     # kubectl parses `version.Info` (major, minor, gitVersion...); podkeeper's CLI reads its
     # own keys from the same object.
@@ -565,6 +573,7 @@ def build_app(backend: AgentBackend, home: Path | None = None) -> web.Applicatio
         web.post(paths.APPLY_PATH, _apply),
         web.get("/podkeeper/v1/terminations/{ns}/{pod}", _terminations),
         web.post(paths.SHUTDOWN_PATH, _shutdown),
+        web.post(paths.IMAGE_RUNTIME_PATH, _image_runtime),
         web.get(paths.VERSION_PATH, _version),
         web.get(paths.HEALTHZ_PATH, _healthz),
         web.get("/metrics/probes", _probe_metrics),

@@ -379,6 +379,8 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime, verdict: str | None
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace') or 'default'}"]
     if spec.get("priority") is not None:
         lines.append(f"Priority:\t{spec['priority']}")
+    if spec.get("runtimeClassName"):  # kubectl describe.go describePod: the pod's runtime
+        lines.append(f"Runtime Class Name:\t{spec['runtimeClassName']}")
     if spec.get("serviceAccountName"):
         lines.append(f"Service Account:\t{spec['serviceAccountName']}")
     node = spec.get("nodeName")

@@ -22,18 +22,20 @@ _UNPACKED = re.compile(r"unpacking (\S+) \((sha256:[0-9a-f]+)\)")
 
 
 def _endpoint(ctx: click.Context, runtime: str | None, cri_endpoint: str | None) -> str:
-    """The running (or just started) agent's CRI endpoint; CliError when it has none."""
+    """The CRI endpoint of the running (or just started) agent's image runtime, which an
+    agent of host binaries opens beside its default one (runtime/runtimes.py); CliError
+    saying why when it cannot."""
+    from podkeeper.api.client import APIError
     from podkeeper.cli.lifecycle import start_agent
 
     agent = start_agent(state_of(ctx), runtime, cri_endpoint)
-    info: Any = agent.client.version()
+    try:
+        info: Any = agent.client.open_image_runtime()
+    except APIError as err:
+        raise CliError(f"error: {err}") from None
     endpoint = info.get("criEndpoint") if isinstance(info, dict) else None
     if not endpoint:
-        name = info.get("runtime") if isinstance(info, dict) else None
-        raise CliError(
-            f"error: the agent runs the {name or 'process'} runtime, which has no images; "
-            "start it with --runtime containerd (or cri), or set PODKEEPER_RUNTIME"
-        )
+        raise CliError("error: the agent has no image runtime")
     return str(endpoint)
 
 

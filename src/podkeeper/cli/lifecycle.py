@@ -876,6 +876,9 @@ def agent_version_line(info: Any) -> str:
     for key in ("kubernetes", "kubeVersion", "runtime", "pid"):
         if info.get(key) is not None:
             extras.append(f"{key} {info[key]}")
+        others = [r for r in info.get("runtimes") or [] if r != info.get("runtime")]
+        if key == "runtime" and others:  # opened beside the default for a RuntimeClass
+            extras.append(f"also {', '.join(map(str, others))}")
     return f"agent: podkeeper {version}" + (f" ({', '.join(extras)})" if extras else "")
 
 

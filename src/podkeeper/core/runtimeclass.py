@@ -2,8 +2,9 @@
 
 podkeeper has two built-in `node.k8s.io/v1 RuntimeClass` objects, one per runtime:
 `podkeeper-process` (handler `process`: host binaries) and `podkeeper-containerd`
-(handler `containerd`: OCI images through the CRI). An agent runs one runtime, whose
-handler is its name (`cri`, an existing CRI endpoint, serves the `containerd` class).
+(handler `containerd`: OCI images through the CRI). An agent runs both side by side
+(runtime/runtimes.py): its `--runtime` serves pods without a class, and `cri`, an
+existing CRI endpoint, serves the `containerd` class.
 
 The kubelet resolves the class when it creates the pod's sandbox
 (pkg/kubelet/kuberuntime/kuberuntime_sandbox.go createPodSandbox ->

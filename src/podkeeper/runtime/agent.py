@@ -10,6 +10,7 @@ and killed by the next one, which says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
@@ -41,6 +42,7 @@ from podkeeper.core.eviction import REASON as EVICTED
 from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port_mappings
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
+from podkeeper.core.runtimeclass import RuntimeClassError, agent_handler, lookup_handler
 from podkeeper.core.security import has_privileged_container
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.core.status import api_conditions
@@ -77,6 +79,7 @@ from podkeeper.runtime.logs import pod_log_dir
 from podkeeper.runtime.metrics import ProbeMetrics
 from podkeeper.runtime.nodestats import configured_thresholds, read_node_stats
 from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
+from podkeeper.runtime.runtimes import Runtimes, RuntimeSlot
 from podkeeper.runtime.store import open_store
 from podkeeper.runtime.volumes import VolumeManager
 
@@ -144,6 +147,11 @@ class Agent:
         self._event_seq = itertools.count()
         self.metrics = ProbeMetrics()
         self.sandboxes: SandboxManager = HostSandboxes()
+        #: The runtimes by RuntimeClass handler (runtime/runtimes.py): the default one
+        #: opened in run(), the other on the first pod that asks for it.
+        self.runtimes: Runtimes | None = None
+        #: Instances of an earlier agent's containers.json that a restored pod may adopt.
+        self._orphan_keep: frozenset[str] = frozenset()
         self._pids_pending = False
         self._pid_starts: dict[tuple[str, int], str | None] = {}
         # Set once the pods of an earlier agent are restored: apply waits for it, or a
@@ -160,6 +168,7 @@ class Agent:
 
     @property
     def runtime(self) -> ContainerRuntime:
+        """The default runtime (of pods without a runtimeClassName)."""
         assert self._runtime is not None
         return self._runtime
 
@@ -176,26 +185,22 @@ class Agent:
         if lock_fd is None:
             log.warning("another process holds %s: is another agent running?", AGENT_LOCK_NAME)
         orphans = self._read_orphans()
-        cri_sandboxes: SandboxManager | None = None
-        if self._runtime is None:
-            try:
-                self._runtime, cri_sandboxes = await self._open_runtime(
-                    frozenset(i for i, o in orphans.items() if o.get("state"))
-                )
-            except (RuntimeError, ValueError) as err:
-                log.error("cannot start the container runtime: %s", err)
-                self.store.close()
-                return 1
-        self.sandboxes = cri_sandboxes or make_sandboxes(self.home)
-        self._watch_sandboxes()
-        # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
-        keep = frozenset(
-            str(o["metadata"].get("uid", ""))
-            for o in self.store.list_objects("Pod", None)
-            if not o.get("metadata", {}).get("deletionTimestamp")
-        )
-        stale = await self.sandboxes.cleanup_stale(keep)
-        stale += await asyncio.to_thread(self.volumes.cleanup_stale, keep)
+        self._orphan_keep = frozenset(i for i, o in orphans.items() if o.get("state"))
+        try:
+            runtimes = self.runtimes = self._make_runtimes()
+            default = await runtimes.open_default()
+            # A pod to restore on the other runtime, or leftovers of an earlier agent's
+            # private containerd: open it now, so that its pods are adopted and what no
+            # pod takes over is removed (issue 13 items 6 and 7).
+            for handler in self._other_handlers_needed(runtimes.default_handler):
+                with contextlib.suppress(RuntimeError):
+                    await runtimes.get(handler)
+        except (RuntimeError, ValueError) as err:
+            log.error("cannot start the container runtime: %s", err)
+            self.store.close()
+            return 1
+        self._runtime, self.sandboxes = default.runtime, default.sandboxes
+        stale = await asyncio.to_thread(self.volumes.cleanup_stale, self._live_pod_uids())
         for line in stale:
             log.warning("cleaned up after a previous agent: %s", line)
         for reason, message in self.start_warnings:
@@ -228,14 +233,21 @@ class Agent:
                 await task
             except asyncio.CancelledError:
                 pass
-        await self.runtime.shutdown()
         # A drain that ran out of time still leaves no sandbox behind (issue 13 item 7:
         # `down` with 300 pods and a 1 s grace left ~50 namespaces and veths).
         for w in list(self.pods.values()):
             if w.sandbox is not None:
-                await self.sandboxes.destroy(w.sandbox)
-        for line in await self.sandboxes.cleanup_stale(frozenset()):
-            log.warning("removed at shutdown: %s", line)
+                await w.sandboxes.destroy(w.sandbox)
+        # Each runtime's sandboxes go through it while it still answers, then it stops
+        # (a managed containerd stops with its runtime).
+        assert self.runtimes is not None
+        for slot in self.runtimes.opened():
+            try:
+                for line in await slot.sandboxes.cleanup_stale(frozenset()):
+                    log.warning("removed at shutdown: %s", line)
+            except Exception as err:  # the runtime died: its shutdown still cleans up
+                log.warning("runtime %s: sandboxes not listed at shutdown: %s", slot.handler, err)
+            await slot.runtime.shutdown()
         for line in await asyncio.to_thread(self.volumes.cleanup_stale, frozenset()):
             log.warning("removed at shutdown: %s", line)
         self.store.close()
@@ -267,9 +279,9 @@ class Agent:
         if host_port_mappings(worker.pod):
             holders[id(worker)] = worker
 
-    def _watch_sandboxes(self) -> None:
+    def _watch_sandboxes(self, runtime: ContainerRuntime) -> None:
         """A runtime that reports dead sandboxes (CRI) tells the pod whose it was."""
-        watch = getattr(self._runtime, "watch_sandboxes", None)
+        watch = getattr(runtime, "watch_sandboxes", None)
         if watch is None:
             return
 
@@ -279,18 +291,72 @@ class Agent:
 
         watch(died)
 
-    async def _open_runtime(
-        self, keep: frozenset[str]
-    ) -> tuple[ContainerRuntime, SandboxManager | None]:
-        """The runtime asked for (runtime/selection.py); a CRI one brings its sandboxes."""
-        from podkeeper.runtime.selection import open_cri, requested_runtime, resolve
+    def _make_runtimes(self) -> Runtimes:
+        """The agent's runtimes: the one asked for (runtime/selection.py) as the default,
+        the other opened when a pod's RuntimeClass names it. An injected runtime (tests)
+        is the only one."""
+        from podkeeper.runtime.selection import requested_runtime, resolve
 
-        kind = resolve(requested_runtime(self.runtime_choice))
+        injected = self._runtime
+        if injected is not None:
+            slot = RuntimeSlot(agent_handler(injected.name), injected, make_sandboxes(self.home))
+
+            async def only(kind: str) -> RuntimeSlot:
+                if agent_handler(kind) == slot.handler:
+                    return slot
+                raise RuntimeError(f"this agent runs only its {injected.name} runtime")
+
+            return Runtimes(injected.name, only)
+        return Runtimes(resolve(requested_runtime(self.runtime_choice)), self._open_slot)
+
+    async def _open_slot(self, kind: str) -> RuntimeSlot:
+        """Open the runtime `kind`, remove what an earlier agent left of it that no pod
+        to restore keeps, and watch its sandboxes."""
+        from podkeeper.runtime.selection import open_cri
+
+        runtime: ContainerRuntime
         if kind == "process":
-            return self._make_runtime(keep), None
-        runtime, sandboxes = await open_cri(self.home, kind, self.cri_endpoint, self._sandbox_spec)
-        self.cri_endpoint = runtime.client.endpoint
-        return runtime, sandboxes
+            runtime, sandboxes = self._make_runtime(self._orphan_keep), make_sandboxes(self.home)
+        else:
+            runtime, sandboxes = await open_cri(
+                self.home, kind, self.cri_endpoint, self._sandbox_spec
+            )
+            self.cri_endpoint = runtime.client.endpoint
+        self._watch_sandboxes(runtime)
+        # The sandboxes of pods that will be restored stay (same IPs for adopted pods).
+        for line in await sandboxes.cleanup_stale(self._live_pod_uids()):
+            log.warning("cleaned up after a previous agent: %s", line)
+        log.info("runtime %s opened", runtime.name)
+        return RuntimeSlot(agent_handler(kind), runtime, sandboxes)
+
+    def _handler_of(self, class_name: str | None) -> str | None:
+        """The handler a pod of RuntimeClass `class_name` runs on (None: no such class)."""
+        try:
+            return lookup_handler(class_name) or agent_handler(self.runtime.name)
+        except RuntimeClassError:
+            return None
+
+    def _live_pod_uids(self) -> frozenset[str]:
+        """The pods of the store that are not being deleted (restored, or running)."""
+        return frozenset(
+            str(o["metadata"].get("uid", ""))
+            for o in self.store.list_objects("Pod", None)
+            if not o.get("metadata", {}).get("deletionTimestamp")
+        )
+
+    def _other_handlers_needed(self, default: str) -> list[str]:
+        """Handlers besides `default` that must be open before the restore: one a stored
+        pod's RuntimeClass names, or containerd when an earlier agent of this home ran
+        its private containerd (its shims may still run pods)."""
+        from podkeeper.runtime.cri.containerd import ManagedContainerd
+
+        wanted = set()
+        for o in self.store.list_objects("Pod", None):
+            with contextlib.suppress(RuntimeClassError):
+                wanted.add(lookup_handler((o.get("spec") or {}).get("runtimeClassName")))
+        if ManagedContainerd(self.home).config_path.exists():
+            wanted.add("containerd")
+        return sorted(h for h in wanted if h and h != default)
 
     def _sandbox_spec(self, pod_uid: str) -> PodSandboxSpec | None:
         """The pod's namespace, labels and annotations for its CRI sandbox."""
@@ -625,8 +691,6 @@ class Agent:
             jitters=jitters,
             adopted=adopted,
         )
-        if self._runtime is not None and self._runtime.name in ("containerd", "cri"):
-            machine.runtime_name = self._runtime.name  # containerID: containerd://...
         worker = PodWorker(self, obj, pod, machine, self._pod_changed, adopting=list(adopting))
         self.pods[(meta["namespace"], meta["name"])] = worker
         self.store.put_object(obj)
@@ -641,7 +705,7 @@ class Agent:
                     now,
                 ),
             )
-        if self.runtime.name == "process":
+        if self._handler_of(pod.spec.runtime_class_name) == "process":
             for c in pod.all_containers():
                 if c.security_context and c.security_context.read_only_root_filesystem:
                     # issue 13: honoured where the runtime has a root filesystem (CRI).
@@ -706,7 +770,7 @@ class Agent:
                 if spec.resources.requests_memory is not None:
                     requests[MEMORY] = spec.resources.requests_memory
                 containers.append(
-                    ContainerUsage(inst.container, self.runtime.usage(inst.handle), requests)
+                    ContainerUsage(inst.container, w.runtime.usage(inst.handle), requests)
                 )
             usages.append(PodUsage(f"{w.namespace}/{w.name}", tuple(containers)))
         return read_node_stats(self.home), usages
@@ -829,9 +893,22 @@ class Agent:
         index = 1 if previous else 0
         return records[index].log_path if len(records) > index else None
 
-    def runtime_name(self) -> str:
-        """process, containerd or cri: how `kubectl exec` reaches a container."""
-        return self.runtime.name
+    async def open_image_runtime(self) -> Obj:
+        """The containerd handler's runtime, opened beside the default one if need be
+        (`podkeeper image` on an agent of host binaries); RuntimeError saying why not."""
+        from podkeeper.runtime.cri import CriRuntime
+
+        assert self.runtimes is not None
+        self.runtimes.forget_failure("containerd")  # asked again: try again
+        slot = await self.runtimes.get("containerd")
+        if not isinstance(slot.runtime, CriRuntime):
+            raise RuntimeError(f"the {slot.runtime.name} runtime has no images")
+        return {"runtime": slot.runtime.name, "criEndpoint": slot.runtime.client.endpoint}
+
+    def runtime_name(self, namespace: str, pod: str) -> str:
+        """process, containerd or cri: how `kubectl exec` reaches the pod's containers."""
+        w = self.pods.get((namespace, pod))
+        return w.runtime.name if w is not None else self.runtime.name
 
     async def exec_captured(
         self, namespace: str, pod: str, container: str, command: list[str]
@@ -841,10 +918,10 @@ class Agent:
         LookupError when the container is not running; RuntimeError from the runtime."""
         from podkeeper.runtime.cri import CriError, CriRuntime
 
-        rt = self.runtime
+        w = self.pods.get((namespace, pod))
+        rt = w.runtime if w is not None else self.runtime
         if not isinstance(rt, CriRuntime):
             raise RuntimeError(f"the {rt.name} runtime runs exec on the host, not through CRI")
-        w = self.pods.get((namespace, pod))
         inst = None
         if w is not None:
             live = [i for i in w.instances.values() if i.container == container]
@@ -869,6 +946,8 @@ class Agent:
             "home": str(self.home),
             "cgroups": "disabled: " + self.cgroup_warning if self.cgroup_warning else "enabled",
             "runtime": self._runtime.name if self._runtime is not None else None,
+            # Every runtime this agent has opened, the default first (runtime/runtimes.py).
+            "runtimes": [s.runtime.name for s in self.runtimes.opened()] if self.runtimes else [],
             "criEndpoint": self.cri_endpoint,
         }
 

@@ -43,11 +43,13 @@ from podkeeper.core.termination import grace_after_pre_stop
 from podkeeper.runtime.hostsfile import ensure_hosts_file, read_node_hosts, remove_hosts_file
 from podkeeper.runtime.interface import (
     ConfigError,
+    ContainerRuntime,
     ExitInfo,
     ImagePullError,
     Mount,
     RunningInstance,
     SandboxInfo,
+    SandboxManager,
     StartError,
     StartRequest,
 )
@@ -58,6 +60,7 @@ from podkeeper.runtime.volumes import MountError, PodVolumes
 
 if TYPE_CHECKING:
     from podkeeper.runtime.agent import Agent
+    from podkeeper.runtime.runtimes import RuntimeSlot
 
 log = logging.getLogger("podkeeper.pod")
 
@@ -131,6 +134,8 @@ class PodWorker:
     #: fields: (what the API shows, the agent's own kubelet part then, shown until).
     _written: tuple[Obj, Obj, float] | None = None
     sandbox: SandboxInfo | None = None
+    #: The runtime of the pod's RuntimeClass, resolved before its sandbox is made.
+    slot: RuntimeSlot | None = None
     #: Set while a dead sandbox is replaced (runtime/sandboxchange.py): starts wait on it.
     sandbox_gate: asyncio.Event | None = None
     #: containers.json entries of instances to re-attach to (an agent restart).
@@ -147,6 +152,15 @@ class PodWorker:
     @property
     def name(self) -> str:
         return self.pod.metadata.name
+
+    @property
+    def runtime(self) -> ContainerRuntime:
+        """The runtime that runs this pod (the agent's default until its class is resolved)."""
+        return self.slot.runtime if self.slot is not None else self.agent.runtime
+
+    @property
+    def sandboxes(self) -> SandboxManager:
+        return self.slot.sandboxes if self.slot is not None else self.agent.sandboxes
 
     @property
     def namespace(self) -> str:
@@ -264,7 +278,7 @@ class PodWorker:
             with contextlib.suppress(ValueError):
                 remove_hosts_file(self.agent.volumes.pod_dir(self.pod.metadata.uid))
             if self.sandbox is not None:
-                await self.agent.sandboxes.destroy(self.sandbox)
+                await self.sandboxes.destroy(self.sandbox)
             self._publish()
             self.finished.set()
 
@@ -276,9 +290,9 @@ class PodWorker:
         while True:
             try:
                 # The kubelet resolves spec.runtimeClassName here (createPodSandbox).
-                check_pod_runtime(self.pod.spec.runtime_class_name, self.agent.runtime.name)
+                await self._resolve_runtime()
                 self.agent.check_host_ports(self)
-                return await self.agent.sandboxes.create(
+                return await self.sandboxes.create(
                     self.pod.metadata.uid, self.name, self.pod.spec.host_network
                 )
             except Exception as e:  # RunPodSandbox can fail in many ways: each is reported
@@ -301,6 +315,18 @@ class PodWorker:
                     return None
                 await asyncio.sleep(0.2)
             delay = min(delay * 2, SANDBOX_RETRY_MAX)
+
+    async def _resolve_runtime(self) -> None:
+        """Pick the runtime of the pod's RuntimeClass (runtime/runtimes.py), opening it if
+        this is its first pod; RuntimeClassError with the kubelet's text when it cannot."""
+        runtimes = self.agent.runtimes
+        if runtimes is None:  # an agent that never ran (unit tests): its one runtime
+            check_pod_runtime(self.pod.spec.runtime_class_name, self.agent.runtime.name)
+            return
+        if self.slot is None:
+            self.slot = await runtimes.for_class(self.pod.spec.runtime_class_name)
+            if self.slot.runtime.name in ("containerd", "cri"):
+                self.machine.runtime_name = self.slot.runtime.name  # containerd://<id>
 
     # --------------------------------------------------------------- volumes
 
@@ -631,7 +657,7 @@ class PodWorker:
             request.working_dir,
         )
         inst.message_file = request.termination_message_file
-        inst.runner = functools.partial(self.agent.runtime.exec_sync, handle)
+        inst.runner = functools.partial(self.runtime.exec_sync, handle)
         self.instances[request.instance_id] = inst
 
     async def _adopt(self, adopted: list[Obj]) -> None:
@@ -644,7 +670,7 @@ class PodWorker:
             handle: RunningInstance | None = None
             try:
                 request = self._request(name, iid, int(entry["restart_count"]), mounts=False)
-                handle = await agent.runtime.adopt(request, entry.get("state") or {})
+                handle = await self.runtime.adopt(request, entry.get("state") or {})
             except (EnvError, ConfigError, KeyError, ValueError) as e:
                 log.warning("pod %s: cannot re-attach to %s: %s", self.name, name, e)
             if handle is None:
@@ -695,7 +721,7 @@ class PodWorker:
                 log.warning("termination-message file %s: %s", request.termination_message_file, e)
                 request = dataclasses.replace(request, termination_message_file="")
         try:
-            handle = await agent.runtime.start(request)
+            handle = await self.runtime.start(request)
         except ImagePullError as err:
             m.image_pull_failed(
                 a.container, a.instance_id, err.reason, err.message, err.events, agent.now()
@@ -804,7 +830,7 @@ class PodWorker:
             grace = grace_after_pre_stop(grace, kill.pre_stop_seconds)
         else:
             grace = max(grace, 2)
-        await self.agent.runtime.stop(inst.handle, float(grace))
+        await self.runtime.stop(inst.handle, float(grace))
 
 
 def classify_who(info: ExitInfo, kill: KillContext | None) -> str:

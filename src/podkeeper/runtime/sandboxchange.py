@@ -45,14 +45,14 @@ async def recreate_sandbox(worker: PodWorker) -> None:
             if inst.kill is None:
                 inst.kill = KillContext("", int(grace), time.time())
         await asyncio.gather(
-            *(agent.runtime.stop(inst.handle, grace) for inst in live), return_exceptions=True
+            *(worker.runtime.stop(inst.handle, grace) for inst in live), return_exceptions=True
         )
         waiters = [inst.waiter for inst in live if inst.waiter is not None]
         if waiters:
             await asyncio.gather(*waiters, return_exceptions=True)
         old = worker.sandbox
         if old is not None:
-            await agent.sandboxes.destroy(old)
+            await worker.sandboxes.destroy(old)
         worker.sandbox = None
         if worker.machine.deleting or worker.machine.finished:
             return

@@ -3,11 +3,14 @@
 - `process`: host processes (runtime/process/runtime.py), no daemon.
 - `containerd`: a private containerd the agent starts and owns (runtime/cri).
 - `cri`: an existing CRI endpoint (`--cri-endpoint`, default containerd's socket).
-- `auto` (the default): `process` for now. The rule the issue asks for
-  (containerd when root with containerd, runc and the CNI plugins installed)
-  would move every existing host-binary test and manifest onto images on such a
-  host, so `auto` switches only once pods can pick their runtime
-  (`spec.runtimeClassName`). `auto_choice()` computes that rule for `version`.
+- `auto` (the default): `process`. The chosen runtime is only the default, for pods
+  without a `spec.runtimeClassName`: the agent opens the other one when a pod's class
+  names it (runtime/runtimes.py), so host-binary and image pods run side by side. The
+  issue's rule for `auto` (containerd when root with containerd, runc and the CNI
+  plugins installed) would make every host-binary manifest without a class, the bundled
+  examples included, an image pull on such a host, against interface.md's contract that
+  the default runtime treats `image` as a label; `auto_choice()` computes that rule for
+  `version`.
 
 `PODKEEPER_RUNTIME` and `PODKEEPER_CRI_ENDPOINT` set the same from the
 environment (the CLI sets them for the agent it starts).

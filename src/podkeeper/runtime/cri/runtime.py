@@ -295,6 +295,7 @@ class CriRuntime:
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
+        inst.watch_oom()
         if status.state == pb.CONTAINER_EXITED:
             await finish_from_status(inst, status)
         else:
@@ -343,6 +344,7 @@ class CriRuntime:
         )
         self.instances[cid] = inst
         inst.exited.add_done_callback(lambda _f: self._forget(cid))
+        inst.watch_oom()
         if status.state == pb.CONTAINER_EXITED:
             await finish_from_status(inst, status)
         else:
