@@ -593,7 +593,8 @@ def test_a_sandbox_that_cannot_be_created_is_retried_with_the_kubelets_event(
 
 def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
     """`kubectl exec` on an image pod: the command runs in the container (its filesystem,
-    its hostname) through ExecSync; output, exit code and the -i refusal as kubectl shows."""
+    its hostname) through ExecSync; with -i, stdin streamed and closed at its end; output
+    and exit code as kubectl shows."""
     import shutil
     import subprocess
 
@@ -623,9 +624,17 @@ def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
     assert "err" in out.stderr
     failed = kubectl_exec("--", "sh", "-c", "exit 7")
     assert failed.returncode == 7, failed.stderr
-    interactive = kubectl_exec("-i", "--", "true")
-    assert interactive.returncode != 0
-    assert "not supported on the containerd runtime" in interactive.stderr
+    # -i: stdin streamed into the container and closed at its end (`cat` returns).
+    piped = subprocess.run(
+        [kubectl, "exec", "-i", "shell", "--", "sh", "-c", "cat; hostname; exit 5"],
+        input="hello from stdin\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert piped.returncode == 5, piped.stderr
+    assert piped.stdout.split("\n")[:2] == ["hello from stdin", "shell"], piped.stdout
 
 
 def test_runtime_class_runs_host_binaries_beside_images(cpk: PK) -> None:
@@ -741,6 +750,20 @@ def test_a_dead_sandbox_is_recreated_with_sandbox_changed(cpk: PK) -> None:
 
     pod = cpk.wait_for("the container running in a new sandbox", restarted, timeout=60)
     assert _pause_pid(pod["status"]["podIP"]) not in (None, pid)
+    # The kubelet's next sandbox attempt (PodSandboxMetadata.attempt), as crictl pods shows.
+    assert asyncio.run(_sandbox_attempts(cpk.home, pod["metadata"]["uid"])) == [1]
+
+
+async def _sandbox_attempts(home: Path, uid: str) -> list[int]:
+    from podkeeper.runtime.cri._gen import api_pb2 as pb
+    from podkeeper.runtime.cri.client import CriClient
+
+    client = CriClient(ManagedContainerd(home).endpoint)
+    try:
+        items = (await client.call("ListPodSandbox", pb.ListPodSandboxRequest(), 30.0)).items
+    finally:
+        await client.close()
+    return [int(i.metadata.attempt) for i in items if i.metadata.uid == uid]
 
 
 def test_host_port_reaches_the_pod_and_a_taken_one_waits(cpk: PK) -> None:

@@ -63,6 +63,13 @@ class AgentBackend(Protocol):
         open yet: {"runtime", "criEndpoint"}; RuntimeError saying why it cannot be had."""
         ...
 
+    def exec_stream_argv(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> list[str]:
+        """The host command line that runs `command` in an image pod's container with its
+        stdio streamed (exec with stdin); LookupError / RuntimeError saying why not."""
+        ...
+
     def runtime_name(self, namespace: str, pod: str) -> str:
         """process, containerd or cri: the runtime that runs the pod."""
         ...

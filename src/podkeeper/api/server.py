@@ -442,21 +442,28 @@ async def _exec(request: web.Request) -> web.StreamResponse:
 async def _exec_through_cri(
     request: web.Request, ns: str, name: str, container: str, command: list[str]
 ) -> web.StreamResponse:
-    """An image runtime's container: the command runs through CRI ExecSync (the kubelet's
-    `RunInContainer`), its output sent when it ends. Streaming stdin needs CRI's `Exec`
-    and its streaming server, which this agent does not proxy yet: refused with -i."""
+    """An image runtime's container: without stdin the command runs through CRI ExecSync
+    (the kubelet's `RunInContainer`), its output sent when it ends; with stdin (-i) it is
+    streamed through containerd's own exec (CriRuntime `exec_stream_argv` says why)."""
+    backend = request.app[BACKEND]
+    stream_argv: list[str] | None = None
     if _bool_param(request, "stdin"):
-        raise _bad_request(
-            "exec with stdin (-i) is not supported on the containerd runtime yet: "
-            "run the command without -i"
-        )
+        try:
+            stream_argv = backend.exec_stream_argv(ns, name, container, command)
+        except LookupError as exc:
+            raise _bad_request(f"unable to upgrade connection: {exc}") from None
+        except RuntimeError as exc:
+            raise _bad_request(f"unable to exec in container {container}: {exc}") from None
     ws = web.WebSocketResponse(protocols=execstream.PROTOCOLS, max_msg_size=0)
     if not ws.can_prepare(request).ok:
         raise _bad_request(
             "exec is served over WebSocket (v5.channel.k8s.io); SPDY upgrades are not supported"
         )
-    backend = request.app[BACKEND]
     await ws.prepare(request)
+    if stream_argv is not None:
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+        await execstream.run(ws, stream_argv, env, "/", command, None, stdin=True)
+        return ws
     try:
         code, out, err = await backend.exec_captured(ns, name, container, command)
     except (LookupError, RuntimeError) as exc:

@@ -933,6 +933,23 @@ class Agent:
         except CriError as err:
             raise RuntimeError(str(err)) from None
 
+    def exec_stream_argv(
+        self, namespace: str, pod: str, container: str, command: list[str]
+    ) -> list[str]:
+        """The host command line that runs `command` in the running instance of `container`
+        of an image pod with its stdio streamed (`kubectl exec -i`; CriRuntime
+        `exec_stream_argv`). LookupError when not running; RuntimeError when not possible."""
+        from podkeeper.runtime.cri import CriRuntime
+
+        w = self.pods.get((namespace, pod))
+        rt = w.runtime if w is not None else self.runtime
+        if not isinstance(rt, CriRuntime):
+            raise RuntimeError(f"the {rt.name} runtime runs exec on the host, not through CRI")
+        live = [i for i in w.instances.values() if i.container == container] if w else []
+        if not live:
+            raise LookupError(f'container not found ("{container}")')
+        return rt.exec_stream_argv(live[-1].handle, command)
+
     def terminations(self, namespace: str, pod: str, container: str | None) -> list[Obj]:
         self.store.flush()
         return self.store.terminations(namespace, pod, container)

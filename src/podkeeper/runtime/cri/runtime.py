@@ -102,6 +102,7 @@ class CriRuntime:
         self.name = name
         self.watcher = ExitWatcher(self.client, state.tag)
         self._events = CriEvents(events_address, self.watcher) if events_address else None
+        self._containerd_address = events_address  # containerd's own API (ctr)
         self._events_started = False
         self._owner = owner  # a ManagedContainerd to stop on shutdown
         self._attempts: dict[tuple[str, str], int] = {}
@@ -446,6 +447,34 @@ class CriRuntime:
         request = pb.ExecSyncRequest(container_id=instance.container_id, cmd=list(argv))
         response = await self.client.call("ExecSync", request, EXEC_CAPTURE_DEADLINE)
         return int(response.exit_code), bytes(response.stdout), bytes(response.stderr)
+
+    def exec_stream_argv(self, instance: RunningInstance, argv: Sequence[str]) -> list[str]:
+        """`kubectl exec -i`: the command line that runs `argv` in the container with its
+        stdio streamed, stdin's end included. The kubelet proxies CRI `Exec`'s streaming
+        server, but containerd 1.6 serves it over SPDY or the v4 WebSocket protocol, which
+        cannot close stdin alone (v5.channel.k8s.io added that), so `echo x | kubectl exec
+        -i ... cat` would never end. containerd's own client does the same exec (the
+        container's OCI process spec: its namespaces, cgroup, user, env and working
+        directory) with stdin piped and closed at EOF, and exits with the command's code.
+        RuntimeError when the endpoint is not a containerd or `ctr` is missing."""
+        import shutil
+        import uuid
+
+        assert isinstance(instance, CriInstance)
+        ctr = shutil.which("ctr")
+        address = self._containerd_address
+        if ctr is None or not address:
+            raise RuntimeError(
+                "exec with stdin (-i) needs containerd's `ctr` and a containerd endpoint; "
+                "run the command without -i"
+            )
+        exec_id = f"pk-exec-{uuid.uuid4().hex[:12]}"
+        return [ctr, "--address", address, "--namespace", "k8s.io", "tasks", "exec"] + [
+            "--exec-id",
+            exec_id,
+            instance.container_id,
+            *argv,
+        ]
 
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:
         assert isinstance(instance, CriInstance)
