@@ -469,12 +469,8 @@ class CriRuntime:
                 "run the command without -i"
             )
         exec_id = f"pk-exec-{uuid.uuid4().hex[:12]}"
-        return [ctr, "--address", address, "--namespace", "k8s.io", "tasks", "exec"] + [
-            "--exec-id",
-            exec_id,
-            instance.container_id,
-            *argv,
-        ]
+        base = [ctr, "--address", address, "--namespace", "k8s.io", "tasks", "exec"]
+        return [*base, "--exec-id", exec_id, instance.container_id, *argv]
 
     async def stop(self, instance: RunningInstance, grace_seconds: float) -> None:
         assert isinstance(instance, CriInstance)
