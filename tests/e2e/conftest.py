@@ -111,7 +111,7 @@ def reap_home(home: Path) -> None:
         cgroups.cleanup_stale()
         # The home's root too (checking availability makes it): a root left behind is
         # never swept once pytest deletes the home, and every e2e test left one.
-        cgroups.remove_root()
+        cgroups.remove_root(timeout=5.0)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import time
 
 import pytest
 
+from podkeeper.runtime.cgroups import root_name_for_home
 from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, is_ready, pod_manifest
@@ -56,9 +58,12 @@ def test_pods_get_their_own_ips_and_down_cleans_up(pk: PK) -> None:
     tag = sb.home_tag(pk.home)
     assert len(_ours(tag)) == 2 + 2 + 1  # two netns, two veths, the bridge
     t0 = time.monotonic()
+    root = root_name_for_home(str(pk.home))
+    assert glob.glob(f"/sys/fs/cgroup/*/{root}")  # the pods' cgroups live under it
     pk.run("down", timeout=90)
     assert time.monotonic() - t0 < 30  # SIGTERM reached PID 1, which handles it
     assert _ours(tag) == []
+    assert glob.glob(f"/sys/fs/cgroup/*/{root}") == []  # nor the home's cgroup root
 
 
 def test_agent_sigkill_then_restart_cleans_up(pk: PK) -> None:

@@ -65,7 +65,8 @@ async def test_process_runtime_in_a_sandbox_keeps_the_contract(tmp_path: Path) -
             ProcessRuntime(str(tmp_path), cgroups), factory(tmp_path, box)
         )
     finally:
-        cgroups.remove_root()
+        cgroups.cleanup_stale()
+        assert cgroups.remove_root(timeout=5.0)
 
 
 def _volume(tmp_path: Path) -> str:
@@ -89,4 +90,5 @@ async def test_process_runtime_in_a_sandbox_keeps_the_mount_contract(tmp_path: P
             ProcessRuntime(str(tmp_path), cgroups), factory(tmp_path, box), _volume(tmp_path)
         )
     finally:
-        cgroups.remove_root()
+        cgroups.cleanup_stale()
+        assert cgroups.remove_root(timeout=5.0)

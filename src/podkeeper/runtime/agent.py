@@ -248,6 +248,12 @@ class Agent:
             except Exception as err:  # the runtime died: its shutdown still cleans up
                 log.warning("runtime %s: sandboxes not listed at shutdown: %s", slot.handler, err)
             await slot.runtime.shutdown()
+        # The home's cgroup root goes too (issue 13 item 7: `down` leaves nothing); it
+        # is made again by the next agent.
+        if self._cgroups is not None:
+            cgroups = self._cgroups
+            if not await asyncio.to_thread(cgroups.remove_root, 5.0):
+                log.warning("cgroup root %s still in use at shutdown", cgroups.root_name)
         for line in await asyncio.to_thread(self.volumes.cleanup_stale, frozenset()):
             log.warning("removed at shutdown: %s", line)
         self.store.close()

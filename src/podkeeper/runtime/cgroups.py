@@ -563,13 +563,24 @@ class CgroupManager:
         }
         return InstanceCgroup(self.layout, rel_path, dirs) if dirs else None
 
-    def remove_root(self) -> None:
-        """Remove this manager's (empty) root folders; what is still in use stays."""
-        for base in self._bases().values():
-            try:
-                os.rmdir(os.path.join(base, self.root_name))
-            except OSError:
-                pass
+    def remove_root(self, timeout: float = 0.0) -> bool:
+        """Remove this manager's (empty) root folders; what is still in use stays, retried
+        for up to `timeout` seconds (instance cgroups are removed as their processes
+        finish exiting). True when none is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = []
+            for base in self._bases().values():
+                path = os.path.join(base, self.root_name)
+                try:
+                    os.rmdir(path)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(path)
+            if not left or time.monotonic() >= deadline:
+                return not left
+            time.sleep(0.05)
 
     def sweep_abandoned(self, min_age: float = 60.0) -> int:
         """Remove empty podkeeper cgroups of *other* homes whose agent is provably gone,
