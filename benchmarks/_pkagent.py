@@ -129,11 +129,12 @@ def main(argv: list[str]) -> int:
                 reactions["startup_to_readiness"].append(started - t)
 
     class TracedAgent(agent_mod.Agent):
-        async def _open_runtime(self, keep: frozenset[str]) -> Any:
-            # Either runtime ($PODKEEPER_RUNTIME picks it): the process one, or containerd
-            # through the CRI for bench_peers' `containerd_cri` row.
-            rt, sandboxes = await super()._open_runtime(keep)
-            return self._trace(rt), sandboxes
+        async def _open_slot(self, kind: str) -> Any:
+            # Every runtime the agent opens (runtime/runtimes.py): the process one, or
+            # containerd through the CRI for bench_peers' `containerd_cri` row.
+            slot = await super()._open_slot(kind)
+            self._trace(slot.runtime)  # patched in place: the slot keeps the same object
+            return slot
 
         def _trace(self, rt: Any) -> Any:
             start, stop = rt.start, rt.stop
