@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import glob
+import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
+from typing import Any
 
 import pytest
 
 from podkeeper.runtime.cgroups import root_name_for_home
+from podkeeper.runtime.process import hostports
 from podkeeper.runtime.process import sandbox as sb
 
 from .conftest import PK, is_ready, pod_manifest
@@ -82,3 +86,71 @@ def test_agent_sigkill_then_restart_cleans_up(pk: PK) -> None:
     assert len(_ours(tag)) == 3  # one netns, one veth, the bridge: nothing of the old one
     pk.run("down", timeout=90)
     assert _ours(tag) == []
+
+
+def _get(host: str, port: int) -> str | None:
+    """The answer of SERVER-like pods at host:port (their hostname), None when refused."""
+    try:
+        with socket.create_connection((host, port), timeout=5) as c:
+            return c.recv(100).decode()
+    except OSError:
+        return None
+
+
+def _hostport_table(home: str) -> bool:
+    name = hostports.table_name(home)
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return f"table ip {name}" in out
+
+
+@pytest.mark.skipif(shutil.which("nft") is None, reason="hostPort needs nft (apt install nftables)")
+def test_host_port_on_the_process_runtime(pk: PK) -> None:
+    """containers[].ports[].hostPort on the process runtime: loopback and the bridge's address
+    (both local addresses) reach the pod, as the CNI portmap plugin maps them on containerd; a
+    second pod asking for the same port waits Pending until the first is gone; an agent
+    killed and restarted keeps the mapping of the pod it adopts; `down` removes it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def web(name: str) -> dict[str, Any]:
+        c = {
+            "name": "s",
+            "image": "x",
+            "command": SERVER,
+            "ports": [{"containerPort": 8080, "hostPort": port}],
+            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+        }
+        return pod_manifest(name, [c])
+
+    pk.up(web("web"), wait=True)
+    pk.up(web("web2"))
+    pod = pk.pod("web")
+    assert pod["status"]["podIP"] != "127.0.0.1"
+    gateway = str(ipaddress.ip_address(pod["status"]["podIP"]) - 1)
+    # Not the pod's own address: its port 8080 is not the host port.
+    assert pk.wait_for("loopback:hostPort", lambda: _get("127.0.0.1", port) == "web", 30)
+    assert _get(gateway, port) == "web"
+    text = (
+        "Failed to create pod sandbox: 0/1 nodes are available: 1 node(s) didn't have free "
+        f"ports for the requested pod ports. (host port TCP/{port} in use)"
+    )
+    pk.wait_for("web2 refused", lambda: any(e["message"] == text for e in pk.events("web2")), 30)
+    assert pk.pod("web2")["status"]["phase"] == "Pending"
+    assert _hostport_table(str(pk.home))
+
+    pk.run("delete", "pod", "web")
+    assert pk.wait_for("web2 behind the port", lambda: _get("127.0.0.1", port) == "web2", 90)
+
+    pid = pk.agent_pid()
+    assert pid is not None
+    os.kill(pid, 9)
+    pk.wait_for("agent gone", lambda: not os.path.exists(f"/proc/{pid}"), 10)
+    assert _get("127.0.0.1", port) == "web2"  # the kernel's rules outlive the agent
+    pk.up(web("web2"), wait=True)
+    assert pk.pod("web2")["status"]["containerStatuses"][0]["restartCount"] == 0  # adopted
+    assert _get("127.0.0.1", port) == "web2"
+
+    pk.run("down", timeout=90)
+    assert not _hostport_table(str(pk.home))
+    assert _get("127.0.0.1", port) is None

@@ -39,7 +39,12 @@ from podkeeper.core.eviction import (
     decide,
 )
 from podkeeper.core.eviction import REASON as EVICTED
-from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port_mappings
+from podkeeper.core.hostports import (
+    NO_FREE_PORTS,
+    PortMapping,
+    conflicting_ports,
+    host_port_mappings,
+)
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.runtimeclass import RuntimeClassError, agent_handler, lookup_handler
@@ -305,7 +310,8 @@ class Agent:
 
         injected = self._runtime
         if injected is not None:
-            slot = RuntimeSlot(agent_handler(injected.name), injected, make_sandboxes(self.home))
+            sandboxes = make_sandboxes(self.home, self._host_ports)
+            slot = RuntimeSlot(agent_handler(injected.name), injected, sandboxes)
 
             async def only(kind: str) -> RuntimeSlot:
                 if agent_handler(kind) == slot.handler:
@@ -322,7 +328,8 @@ class Agent:
 
         runtime: ContainerRuntime
         if kind == "process":
-            runtime, sandboxes = self._make_runtime(self._orphan_keep), make_sandboxes(self.home)
+            runtime = self._make_runtime(self._orphan_keep)
+            sandboxes = make_sandboxes(self.home, self._host_ports)
         else:
             runtime, sandboxes = await open_cri(
                 self.home, kind, self.cri_endpoint, self._sandbox_spec
@@ -363,6 +370,13 @@ class Agent:
         if ManagedContainerd(self.home).config_path.exists():
             wanted.add("containerd")
         return sorted(h for h in wanted if h and h != default)
+
+    def _host_ports(self, pod_uid: str) -> tuple[PortMapping, ...]:
+        """The hostPorts of the pod `pod_uid` (the process runtime's sandboxes map them)."""
+        for w in self.pods.values():
+            if w.pod.metadata.uid == pod_uid:
+                return host_port_mappings(w.pod)
+        return ()
 
     def _sandbox_spec(self, pod_uid: str) -> PodSandboxSpec | None:
         """The pod's namespace, labels and annotations for its CRI sandbox."""
@@ -1149,14 +1163,22 @@ def tune_gc() -> None:
     gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
-def make_sandboxes(home: Path) -> SandboxManager:
-    """Network-namespace sandboxes when this build has them and runs as root, else host."""
+def make_sandboxes(
+    home: Path, port_mappings: Callable[[str], tuple[PortMapping, ...]] | None = None
+) -> SandboxManager:
+    """Network-namespace sandboxes when this build has them and runs as root, else host
+    (where a pod's ports are the host's own, so hostPort needs nothing).
+    `port_mappings` gives a pod's hostPorts by its uid."""
     try:
         from podkeeper.runtime.process.sandbox import NamespaceSandboxes
     except ModuleNotFoundError:
         return HostSandboxes()
     manager = NamespaceSandboxes.for_home(home)
-    return manager if manager is not None else HostSandboxes()
+    if manager is None:
+        return HostSandboxes()
+    if port_mappings is not None:
+        manager.port_mappings = port_mappings
+    return manager
 
 
 def _is_uuid(value: object) -> bool:

@@ -51,10 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from podkeeper.core.hostports import PortMapping
 from podkeeper.core.hostsfile import truncate_hostname
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import SandboxError, SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
+from podkeeper.runtime.process.hostports import HostPort, HostPortTable
 
 T = TypeVar("T")
 
@@ -165,14 +167,20 @@ class SandboxRecord:
     netns: str  # name under /run/netns
     veth: str  # host end
     ip: str
+    # hostPorts (protocol, containerPort, hostPort, hostIP): a restarted agent that keeps
+    # the pod maps them again; records of earlier versions have none.
+    ports: tuple[PortMapping, ...] = ()
 
     def dump(self) -> str:
-        return json.dumps(self.__dict__)
+        return json.dumps({**self.__dict__, "ports": [list(p) for p in self.ports]})
 
     @staticmethod
     def load(text: str) -> SandboxRecord:
         d = json.loads(text)
-        return SandboxRecord(str(d["pod_uid"]), str(d["netns"]), str(d["veth"]), str(d["ip"]))
+        ports = tuple((str(p[0]), int(p[1]), int(p[2]), str(p[3])) for p in d.get("ports") or ())
+        return SandboxRecord(
+            str(d["pod_uid"]), str(d["netns"]), str(d["veth"]), str(d["ip"]), ports
+        )
 
 
 def _effective_caps() -> int:
@@ -450,6 +458,10 @@ class NamespaceSandboxes:
         self._lock = asyncio.Lock()
         self._bridge_up = False
         self._ip = shutil.which("ip") or "/usr/sbin/ip"
+        # A pod's hostPorts by its uid (the agent sets it: core/hostports.py), mapped by
+        # this home's nftables table as the CNI portmap plugin would (hostports.py).
+        self.port_mappings: Callable[[str], tuple[PortMapping, ...]] = lambda uid: ()
+        self._host_ports = HostPortTable(str(self.home), self.bridge)
         # Seconds of the last create/destroy, for the benchmark and the report.
         self.timings: dict[str, float] = {}
         self._owner_fd: int | None = None
@@ -607,9 +619,10 @@ class NamespaceSandboxes:
                 pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
             )
         t0 = time.perf_counter()
+        ports = self.port_mappings(pod_uid)
         async with self._lock:
             try:
-                live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name)
+                live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name, ports)
             except (SandboxError, OSError) as e:
                 # Never the host network for a pod that asked for its own (issue 13
                 # item 9): the pod worker reports it and tries again, as the kubelet
@@ -664,12 +677,15 @@ class NamespaceSandboxes:
                 homes.append(alias)
         return (NETNS_DIR, *dict.fromkeys(h for h in homes if os.path.isabs(h)))
 
-    def _create_sync(self, pod_uid: str, pod_name: str) -> _Live:
+    def _create_sync(
+        self, pod_uid: str, pod_name: str, ports: tuple[PortMapping, ...] = ()
+    ) -> _Live:
         if pod_uid in self._live:  # a worker restarted for the same pod: same sandbox
             return self._live[pod_uid]
         self._ensure_bridge()
         addr = self.pool.allocate()
-        rec = SandboxRecord(pod_uid, self.netns_name(pod_uid), self.veth_name(addr), str(addr))
+        netns, veth = self.netns_name(pod_uid), self.veth_name(addr)
+        rec = SandboxRecord(pod_uid, netns, veth, str(addr), ports)
         make_private_dirs(self.records)
         # Written first: a crash half-way still leaves enough to clean up. Owner-only,
         # like everything under the home (issue 13 item 5).
@@ -699,7 +715,26 @@ class NamespaceSandboxes:
             raise
         live = _Live(rec, addr)
         self._live[pod_uid] = live
+        if ports:
+            try:
+                self._sync_host_ports()
+            except OSError:
+                # As a failed portmap fails the CNI ADD: no sandbox, the pod worker retries.
+                del self._live[pod_uid]
+                self._undo(rec)
+                self.pool.release(addr)
+                raise
         return live
+
+    def _sync_host_ports(self) -> None:
+        """Write the live sandboxes' hostPorts (none: remove the table). OSError says why not."""
+        self._host_ports.sync(
+            [
+                HostPort(proto, host_ip, host_port, lv.record.ip, container_port)
+                for lv in self._live.values()
+                for proto, container_port, host_port, host_ip in lv.record.ports
+            ]
+        )
 
     def _undo(self, rec: SandboxRecord) -> None:
         # Deleting the host end removes both ends at once; a namespace's own
@@ -720,6 +755,8 @@ class NamespaceSandboxes:
         self.timings["destroy"] = time.perf_counter() - t0
 
     def _destroy_sync(self, live: _Live) -> None:
+        if live.record.ports:
+            self._sync_host_ports_quietly()
         self._undo(live.record)
         self.pool.release(live.ip)
         if not self._live:
@@ -783,7 +820,15 @@ class NamespaceSandboxes:
                 gone.append(f"veth {name}")
         if not keep and not self._live and self.bridge in links and self._remove_bridge():
             gone.append(f"bridge {self.bridge}")
+        # The kept pods' hostPorts stay mapped; a crashed agent's other mappings go.
+        self._sync_host_ports_quietly()
         return gone
+
+    def _sync_host_ports_quietly(self) -> None:
+        try:
+            self._sync_host_ports()
+        except OSError as e:
+            log.warning("%s", e)
 
     def _sweep_dead_homes(self) -> list[str]:
         """Remove the bridges, namespaces and veths of other homes whose agent is provably gone.
