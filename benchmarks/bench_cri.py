@@ -16,6 +16,12 @@ plugins, busybox-static or gcc it prints why and returns no rows.
   (`wait()` returned) -> the next instance is started (StartContainer returned), in the
   same sandbox, as the pod worker restarts without back-off. Target p99 <= 100 ms (the
   kubelet's PLEG relist alone is ~1 s).
+- ``cri.agent_exit_restart``: the same through the whole agent on its containerd runtime
+  (``benchmarks._pkagent``): N pods of the busybox image whose container exits 0.3 s after
+  it starts (restartPolicy Always, so the first restart has no back-off); the agent's own
+  measure of the exit (containerd's finishedAt) -> the next instance started, which adds
+  the exit event's way through ``ctr events``, the pod worker's decision and its
+  bookkeeping to the runtime's part above. Target p99 <= 100 ms.
 - ``cri.exec.cpu_per_1000``: CPU seconds of containerd + its shims (+ their reaped runc
   children) and of podkeeper's process per 1,000 ExecSync of `true`, with p50/p99 latency.
 """
@@ -304,6 +310,72 @@ def exit_restart(ctx: BenchContext) -> list[Measurement]:
 
 
 # ------------------------------------------------------------ 3. ExecSync CPU
+
+
+# ------------------------------------------------- 2b. exit -> restart, whole agent
+
+
+def _agent_exit_restart(ctx: BenchContext) -> list[Measurement]:
+    from benchmarks.bench_podkeeper import _cli, traced_agent
+    from podkeeper.runtime.cri.testimages import BUSYBOX_IMAGE, build_all
+
+    n = 6 if ctx.quick else 20
+    with tempfile.TemporaryDirectory(prefix="pkbench-") as tmp:
+        tars = build_all(Path(tmp) / "images")
+        with traced_agent(runtime="containerd", start_timeout=60) as agent:
+            for tar in tars.values():
+                _cli(agent.home, "image", "import", str(tar), timeout=120)
+            pods = [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"exit{i}"},
+                    "spec": {
+                        "restartPolicy": "Always",
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [
+                            {
+                                "name": "c",
+                                "image": BUSYBOX_IMAGE,
+                                "imagePullPolicy": "Never",
+                                "command": ["sh", "-c", "sleep 0.3"],
+                            }
+                        ],
+                    },
+                }
+                for i in range(n)
+            ]
+            # One pod at a time, spread out: each restart is measured alone, not behind a
+            # burst of simultaneous starts.
+            agent.apply_spread(pods, 0.5 * n, batches=n)
+            end = ctx.deadline - 1
+            while time.monotonic() < end:
+                if agent.stats()["reactions"]["exit_to_restart"]["count"] >= n:
+                    break
+                time.sleep(0.2)
+            r = agent.stats()["reactions"]["exit_to_restart"]
+    print(
+        f"  cri.agent_exit_restart: {int(r['count'])} restarts through the agent, "
+        f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms max {r['max_ms']:.1f} ms"
+    )
+    if not r["count"]:
+        return []
+    return [
+        Measurement("cri.agent_exit_restart.p50", r["p50_ms"], "ms", better="lower"),
+        Measurement(
+            "cri.agent_exit_restart.p99", r["p99_ms"], "ms", target="<= 100 ms", better="lower"
+        ),
+        Measurement("cri.agent_exit_restart.samples", r["count"], "n"),
+    ]
+
+
+@benchmark("cri.agent_exit_restart", quick_budget_s=40, full_budget_s=90)
+def agent_exit_restart(ctx: BenchContext) -> list[Measurement]:
+    why = _skip_reason()
+    if why:
+        print(f"  cri.agent_exit_restart: skipped: {why}")
+        return []
+    return _agent_exit_restart(ctx)
 
 
 def _cpu_seconds(pid: int, children: bool = True) -> float:

@@ -92,6 +92,9 @@ def test_no_command_is_create_container_config_error(pk: PK) -> None:
         10,
     )
     assert waiting
+    # The message says why, and how to run the image instead (issue 10).
+    message = container_status(pk.pod("nocmd"))["state"]["waiting"]["message"]
+    assert "has no command" in message and "runtimeClassName: podkeeper-containerd" in message
 
 
 def test_probe_with_missing_binary_is_a_failure_not_a_crash(pk: PK) -> None:

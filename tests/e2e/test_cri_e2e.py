@@ -640,12 +640,13 @@ def test_kubectl_exec_runs_through_cri_exec_sync(cpk: PK) -> None:
 def test_runtime_class_runs_host_binaries_beside_images(cpk: PK) -> None:
     """spec.runtimeClassName on a containerd agent: `podkeeper-containerd` (the default)
     runs from its image; `podkeeper-process` runs the host's binary as a host process in
-    the same agent (runtime/runtimes.py); describe names the class."""
-    script = "test -e /work && echo host || echo image; sleep 3600"
+    the same agent (runtime/runtimes.py); describe names the class. On both runtimes the
+    UTS hostname is spec.hostname, else the pod name (GeneratePodHostNameAndDomain)."""
+    script = "test -e /work && echo host || echo image; hostname; sleep 3600"
     sh = {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script]}
     cpk.up(
-        pod_manifest("img", [sh], runtimeClassName="podkeeper-containerd"),
-        pod_manifest("host", [sh], runtimeClassName="podkeeper-process"),
+        pod_manifest("img", [sh], runtimeClassName="podkeeper-containerd", hostname="imgbox"),
+        pod_manifest("host", [sh], runtimeClassName="podkeeper-process", hostname="hostbox"),
         pod_manifest("plain", [sh]),
     )
     for name in ("img", "host", "plain"):
@@ -653,8 +654,9 @@ def test_runtime_class_runs_host_binaries_beside_images(cpk: PK) -> None:
     ids = {n: container_status(cpk.pod(n))["containerID"] for n in ("img", "host", "plain")}
     assert ids["img"].startswith("containerd://") and ids["plain"].startswith("containerd://")
     assert ids["host"].startswith("podkeeper://"), ids
-    cpk.wait_for("logs", lambda: cpk.run("logs", "host").out.strip() == "host", timeout=30)
-    assert cpk.run("logs", "img").out.strip() == "image"
+    cpk.wait_for("logs", lambda: cpk.run("logs", "host").out.split() == ["host", "hostbox"], 30)
+    assert cpk.run("logs", "img").out.split() == ["image", "imgbox"]
+    assert cpk.run("logs", "plain").out.split() == ["image", "plain"]
     assert "Runtime Class Name:  podkeeper-process" in cpk.run("describe", "pod", "host").out
     assert "Runtime Class Name" not in cpk.run("describe", "pod", "plain").out
     assert "runtime containerd, also process" in cpk.run("version").out

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from podkeeper import KUBE_MINOR, __version__
 from podkeeper.controllers.interface import ApplyError, Controller, Obj
@@ -39,12 +39,7 @@ from podkeeper.core.eviction import (
     decide,
 )
 from podkeeper.core.eviction import REASON as EVICTED
-from podkeeper.core.hostports import (
-    NO_FREE_PORTS,
-    PortMapping,
-    conflicting_ports,
-    host_port_mappings,
-)
+from podkeeper.core.hostports import NO_FREE_PORTS, conflicting_ports, host_port_mappings
 from podkeeper.core.pod import AdoptedInstance, PodMachine
 from podkeeper.core.result import ProbeOutcome
 from podkeeper.core.runtimeclass import RuntimeClassError, agent_handler, lookup_handler
@@ -74,6 +69,7 @@ from podkeeper.runtime.interface import (
     ContainerRuntime,
     ExitInfo,
     HostSandboxes,
+    PodSandboxSpec,
     RunningInstance,
     SandboxError,
     SandboxManager,
@@ -87,9 +83,6 @@ from podkeeper.runtime.podworker import InstanceRuntime, PodWorker, env_base
 from podkeeper.runtime.runtimes import Runtimes, RuntimeSlot
 from podkeeper.runtime.store import open_store
 from podkeeper.runtime.volumes import VolumeManager
-
-if TYPE_CHECKING:
-    from podkeeper.runtime.cri import PodSandboxSpec
 
 log = logging.getLogger("podkeeper.agent")
 
@@ -310,7 +303,7 @@ class Agent:
 
         injected = self._runtime
         if injected is not None:
-            sandboxes = make_sandboxes(self.home, self._host_ports)
+            sandboxes = make_sandboxes(self.home, self._sandbox_spec)
             slot = RuntimeSlot(agent_handler(injected.name), injected, sandboxes)
 
             async def only(kind: str) -> RuntimeSlot:
@@ -329,7 +322,7 @@ class Agent:
         runtime: ContainerRuntime
         if kind == "process":
             runtime = self._make_runtime(self._orphan_keep)
-            sandboxes = make_sandboxes(self.home, self._host_ports)
+            sandboxes = make_sandboxes(self.home, self._sandbox_spec)
         else:
             runtime, sandboxes = await open_cri(
                 self.home, kind, self.cri_endpoint, self._sandbox_spec
@@ -371,17 +364,9 @@ class Agent:
             wanted.add("containerd")
         return sorted(h for h in wanted if h and h != default)
 
-    def _host_ports(self, pod_uid: str) -> tuple[PortMapping, ...]:
-        """The hostPorts of the pod `pod_uid` (the process runtime's sandboxes map them)."""
-        for w in self.pods.values():
-            if w.pod.metadata.uid == pod_uid:
-                return host_port_mappings(w.pod)
-        return ()
-
     def _sandbox_spec(self, pod_uid: str) -> PodSandboxSpec | None:
-        """The pod's namespace, labels and annotations for its CRI sandbox."""
-        from podkeeper.runtime.cri import PodSandboxSpec
-
+        """What a sandbox manager needs of the pod `pod_uid` beyond its name: namespace,
+        labels and annotations (CRI), hostname (UTS), hostPorts, privilege."""
         for w in self.pods.values():
             meta = w.pod.metadata
             if meta.uid == pod_uid:
@@ -389,6 +374,7 @@ class Agent:
                     namespace=meta.namespace,
                     labels=dict(meta.labels),
                     annotations=dict(meta.annotations),
+                    hostname=w.hostname_and_domain()[0],
                     port_mappings=host_port_mappings(w.pod),
                     privileged=has_privileged_container(w.pod),
                 )
@@ -1164,11 +1150,11 @@ def tune_gc() -> None:
 
 
 def make_sandboxes(
-    home: Path, port_mappings: Callable[[str], tuple[PortMapping, ...]] | None = None
+    home: Path, describe: Callable[[str], PodSandboxSpec | None] | None = None
 ) -> SandboxManager:
     """Network-namespace sandboxes when this build has them and runs as root, else host
     (where a pod's ports are the host's own, so hostPort needs nothing).
-    `port_mappings` gives a pod's hostPorts by its uid."""
+    `describe` tells a pod's hostname and hostPorts by its uid."""
     try:
         from podkeeper.runtime.process.sandbox import NamespaceSandboxes
     except ModuleNotFoundError:
@@ -1176,8 +1162,8 @@ def make_sandboxes(
     manager = NamespaceSandboxes.for_home(home)
     if manager is None:
         return HostSandboxes()
-    if port_mappings is not None:
-        manager.port_mappings = port_mappings
+    if describe is not None:
+        manager.describe = describe
     return manager
 
 

@@ -210,6 +210,21 @@ class SandboxError(Exception):
 
 
 @dataclass(frozen=True)
+class PodSandboxSpec:
+    """What a sandbox manager learns of a pod beyond its uid and name (the agent's
+    `describe` hook), as the kubelet's generatePodSandboxConfig
+    (pkg/kubelet/kuberuntime/kuberuntime_sandbox.go) fills the CRI PodSandboxConfig."""
+
+    namespace: str = "default"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    # GeneratePodHostNameAndDomain: spec.hostname, else the pod name cut to 63 characters.
+    hostname: str = ""
+    port_mappings: tuple[tuple[str, int, int, str], ...] = ()  # protocol, container, host, ip
+    privileged: bool = False  # core/security.py has_privileged_container
+
+
+@dataclass(frozen=True)
 class SandboxInfo:
     """The pod's sandbox as the runtime needs it (the CRI's PodSandbox).
 

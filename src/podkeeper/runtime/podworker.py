@@ -576,6 +576,17 @@ class PodWorker:
             hosts_file=self._hosts_file(name) if mounts else "",
         )
 
+    def hostname_and_domain(self) -> tuple[str, str]:
+        """The kubelet's GeneratePodHostNameAndDomain: spec.hostname or the pod name, and
+        the domain when spec.subdomain is set (core/hostsfile.py)."""
+        spec = self.obj["spec"]
+        return hostsfile.hostname_and_domain(
+            self.name,
+            self.namespace,
+            str(spec.get("hostname") or ""),
+            str(spec.get("subdomain") or ""),
+        )
+
     def _hosts_file(self, name: str) -> str:
         """The pod's managed hosts file for container `name`, (re)written now as the
         kubelet's `makeMounts` does at each container start (a replaced sandbox may have a
@@ -594,12 +605,7 @@ class PodWorker:
         if not self.machine.pod_ip or not hostsfile.mounts_hosts_file(paths):
             return ""
         host_network = self.pod.spec.host_network
-        hostname, domain = hostsfile.hostname_and_domain(
-            self.name,
-            self.namespace,
-            str(spec.get("hostname") or ""),
-            str(spec.get("subdomain") or ""),
-        )
+        hostname, domain = self.hostname_and_domain()
         text = hostsfile.content(
             host_network=host_network,
             pod_ips=(self.machine.pod_ip,),

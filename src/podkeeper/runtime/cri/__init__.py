@@ -15,7 +15,8 @@ from podkeeper.runtime.cri.client import CriClient, CriError
 from podkeeper.runtime.cri.containerd import ManagedContainerd, home_tag, unavailable_reason
 from podkeeper.runtime.cri.exits import CriInstance
 from podkeeper.runtime.cri.runtime import CriRuntime
-from podkeeper.runtime.cri.sandboxes import CriSandboxes, CriState, PodSandboxSpec
+from podkeeper.runtime.cri.sandboxes import CriSandboxes, CriState
+from podkeeper.runtime.interface import PodSandboxSpec
 
 DEFAULT_CRI_ENDPOINT = "unix:///run/containerd/containerd.sock"
 

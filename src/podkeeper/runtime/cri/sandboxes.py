@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from podkeeper.runtime.cri._gen import api_pb2 as pb
 from podkeeper.runtime.cri.client import CriClient, CriError
 from podkeeper.runtime.cri.containerd import remove_cgroup_tree
-from podkeeper.runtime.interface import SandboxError, SandboxInfo
+from podkeeper.runtime.interface import PodSandboxSpec, SandboxError, SandboxInfo
 from podkeeper.runtime.logs import pod_log_dir
 
 log = logging.getLogger("podkeeper.cri")
@@ -30,18 +30,6 @@ CONTAINER_NAME = "io.kubernetes.container.name"
 HOME_LABEL = "podkeeper.home"
 INSTANCE_LABEL = "podkeeper.instance"
 SANDBOX_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True)
-class PodSandboxSpec:
-    """What the agent knows of a pod beyond its uid and name, for the sandbox config."""
-
-    namespace: str = "default"
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    hostname: str = ""
-    port_mappings: tuple[tuple[str, int, int, str], ...] = ()  # protocol, container, host, ip
-    privileged: bool = False  # core/security.py has_privileged_container
 
 
 @dataclass

@@ -588,7 +588,9 @@ class ProcessRuntime:
             # interface.md: the process runtime has no image ENTRYPOINT to fall back on.
             raise ConfigError(
                 f"container {request.container_name!r} has no command: the process runtime"
-                " runs `command` + `args` and treats `image` as a label"
+                " runs `command` + `args` and treats `image` as a label; to run the image's"
+                " entrypoint, set spec.runtimeClassName: podkeeper-containerd (or start the"
+                " agent with --runtime containerd)"
             )
         check_security(request.security, request.pod_key, request.container_name)
         env = dict(request.env)

@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 from podkeeper.core.hostports import PortMapping
 from podkeeper.core.hostsfile import truncate_hostname
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
-from podkeeper.runtime.interface import SandboxError, SandboxInfo
+from podkeeper.runtime.interface import PodSandboxSpec, SandboxError, SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
 from podkeeper.runtime.process.hostports import HostPort, HostPortTable
 
@@ -458,9 +458,9 @@ class NamespaceSandboxes:
         self._lock = asyncio.Lock()
         self._bridge_up = False
         self._ip = shutil.which("ip") or "/usr/sbin/ip"
-        # A pod's hostPorts by its uid (the agent sets it: core/hostports.py), mapped by
-        # this home's nftables table as the CNI portmap plugin would (hostports.py).
-        self.port_mappings: Callable[[str], tuple[PortMapping, ...]] = lambda uid: ()
+        # What the agent knows of a pod by its uid (its hostname, its hostPorts, which
+        # this home's nftables table maps as the CNI portmap plugin would: hostports.py).
+        self.describe: Callable[[str], PodSandboxSpec | None] = lambda uid: None
         self._host_ports = HostPortTable(str(self.home), self.bridge)
         # Seconds of the last create/destroy, for the benchmark and the report.
         self.timings: dict[str, float] = {}
@@ -619,10 +619,12 @@ class NamespaceSandboxes:
                 pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
             )
         t0 = time.perf_counter()
-        ports = self.port_mappings(pod_uid)
+        spec = self.describe(pod_uid) or PodSandboxSpec()
         async with self._lock:
             try:
-                live = await asyncio.to_thread(self._create_sync, pod_uid, pod_name, ports)
+                live = await asyncio.to_thread(
+                    self._create_sync, pod_uid, pod_name, spec.port_mappings
+                )
             except (SandboxError, OSError) as e:
                 # Never the host network for a pod that asked for its own (issue 13
                 # item 9): the pod worker reports it and tries again, as the kubelet
@@ -633,7 +635,7 @@ class NamespaceSandboxes:
             pod_uid,
             live.record.ip,
             netns_path=os.path.join(NETNS_DIR, live.record.netns),
-            hostname=pod_hostname(pod_name),
+            hostname=spec.hostname or pod_hostname(pod_name),
             pid_namespace=True,
             private_tmp=True,
             hidden_paths=hidden,
