@@ -733,7 +733,6 @@ NO_DEADLINE_UPDATE = (
     " image changes in a pod update (runtime/agent.py _spec_changed) and the deadline is"
     " fixed when the pod is created"
 )
-NO_SERVICE_ENV = "podkeeper does not set the Service environment variables (FOO_SERVICE_HOST...)"
 NO_SUBPATH_RETRY = (
     "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
     " expanded again with the pod's updated annotations"
@@ -822,7 +821,7 @@ def po4(e: Env) -> Spec:
     )
 
 
-@case("PO5", "environment variables for services", xfail={"*": NO_SERVICE_ENV})
+@case("PO5", "environment variables for services")
 def po5(e: Env) -> Spec:
     p = "po5"
     server = pod(

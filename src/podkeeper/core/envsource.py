@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -221,16 +222,21 @@ def resolve_env(
     lookup: Lookup,
     containers: Sequence[Container] = (),
     node: Allocatable = Allocatable(0, 0, 0),
+    services: Mapping[str, str] | None = None,
 ) -> ContainerEnv:
-    """The container's variables as `makeEnvironmentVariables` makes them (without the
-    service links). Raises `EnvError` with the kubelet's message when a source is missing."""
+    """The container's variables as `makeEnvironmentVariables` makes them. `services`: the
+    Service variables the pod sees (core/servicelinks.py); a `value` may expand them and
+    the container's own variables override them (`MappingFuncFor(tmpEnv, serviceEnv)`,
+    then "Append service env vars" for the names not defined). Raises `EnvError` with the
+    kubelet's message when a source is missing."""
     objects = _Sources(pod.namespace, lookup)
     env: dict[str, str] = {}
+    links: Mapping[str, str] = services or {}
     warnings = _env_from(container.env_from, objects, env)
     for var in container.env:
         value: str | None
         if var.value:
-            value = expand(var.value, env)
+            value = expand(var.value, ChainMap(env, dict(links)) if links else env)
         elif var.field_ref is not None:
             value = field_value(var.field_ref, pod)
         elif var.resource_field_ref is not None:
@@ -244,4 +250,6 @@ def resolve_env(
         if value is None:
             continue  # optional and missing: the variable is not set at all
         env[var.name] = value
+    for name, value in links.items():
+        env.setdefault(name, value)
     return ContainerEnv(env, warnings)

@@ -30,6 +30,7 @@ from podkeeper.core.pod import PodMachine
 from podkeeper.core.result import ProbeOutcome, Result
 from podkeeper.core.runtimeclass import check_pod_runtime
 from podkeeper.core.security import effective_security
+from podkeeper.core.servicelinks import DEFAULT_NAMESPACE, service_env
 from podkeeper.core.spec import Container, Pod, ProbeType
 from podkeeper.core.status import (
     api_conditions,
@@ -637,16 +638,28 @@ class PodWorker:
             pod_ips=(self.machine.pod_ip,) if self.machine.pod_ip else (),
         )
         needs_node = any(v.resource_field_ref is not None for v in container.env)
+        links = spec.get("enableServiceLinks")
         result = resolve_env(
             container,
             pod,
             lambda kind, name: agent.store.get_object(kind, meta.namespace, name),
             self.pod.all_containers(),
             node_allocatable(agent.home) if needs_node else Allocatable(0, 0, 0),
+            self._service_env(links is not False),
         )
         for reason, message in result.warnings:
             agent.record_event(self, Event("Warning", reason, message, None, agent.now()))
         return result.env
+
+    def _service_env(self, enable_links: bool) -> dict[str, str]:
+        """The Services' variables for a container starting now (core/servicelinks.py): the
+        namespace's Services when links are on, and `default/kubernetes` always."""
+        store, ns = self.agent.store, self.pod.metadata.namespace
+        services = store.list_objects("Service", ns) if enable_links else []
+        master = store.get_object("Service", DEFAULT_NAMESPACE, "kubernetes")
+        if master is not None:
+            services.append(master)
+        return service_env(services, ns, enable_links)
 
     def config_changed(self) -> None:
         """A ConfigMap or Secret of the namespace changed: retry config errors now."""
