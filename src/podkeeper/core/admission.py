@@ -14,13 +14,20 @@ the kubelet's order:
   kubelet reads `pod.Labels`, not the node selector) differs from the node's OS;
 - `rejectPodAdmissionBasedOnOSField`: `spec.os.name` is set and is not the node's OS.
 
+Before them runs the sysctl allowlist (pkg/kubelet/sysctl/allowlist.go, added to the
+admit handlers ahead of the predicate handler in kubelet.go `NewMainKubelet`): a pod
+asking for a sysctl outside the safe list is rejected with `SysctlForbidden`
+(core/sysctls.py).
+
 Resource predicates (OutOfcpu...) do not apply: podkeeper has no node capacity to fill.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from podkeeper.core.sysctls import FORBIDDEN_REASON, forbidden
 
 #: runtime.GOOS of podkeeper's node.
 NODE_OS = "linux"
@@ -44,10 +51,19 @@ class Rejection:
         return "Pod was rejected: " + self.message
 
 
-def admit(labels: Mapping[str, str], os_name: str | None) -> Rejection | None:
+def admit(
+    labels: Mapping[str, str],
+    os_name: str | None,
+    sysctls: Sequence[tuple[str, str]] = (),
+    host_network: bool = False,
+) -> Rejection | None:
     """None when the pod may run here, else the first failing check's `Rejection`.
 
-    `labels` are the pod's labels, `os_name` its `spec.os.name` (None when unset)."""
+    `labels` are the pod's labels, `os_name` its `spec.os.name` (None when unset),
+    `sysctls` its `securityContext.sysctls`."""
+    refused = forbidden(sysctls, host_network)
+    if refused is not None:
+        return Rejection(FORBIDDEN_REASON, refused)
     selector = labels.get(OS_LABEL)
     if selector is not None and selector != NODE_OS:
         return Rejection(

@@ -237,7 +237,9 @@ class PodMachine:
             self._emit(
                 ev.scheduled(pod.metadata.namespace, pod.metadata.name, node_name), None, now
             )
-            self.rejection = admit(pod.metadata.label_dict, pod.spec.os_name)
+            self.rejection = admit(
+                pod.metadata.label_dict, pod.spec.os_name, pod.spec.sysctls, pod.spec.host_network
+            )
         if self.rejection is not None:
             self._reject(self.rejection, now)
         self._sync(now)

@@ -216,6 +216,8 @@ class PodSpec:
     #: spec.readinessGates' condition types: Ready also waits for each (core/status.py).
     readiness_gates: tuple[str, ...] = ()
     os_name: str | None = None  # spec.os.name (core/admission.py)
+    #: securityContext.sysctls as (name, value), names as written (core/sysctls.py).
+    sysctls: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

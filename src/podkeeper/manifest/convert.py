@@ -287,5 +287,10 @@ def pod_from_object(obj: dict[str, Any], uid: str = "") -> spec.Pod:
                 if isinstance(g, dict) and as_str(g.get("conditionType"))
             ),
             os_name=_os_name(pod_spec.get("os")),
+            sysctls=tuple(
+                (as_str(x.get("name")), as_str(x.get("value")))
+                for x in as_list(as_map(pod_spec.get("securityContext")).get("sysctls"))
+                if isinstance(x, dict) and as_str(x.get("name"))
+            ),
         ),
     )

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from podkeeper.core import sysctls
 from podkeeper.manifest import names
 from podkeeper.manifest.checks import (
     Errors,
@@ -26,7 +27,14 @@ from podkeeper.manifest.checks import (
     nonnegative,
 )
 from podkeeper.manifest.containers import validate_containers, validate_init_containers
-from podkeeper.manifest.field import INVALID, NOT_SUPPORTED, REQUIRED, FieldError, supported
+from podkeeper.manifest.field import (
+    DUPLICATE,
+    INVALID,
+    NOT_SUPPORTED,
+    REQUIRED,
+    FieldError,
+    supported,
+)
 from podkeeper.manifest.volumes import validate_volume_mounts, validate_volumes
 
 NameCheck = Callable[[str], list[str]]
@@ -205,6 +213,24 @@ def validate_pod_spec(
         errs.extend(FieldError(rc_path, INVALID, runtime_class, m) for m in msgs)
     _validate_os(spec, f"{path}.os", errs)
     _validate_host_aliases(spec, f"{path}.hostAliases", errs)
+    _validate_sysctls(spec, f"{path}.securityContext.sysctls", errs)
+
+
+def _validate_sysctls(spec: dict[str, Any], path: str, errs: Errors) -> None:
+    """`validateSysctls`: each name required, valid (core/sysctls.py) and given once."""
+    seen: set[str] = set()
+    for i, item in enumerate(as_list(as_map(spec.get("securityContext")).get("sysctls"))):
+        name = as_str(as_map(item).get("name"))
+        here = f"{path}[{i}].name"
+        if not name:
+            errs.append(FieldError(here, REQUIRED, "", ""))
+            continue
+        why = sysctls.invalid_name(name)
+        if why is not None:
+            errs.append(FieldError(here, INVALID, name, why))
+        elif name in seen:
+            errs.append(FieldError(here, DUPLICATE, name, ""))
+        seen.add(name)
 
 
 def validate_pod_template(

@@ -140,6 +140,7 @@ _POD_SPEC: Schema = {
         "runAsNonRoot": None,
         "supplementalGroups": None,
         "fsGroup": None,
+        "sysctls": [{"name": None, "value": None}],  # core/sysctls.py
     },
     "dnsPolicy": None,
     "schedulerName": None,

@@ -46,6 +46,7 @@ from podkeeper.core.runtimeclass import RuntimeClassError, agent_handler, lookup
 from podkeeper.core.security import has_privileged_container
 from podkeeper.core.spec import Container, ProbeType
 from podkeeper.core.status import api_conditions
+from podkeeper.core.sysctls import dotted
 from podkeeper.home import (
     AGENT_LOCK_NAME,
     DB_NAME,
@@ -377,6 +378,7 @@ class Agent:
                     hostname=w.hostname_and_domain()[0],
                     port_mappings=host_port_mappings(w.pod),
                     privileged=has_privileged_container(w.pod),
+                    sysctls={dotted(k): v for k, v in w.pod.spec.sysctls},
                 )
         return None
 

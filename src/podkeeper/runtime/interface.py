@@ -222,6 +222,8 @@ class PodSandboxSpec:
     hostname: str = ""
     port_mappings: tuple[tuple[str, int, int, str], ...] = ()  # protocol, container, host, ip
     privileged: bool = False  # core/security.py has_privileged_container
+    #: securityContext.sysctls, dotted names (core/sysctls.py), admitted already.
+    sysctls: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

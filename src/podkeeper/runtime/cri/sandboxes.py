@@ -80,6 +80,9 @@ class CriSandboxes:
             security_context=pb.LinuxSandboxSecurityContext(
                 namespace_options=ns_opts, privileged=spec.privileged
             ),
+            # generatePodSandboxLinuxConfig: the runtime sets them in the sandbox's
+            # namespaces, which the pod's containers share.
+            sysctls=dict(spec.sysctls),
         )
         if self.state.cgroup_parent:
             linux.cgroup_parent = f"{self.state.cgroup_parent}/pod{pod_uid}"

@@ -45,7 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +53,7 @@ from typing import Any, TypeVar
 
 from podkeeper.core.hostports import PortMapping
 from podkeeper.core.hostsfile import truncate_hostname
+from podkeeper.core.sysctls import NET, SAFE_SYSCTLS
 from podkeeper.home import home_agent_gone, make_private_dirs, write_private
 from podkeeper.runtime.interface import PodSandboxSpec, SandboxError, SandboxInfo
 from podkeeper.runtime.mounts import hide_step, message_step, open_message_step, volume_steps
@@ -613,17 +614,25 @@ class NamespaceSandboxes:
         Kubernetes) but still get per-container PID and mount namespaces. If the
         network cannot be made (a full disk, no free address) this raises
         `SandboxError`."""
+        spec = self.describe(pod_uid) or PodSandboxSpec()
+        shared = sorted(n for n in spec.sysctls if SAFE_SYSCTLS.get(n) != NET)
+        if shared:
+            # kernel.shm_rmid_forced lives in the IPC namespace, which the process
+            # runtime's containers share with the host: setting it would change the node.
+            raise SandboxError(
+                f"sysctl {', '.join(shared)}: the process runtime gives a pod no IPC namespace"
+                " of its own; run the pod with runtimeClassName: podkeeper-containerd"
+            )
         hidden = await asyncio.to_thread(self.hidden_paths)
         if host_network:
             return SandboxInfo(
                 pod_uid, "127.0.0.1", pid_namespace=True, private_tmp=True, hidden_paths=hidden
             )
         t0 = time.perf_counter()
-        spec = self.describe(pod_uid) or PodSandboxSpec()
         async with self._lock:
             try:
                 live = await asyncio.to_thread(
-                    self._create_sync, pod_uid, pod_name, spec.port_mappings
+                    self._create_sync, pod_uid, pod_name, spec.port_mappings, spec.sysctls
                 )
             except (SandboxError, OSError) as e:
                 # Never the host network for a pod that asked for its own (issue 13
@@ -680,10 +689,15 @@ class NamespaceSandboxes:
         return (NETNS_DIR, *dict.fromkeys(h for h in homes if os.path.isabs(h)))
 
     def _create_sync(
-        self, pod_uid: str, pod_name: str, ports: tuple[PortMapping, ...] = ()
+        self,
+        pod_uid: str,
+        pod_name: str,
+        ports: tuple[PortMapping, ...] = (),
+        sysctls: Mapping[str, str] | None = None,
     ) -> _Live:
         if pod_uid in self._live:  # a worker restarted for the same pod: same sandbox
             return self._live[pod_uid]
+        sysctls = sysctls or {}
         self._ensure_bridge()
         addr = self.pool.allocate()
         netns, veth = self.netns_name(pod_uid), self.veth_name(addr)
@@ -711,6 +725,8 @@ class NamespaceSandboxes:
                 ],
                 netns=rec.netns,
             )
+            for name, value in sorted(sysctls.items()):
+                self._set_sysctl(rec.netns, name, value)
         except (SandboxError, OSError):
             self._undo(rec)
             self.pool.release(addr)
@@ -727,6 +743,25 @@ class NamespaceSandboxes:
                 self.pool.release(addr)
                 raise
         return live
+
+    def _set_sysctl(self, netns: str, name: str, value: str) -> None:
+        """Write a net.* sysctl inside the pod's network namespace (/proc/sys/net shows the
+        namespace of whoever opens it). `name` is on the safe list (core/sysctls.py),
+        so its path stays under /proc/sys/net; the value goes as an argument, unquoted."""
+        path = "/proc/sys/" + name.translate(str.maketrans("./", "/."))
+        script = 'printf "%s\\n" "$0" > "$1"'
+        try:
+            res = subprocess.run(
+                [self._ip, "netns", "exec", netns, "sh", "-c", script, value, path],
+                capture_output=True,
+                text=True,
+                timeout=_IP_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SandboxError(f"sysctl {name}={value}: {e}") from e
+        if res.returncode != 0:
+            raise SandboxError(f"sysctl {name}={value}: {res.stderr.strip()}")
 
     def _sync_host_ports(self) -> None:
         """Write the live sandboxes' hostPorts (none: remove the table). OSError says why not."""
