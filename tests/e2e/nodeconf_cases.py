@@ -1513,11 +1513,6 @@ def sc9(e: Env) -> Spec:
 
 # == SY sysctl.go ====================================================================
 
-NO_IPC_NAMESPACE = (
-    "the process runtime gives a pod no IPC namespace of its own, so an IPC sysctl"
-    " (kernel.shm_rmid_forced) is refused with FailedCreatePodSandBox"
-)
-
 
 def _sy(cid: str, name: str, sysctl: str, ok: bool) -> None:
     p = cid.lower()
@@ -1551,10 +1546,7 @@ def _sy(cid: str, name: str, sysctl: str, ok: bool) -> None:
 
         return Spec([obj], check, terminal(p))
 
-    # kernel.shm_rmid_forced is in the IPC namespace, which the process runtime does not
-    # give a pod: there the sandbox is refused (the node's own value must not change).
-    xfail = {PROCESS: NO_IPC_NAMESPACE} if ok else {}
-    CASES.append(Case(cid, "SY", name, build, {}, xfail))
+    CASES.append(Case(cid, "SY", name, build, {}, {}))
 
 
 _sy("SY1", "sysctls are set", "kernel.shm_rmid_forced=1", True)

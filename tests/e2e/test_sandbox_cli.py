@@ -154,3 +154,44 @@ def test_host_port_on_the_process_runtime(pk: PK) -> None:
     pk.run("down", timeout=90)
     assert not _hostport_table(str(pk.home))
     assert _get("127.0.0.1", port) is None
+
+
+def _mounts_under(path: object) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [ln for ln in f if str(path) in ln]
+
+
+def test_a_pod_has_its_own_ipc_namespace_and_sysctls(pk: PK) -> None:
+    """The process runtime gives each pod one IPC namespace that its containers share (as
+    they share the pause container's in Kubernetes), so the safe IPC and net sysctls of
+    spec.securityContext.sysctls are set for the pod alone; `down` unmounts it."""
+    show = "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_local_port_range; "
+    ns = "readlink /proc/self/ns/ipc; sleep 3600"
+    sysctls = [
+        {"name": "kernel/shm_rmid_forced", "value": "1"},  # the slash form, converted
+        {"name": "net.ipv4.ip_local_port_range", "value": "20000 30000"},
+    ]
+    pk.up(
+        pod_manifest(
+            "shm",
+            [
+                {"name": "a", "image": "x", "command": ["sh", "-c", show + ns]},
+                {"name": "b", "image": "x", "command": ["sh", "-c", ns]},
+            ],
+            securityContext={"sysctls": sysctls},
+        ),
+        wait=True,
+    )
+    a = pk.wait_for("logs of a", lambda: len(pk.run("logs", "shm", "-c", "a").out.split()) >= 4, 30)
+    assert a
+    one, low, high, ipc_a = pk.run("logs", "shm", "-c", "a").out.split()[:4]
+    ipc_b = pk.wait_for("logs of b", lambda: pk.run("logs", "shm", "-c", "b").out.strip(), 30)
+    assert (one, low, high) == ("1", "20000", "30000")
+    assert ipc_a == ipc_b != os.readlink("/proc/self/ns/ipc")
+    with open("/proc/sys/kernel/shm_rmid_forced") as f:
+        host_value = f.read().strip()
+    assert any("nsfs" in ln for ln in _mounts_under(pk.home))  # the pod's IPC namespace
+    pk.run("down", timeout=90)
+    assert _mounts_under(pk.home) == []
+    with open("/proc/sys/kernel/shm_rmid_forced") as f:
+        assert f.read().strip() == host_value  # the node's own value never changed

@@ -235,6 +235,7 @@ class SandboxInfo:
     pod_uid: str
     ip: str = "127.0.0.1"
     netns_path: str | None = None  # e.g. /run/netns/pk-<uid>; containers join it
+    ipc_path: str | None = None  # the pod's IPC namespace (a bind-mounted file); joined too
     hostname: str | None = None  # UTS namespace hostname (the pod name)
     pid_namespace: bool = False  # each container's first process is PID 1
     private_tmp: bool = False  # a mount namespace with its own /tmp

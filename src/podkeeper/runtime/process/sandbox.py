@@ -71,6 +71,8 @@ NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
 # The hosts file now lives in the pod's folder under the home (runtime/hostsfile.py).
 NETNS_ETC = "/etc/netns"
 RECORDS_DIR = "sandboxes"  # under the agent home
+IPC_DIR = "ipc"  # under RECORDS_DIR: one bind-mounted IPC namespace file per pod
+_MNT_DETACH = 2
 # Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
 OWNER_LOCK = "owner.lock"
 _HIDDEN_TTL = 10.0
@@ -171,6 +173,8 @@ class SandboxRecord:
     # hostPorts (protocol, containerPort, hostPort, hostIP): a restarted agent that keeps
     # the pod maps them again; records of earlier versions have none.
     ports: tuple[PortMapping, ...] = ()
+    # The pod's IPC namespace, kept by a bind mount on this file ("" for older records).
+    ipc: str = ""
 
     def dump(self) -> str:
         return json.dumps({**self.__dict__, "ports": [list(p) for p in self.ports]})
@@ -180,7 +184,12 @@ class SandboxRecord:
         d = json.loads(text)
         ports = tuple((str(p[0]), int(p[1]), int(p[2]), str(p[3])) for p in d.get("ports") or ())
         return SandboxRecord(
-            str(d["pod_uid"]), str(d["netns"]), str(d["veth"]), str(d["ip"]), ports
+            str(d["pod_uid"]),
+            str(d["netns"]),
+            str(d["veth"]),
+            str(d["ip"]),
+            ports,
+            str(d.get("ipc") or ""),
         )
 
 
@@ -295,8 +304,8 @@ def container_prefix(
 ) -> list[str]:
     """The argv prefix that puts a container's process into its sandbox; [] for none.
 
-    Exec-only, so the pid never changes: `nsenter --net=<netns>` joins the
-    pod's network namespace (all containers of a pod share it, as they share
+    Exec-only, so the pid never changes: `nsenter --net=<netns> --ipc=<ipc>` joins the
+    pod's network and IPC namespaces (all containers of a pod share them, as they share
     the pause container's in Kubernetes), `unshare --uts --mount` makes the
     container's own UTS and mount namespaces (private propagation, unshare's
     default), then a shell sets the hostname, mounts /proc for the container's
@@ -319,8 +328,11 @@ def container_prefix(
     namespace (the kubelet mounts it only where the runtime can map a single file).
     Raises `MountPlanError`."""
     prefix: list[str] = []
-    if sandbox.netns_path:
-        prefix += [nsenter, f"--net={sandbox.netns_path}", "--"]
+    joins = [f"--net={sandbox.netns_path}"] if sandbox.netns_path else []
+    if sandbox.ipc_path:
+        joins.append(f"--ipc={sandbox.ipc_path}")
+    if joins:
+        prefix += [nsenter, *joins, "--"]
     flags: list[str] = []
     steps: list[str] = []
     if sandbox.hostname:
@@ -372,13 +384,14 @@ def container_prefix(
 
 
 def exec_prefix(init_pid: int, nsenter: str = "nsenter") -> tuple[str, ...]:
-    """The argv prefix that runs a command inside a container's namespaces (net, uts, mnt, pid).
+    """The argv prefix that runs a command inside a container's namespaces (net, ipc, uts,
+    mnt, pid).
 
     The CRI `ExecSync` as runc exec does it: join the container init's
     namespaces; nsenter forks so the command is a process of the container's
     PID namespace, and `--wd` (no value) takes the container init's working
     directory, since entering a mount namespace resets it to `/`."""
-    return (nsenter, "-t", str(init_pid), "-n", "-u", "-m", "-p", "--wd", "--")
+    return (nsenter, "-t", str(init_pid), "-n", "-i", "-u", "-m", "-p", "--wd", "--")
 
 
 _CLONE_NEWPID = 0x20000000
@@ -459,6 +472,8 @@ class NamespaceSandboxes:
         self._lock = asyncio.Lock()
         self._bridge_up = False
         self._ip = shutil.which("ip") or "/usr/sbin/ip"
+        self._unshare = shutil.which("unshare") or "/usr/bin/unshare"
+        self._nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
         # What the agent knows of a pod by its uid (its hostname, its hostPorts, which
         # this home's nftables table maps as the CNI portmap plugin would: hostports.py).
         self.describe: Callable[[str], PodSandboxSpec | None] = lambda uid: None
@@ -616,12 +631,12 @@ class NamespaceSandboxes:
         `SandboxError`."""
         spec = self.describe(pod_uid) or PodSandboxSpec()
         shared = sorted(n for n in spec.sysctls if SAFE_SYSCTLS.get(n) != NET)
-        if shared:
-            # kernel.shm_rmid_forced lives in the IPC namespace, which the process
-            # runtime's containers share with the host: setting it would change the node.
+        if shared and host_network:
+            # A hostNetwork pod gets no namespaces of its own here (the IPC one included):
+            # kernel.shm_rmid_forced would change the node's.
             raise SandboxError(
-                f"sysctl {', '.join(shared)}: the process runtime gives a pod no IPC namespace"
-                " of its own; run the pod with runtimeClassName: podkeeper-containerd"
+                f"sysctl {', '.join(shared)}: a hostNetwork pod on the process runtime has no"
+                " IPC namespace of its own; run it with runtimeClassName: podkeeper-containerd"
             )
         hidden = await asyncio.to_thread(self.hidden_paths)
         if host_network:
@@ -644,6 +659,7 @@ class NamespaceSandboxes:
             pod_uid,
             live.record.ip,
             netns_path=os.path.join(NETNS_DIR, live.record.netns),
+            ipc_path=live.record.ipc or None,
             hostname=spec.hostname or pod_hostname(pod_name),
             pid_namespace=True,
             private_tmp=True,
@@ -701,8 +717,9 @@ class NamespaceSandboxes:
         self._ensure_bridge()
         addr = self.pool.allocate()
         netns, veth = self.netns_name(pod_uid), self.veth_name(addr)
-        rec = SandboxRecord(pod_uid, netns, veth, str(addr), ports)
-        make_private_dirs(self.records)
+        ipc = str(self.records / IPC_DIR / pod_uid)
+        rec = SandboxRecord(pod_uid, netns, veth, str(addr), ports, ipc)
+        make_private_dirs(self.records / IPC_DIR)
         # Written first: a crash half-way still leaves enough to clean up. Owner-only,
         # like everything under the home (issue 13 item 5).
         write_private(self.records / pod_uid, rec.dump())
@@ -725,8 +742,9 @@ class NamespaceSandboxes:
                 ],
                 netns=rec.netns,
             )
+            self._make_ipc_namespace(ipc)
             for name, value in sorted(sysctls.items()):
-                self._set_sysctl(rec.netns, name, value)
+                self._set_sysctl(rec, name, value)
         except (SandboxError, OSError):
             self._undo(rec)
             self.pool.release(addr)
@@ -744,15 +762,42 @@ class NamespaceSandboxes:
                 raise
         return live
 
-    def _set_sysctl(self, netns: str, name: str, value: str) -> None:
-        """Write a net.* sysctl inside the pod's network namespace (/proc/sys/net shows the
-        namespace of whoever opens it). `name` is on the safe list (core/sysctls.py),
-        so its path stays under /proc/sys/net; the value goes as an argument, unquoted."""
+    def _make_ipc_namespace(self, path: str) -> None:
+        """A new IPC namespace for the pod, kept by a bind mount on `path` (`unshare
+        --ipc=FILE`, as `ip netns add` keeps a network namespace): every container of the
+        pod joins it, as they share the sandbox's in Kubernetes, and no other pod sees
+        its System V shared memory, semaphores or message queues."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.close(fd)
+        try:
+            res = subprocess.run(
+                [self._unshare, f"--ipc={path}", "true"],
+                capture_output=True,
+                text=True,
+                timeout=_IP_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise SandboxError(f"unshare --ipc: {e}") from e
+        if res.returncode != 0:
+            raise SandboxError(f"unshare --ipc: {res.stderr.strip()}")
+
+    def _set_sysctl(self, rec: SandboxRecord, name: str, value: str) -> None:
+        """Write a sysctl inside the pod's network or IPC namespace (/proc/sys/net and the
+        IPC sysctls show the namespace of whoever opens them). `name` is on the safe list
+        (core/sysctls.py), so its path stays under /proc/sys; the value goes as an
+        argument, unquoted."""
         path = "/proc/sys/" + name.translate(str.maketrans("./", "/."))
+        if SAFE_SYSCTLS.get(name) == NET:
+            join = f"--net={os.path.join(NETNS_DIR, rec.netns)}"
+        elif rec.ipc:
+            join = f"--ipc={rec.ipc}"
+        else:
+            raise SandboxError(f"sysctl {name}: this sandbox has no namespace for it")
         script = 'printf "%s\\n" "$0" > "$1"'
         try:
             res = subprocess.run(
-                [self._ip, "netns", "exec", netns, "sh", "-c", script, value, path],
+                [self._nsenter, join, "--", "sh", "-c", script, value, path],
                 capture_output=True,
                 text=True,
                 timeout=_IP_TIMEOUT,
@@ -777,6 +822,8 @@ class NamespaceSandboxes:
         # Deleting the host end removes both ends at once; a namespace's own
         # removal frees its veth only later, from a kernel work queue.
         self._run_ip([f"link del {rec.veth}", f"netns del {rec.netns}"], force=True)
+        if rec.ipc:
+            _remove_ns_file(rec.ipc)
         shutil.rmtree(os.path.join(NETNS_ETC, rec.netns), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             (self.records / rec.pod_uid).unlink()
@@ -921,6 +968,18 @@ class NamespaceSandboxes:
                     f"bridge {name} of {home}, whose agent is gone, and its {owned} pod sandbox(es)"
                 )
         return gone
+
+
+def _remove_ns_file(path: str) -> None:
+    """Unmount a namespace kept by a bind mount on `path` and remove the file (either may
+    be gone already: a half-made sandbox, a second cleanup)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(path.encode(), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (2, 22):  # ENOENT, EINVAL (not a mount point)
+            log.warning("umount %s: errno %d", path, err)
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+        os.unlink(path)
 
 
 def _bridge_forwarding(bridge: str, tag: str, add: bool) -> None:
