@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     home.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if host_sandboxes:
-        agent_mod.make_sandboxes = lambda home: HostSandboxes()
+        agent_mod.make_sandboxes = lambda home, describe=None: HostSandboxes()
 
     lateness: list[float] = []
     window_start = [time.monotonic()]

@@ -728,16 +728,6 @@ def ic4(e: Env) -> Spec:
 
 # == PO pods.go ======================================================================
 
-NO_DEADLINE_UPDATE = (
-    "a running pod's spec.activeDeadlineSeconds cannot be changed: the agent accepts only"
-    " image changes in a pod update (runtime/agent.py _spec_changed) and the deadline is"
-    " fixed when the pod is created"
-)
-NO_SUBPATH_RETRY = (
-    "the pod stays Pending after the annotation is added: a failed subPathExpr is not"
-    " expanded again with the pod's updated annotations"
-)
-
 
 @case("PO1", "a pod gets a host IP")
 def po1(e: Env) -> Spec:
@@ -796,11 +786,7 @@ def po3(e: Env) -> Spec:
     )
 
 
-@case(
-    "PO4",
-    "activeDeadlineSeconds can be updated on a running pod",
-    xfail={"*": NO_DEADLINE_UPDATE},
-)
+@case("PO4", "activeDeadlineSeconds can be updated on a running pod")
 def po4(e: Env) -> Spec:
     p = "po4"
 
@@ -1072,11 +1058,7 @@ def _ex78_pod(e: Env, p: str, script: str, annotations: dict[str, str] | None) -
     )
 
 
-@case(
-    "EX7",
-    "a failing subPathExpr is fixed by an annotation during the pod's life",
-    xfail={"*": NO_SUBPATH_RETRY},
-)
+@case("EX7", "a failing subPathExpr is fixed by an annotation during the pod's life")
 def ex7(e: Env) -> Spec:
     """[Slow] in the e2e (Pending for 2 min); here Pending is held for 15 s."""
     p = "ex7"

@@ -251,6 +251,32 @@ def test_reapply_unchanged_and_immutable_pod_spec(pk: PK) -> None:
     assert len(names) == len(set(names))
 
 
+def test_active_deadline_can_be_set_or_lowered_on_a_running_pod(pk: PK) -> None:
+    """ValidatePodUpdate: spec.activeDeadlineSeconds may be set or lowered on a running pod
+    (never raised or removed); the pod then ends DeadlineExceeded, counted from its start."""
+    pod = pod_manifest("late", [{"name": "a", "image": "x", "command": SLEEP}])
+    pk.up(pod, wait=True)
+    pod["spec"]["activeDeadlineSeconds"] = 600
+    pk.run("apply", "-f", str(pk.write("set.yaml", [pod])))
+    pod["spec"]["activeDeadlineSeconds"] = 900
+    raised = pk.run("apply", "-f", str(pk.write("raised.yaml", [pod])), check=False)
+    assert raised.code != 0
+    assert (
+        "spec.activeDeadlineSeconds: Invalid value: 900: must be less than or equal to "
+        "previous value" in raised.err
+    )
+    assert pk.pod("late")["status"]["phase"] == "Running"
+    pod["spec"]["activeDeadlineSeconds"] = 1
+    pk.run("apply", "-f", str(pk.write("lowered.yaml", [pod])))
+    status = pk.wait_for(
+        "DeadlineExceeded",
+        lambda: (s := pk.pod("late")["status"]).get("reason") == "DeadlineExceeded" and s,
+        30,
+    )
+    assert status["phase"] == "Failed"
+    assert pk.pod("late")["spec"]["activeDeadlineSeconds"] == 1
+
+
 def test_down_after_a_crash_drains_what_the_dead_agent_left(pk: PK) -> None:
     """issue 13 item 7: `down` with no agent but containers left by a SIGKILLed one starts
     an agent to take them over and drains them, instead of "no agent running"."""

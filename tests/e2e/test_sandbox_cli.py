@@ -190,8 +190,10 @@ def test_a_pod_has_its_own_ipc_namespace_and_sysctls(pk: PK) -> None:
     assert ipc_a == ipc_b != os.readlink("/proc/self/ns/ipc")
     with open("/proc/sys/kernel/shm_rmid_forced") as f:
         host_value = f.read().strip()
-    assert any("nsfs" in ln for ln in _mounts_under(pk.home))  # the pod's IPC namespace
+    ipc_files = f"{sb.IPC_ROOT}/pk-{sb.home_tag(pk.home)}-"
+    assert any("nsfs" in ln for ln in _mounts_under(ipc_files))  # the pod's IPC namespace
     pk.run("down", timeout=90)
-    assert _mounts_under(pk.home) == []
+    assert _mounts_under(ipc_files) == []
+    assert not [n for n in os.listdir(sb.IPC_ROOT) if n.startswith(f"pk-{sb.home_tag(pk.home)}-")]
     with open("/proc/sys/kernel/shm_rmid_forced") as f:
         assert f.read().strip() == host_value  # the node's own value never changed

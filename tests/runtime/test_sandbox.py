@@ -119,6 +119,14 @@ def test_container_prefix_shapes() -> None:
     assert full[3:7] == ["unshare", "--uts", "--mount", "--"]
     assert "mount -t proc" in full[-2] and "mount -t overlay" in full[-2]
     assert full[-1] == "web"  # $0 of the setup shell: the hostname to set
+    # The pod's IPC namespace is joined with its network one (shared by its containers).
+    ipc = SandboxInfo("u", "10.0.0.2", "/run/netns/x", "web", ipc_path="/run/podkeeper-ipc/x")
+    assert container_prefix(ipc)[:4] == [
+        "nsenter",
+        "--net=/run/netns/x",
+        "--ipc=/run/podkeeper-ipc/x",
+        "--",
+    ]
     # hostNetwork: no network or UTS namespace, still PID (its /proc) and mount.
     hn = container_prefix(SandboxInfo("u", pid_namespace=True, private_tmp=True))
     assert hn[:3] == ["unshare", "--mount", "--"] and hn[-1] == "sh"

@@ -196,6 +196,7 @@ class PodMachine:
         self.finished = False
         self.status_version = 0
         # activeDeadlineSeconds (pkg/kubelet/active_deadline.go): counted from startTime.
+        self._deadline_from = now
         self.deadline_at: float | None = (
             now + pod.spec.active_deadline_seconds
             if pod.spec.active_deadline_seconds is not None
@@ -838,6 +839,12 @@ class PodMachine:
         self._events.append(ev.Event("Warning", rejection.reason, rejection.message, None, now))
         for w in self.workers:
             w.stopped = True
+
+    def set_active_deadline(self, seconds: int) -> None:
+        """A pod update set or lowered spec.activeDeadlineSeconds (ValidatePodUpdate allows
+        no more): still counted from the pod's start, checked at the next step, as the
+        kubelet's activeDeadlineHandler reads the updated spec at its next sync."""
+        self.deadline_at = self._deadline_from + seconds
 
     def _deadline_exceeded(self, now: float) -> None:
         """ShouldEvict: the pod turns Failed with reason DeadlineExceeded and is killed."""

@@ -30,10 +30,11 @@ import asyncio
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from podkeeper.runtime.nftables import nft_path
 
 log = logging.getLogger("podkeeper.lb.nft")
 
@@ -150,12 +151,6 @@ def ruleset(table: str, services: Sequence[NftService]) -> str:
             ]
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def nft_path() -> str | None:
-    return shutil.which("nft") or next(
-        (p for p in ("/usr/sbin/nft", "/sbin/nft") if os.access(p, os.X_OK)), None
-    )
 
 
 def available() -> tuple[bool, str]:

@@ -626,12 +626,22 @@ class Agent:
                 )
                 continue
             if existing is not None:
+                why = _deadline_update_error(existing.obj["spec"], obj["spec"])
+                if why:
+                    errors.append(f'Pod "{name}" is invalid: {why}')
+                    continue
                 images_changed.append((existing, obj))
             prepared.append(obj)
         if errors:
             raise ApplyError(errors)
         for worker, obj in images_changed:
-            if _take_images(worker.obj, obj):
+            deadline = obj["spec"].get("activeDeadlineSeconds")
+            changed_deadline = deadline != worker.obj["spec"].get("activeDeadlineSeconds")
+            if changed_deadline and isinstance(deadline, int):
+                worker.obj["spec"]["activeDeadlineSeconds"] = deadline
+                worker.machine.set_active_deadline(deadline)
+                worker.wake()
+            if _take_images(worker.obj, obj) or changed_deadline:
                 # The worker caches its snapshot by status version; the spec changed.
                 worker._snapshot = worker._published = None
                 self.store.put_object(worker.obj)
@@ -817,6 +827,9 @@ class Agent:
             worker._snapshot = None  # the cached snapshot keys on status, not labels
             self._pod_changed(worker)
             worker.volumes_changed()  # downwardAPI volumes show labels and annotations
+            # A container waiting on a config error (a subPathExpr or env from an
+            # annotation) is tried again with the new metadata, as at the next pod sync.
+            worker.config_changed()
         return worker.snapshot()
 
     async def _reap_pod(self, worker: PodWorker) -> None:
@@ -1183,7 +1196,7 @@ _IMAGE_LISTS = ("containers", "initContainers")
 
 
 def _without_images(spec: Obj) -> Obj:
-    out = {k: v for k, v in spec.items() if k != "nodeName"}
+    out = {k: v for k, v in spec.items() if k not in ("nodeName", "activeDeadlineSeconds")}
     for key in _IMAGE_LISTS:
         if isinstance(out.get(key), list):
             out[key] = [
@@ -1195,10 +1208,25 @@ def _without_images(spec: Obj) -> Obj:
 
 def _spec_changed(applied: Obj, new: Obj) -> bool:
     """Whether a re-applied pod spec differs in a field that cannot change, ignoring what
-    the agent itself filled in and `spec.containers[*].image` /
-    `spec.initContainers[*].image`, which `ValidatePodUpdate`
+    the agent itself filled in, `spec.containers[*].image` /
+    `spec.initContainers[*].image` and `spec.activeDeadlineSeconds` (checked by
+    `_deadline_update_error`), which `ValidatePodUpdate`
     (pkg/apis/core/validation/validation.go) lets change (issue 13 item 16)."""
     return _without_images(applied) != _without_images(new)
+
+
+def _deadline_update_error(applied: Obj, new: Obj) -> str:
+    """`ValidatePodUpdate` on activeDeadlineSeconds: it may be set or lowered, never
+    raised or removed; "" when the update is allowed."""
+    old, value = applied.get("activeDeadlineSeconds"), new.get("activeDeadlineSeconds")
+    where = "spec.activeDeadlineSeconds: Invalid value"
+    if value is None:
+        if old is not None:
+            return f"{where}: null: must not update from a positive integer to nil value"
+        return ""
+    if isinstance(old, int) and isinstance(value, int) and value > old:
+        return f"{where}: {value}: must be less than or equal to previous value"
+    return ""
 
 
 def _take_images(current: Obj, new: Obj) -> bool:

@@ -235,13 +235,13 @@ class SandboxInfo:
     pod_uid: str
     ip: str = "127.0.0.1"
     netns_path: str | None = None  # e.g. /run/netns/pk-<uid>; containers join it
-    ipc_path: str | None = None  # the pod's IPC namespace (a bind-mounted file); joined too
     hostname: str | None = None  # UTS namespace hostname (the pod name)
     pid_namespace: bool = False  # each container's first process is PID 1
     private_tmp: bool = False  # a mount namespace with its own /tmp
     sandbox_id: str = ""  # the CRI PodSandbox id (empty for the process runtime)
     # Host folders a container must not see (other pods' namespaces, agent homes).
     hidden_paths: tuple[str, ...] = ()
+    ipc_path: str | None = None  # the pod's IPC namespace (a bind-mounted file); joined too
 
 
 class SandboxManager(Protocol):

@@ -625,12 +625,16 @@ class PodWorker:
         Secrets; raises EnvError with the kubelet's message (CreateContainerConfigError)."""
         agent, meta = self.agent, self.pod.metadata
         spec = self.obj.get("spec") or {}
+        # Labels and annotations as they are now: a pod update may change them, and the
+        # kubelet's fieldRef reads the pod it syncs (the e2e "subPathExpr fixed by an
+        # annotation" case relies on it).
+        live = self.obj.get("metadata") or {}
         pod = DownwardPod(
             meta.name,
             meta.namespace,
             meta.uid,
-            dict(meta.labels),
-            dict(meta.annotations),
+            {str(k): str(v) for k, v in (live.get("labels") or {}).items()},
+            {str(k): str(v) for k, v in (live.get("annotations") or {}).items()},
             agent.node_name,
             # The ServiceAccount admission plugin sets `default` when none is given.
             str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"),
@@ -729,7 +733,9 @@ class PodWorker:
             m.container_config_error(a.container, a.instance_id, str(err), agent.now(), True)
             return
         except ConfigError as err:  # a volumeMount (subPath) that cannot be made
-            m.container_config_error(a.container, a.instance_id, err.message, agent.now())
+            # Retried like a missing source: a subPathExpr may be fixed by an annotation
+            # (the kubelet retries the failed sync; e2e "subPathExpr ... annotation").
+            m.container_config_error(a.container, a.instance_id, err.message, agent.now(), True)
             return
         log_path = request.log_path
         if request.termination_message_file:

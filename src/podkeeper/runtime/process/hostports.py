@@ -34,7 +34,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podkeeper.lb.nft import nft_path
+from podkeeper.runtime.nftables import nft_path
 
 log = logging.getLogger(__name__)
 

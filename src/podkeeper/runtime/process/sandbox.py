@@ -71,7 +71,10 @@ NETNS_DIR = "/run/netns"  # where `ip netns add` bind-mounts namespaces
 # The hosts file now lives in the pod's folder under the home (runtime/hostsfile.py).
 NETNS_ETC = "/etc/netns"
 RECORDS_DIR = "sandboxes"  # under the agent home
-IPC_DIR = "ipc"  # under RECORDS_DIR: one bind-mounted IPC namespace file per pod
+# One bind-mounted IPC namespace file per pod, named like its network namespace: outside
+# the home (an nsfs file reads as mode 0444, and nothing under a home is for others),
+# root-only, and hidden from containers like /run/netns.
+IPC_ROOT = "/run/podkeeper-ipc"
 _MNT_DETACH = 2
 # Held (flock) by the live agent of a home; a free lock means its sandboxes are orphans.
 OWNER_LOCK = "owner.lock"
@@ -702,7 +705,7 @@ class NamespaceSandboxes:
             alias = br.get("ifalias")
             if _BRIDGE_NAME.match(str(br.get("ifname", ""))) and isinstance(alias, str):
                 homes.append(alias)
-        return (NETNS_DIR, *dict.fromkeys(h for h in homes if os.path.isabs(h)))
+        return (NETNS_DIR, IPC_ROOT, *dict.fromkeys(h for h in homes if os.path.isabs(h)))
 
     def _create_sync(
         self,
@@ -717,9 +720,9 @@ class NamespaceSandboxes:
         self._ensure_bridge()
         addr = self.pool.allocate()
         netns, veth = self.netns_name(pod_uid), self.veth_name(addr)
-        ipc = str(self.records / IPC_DIR / pod_uid)
+        ipc = os.path.join(IPC_ROOT, netns)
         rec = SandboxRecord(pod_uid, netns, veth, str(addr), ports, ipc)
-        make_private_dirs(self.records / IPC_DIR)
+        make_private_dirs(self.records)
         # Written first: a crash half-way still leaves enough to clean up. Owner-only,
         # like everything under the home (issue 13 item 5).
         write_private(self.records / pod_uid, rec.dump())
@@ -767,7 +770,8 @@ class NamespaceSandboxes:
         --ipc=FILE`, as `ip netns add` keeps a network namespace): every container of the
         pod joins it, as they share the sandbox's in Kubernetes, and no other pod sees
         its System V shared memory, semaphores or message queues."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.makedirs(IPC_ROOT, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         os.close(fd)
         try:
             res = subprocess.run(
@@ -897,6 +901,17 @@ class NamespaceSandboxes:
             self._run_ip([f"netns del {name}"], force=True)
             shutil.rmtree(os.path.join(NETNS_ETC, name), ignore_errors=True)
             gone.append(f"network namespace {name}")
+        try:
+            ipc_names = sorted(os.listdir(IPC_ROOT))
+        except OSError:
+            ipc_names = []
+        for name in ipc_names:
+            if not name.startswith(self.netns_prefix) or name in live_ns:
+                continue
+            if name[len(self.netns_prefix) :] in keep:
+                continue
+            _remove_ns_file(os.path.join(IPC_ROOT, name))
+            gone.append(f"IPC namespace {name}")
         links = self._links()
         for name in links:
             if name.startswith(self.veth_prefix) and name not in kept_veths:
@@ -960,6 +975,8 @@ class NamespaceSandboxes:
                         if rec.netns.startswith(f"pk-{tag}-") and rec.veth.startswith(f"pk{tag}v"):
                             lines += [f"link del {rec.veth}", f"netns del {rec.netns}"]
                             shutil.rmtree(os.path.join(NETNS_ETC, rec.netns), ignore_errors=True)
+                            if rec.ipc == os.path.join(IPC_ROOT, rec.netns):
+                                _remove_ns_file(rec.ipc)
                             owned += 1
                         path.unlink(missing_ok=True)
                 self._run_ip(lines, force=True)
