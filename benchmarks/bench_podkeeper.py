@@ -182,6 +182,9 @@ def _remove_cgroups(home: Path) -> None:
     cgroups = CgroupManager(root_name_for_home(str(home)))
     if cgroups.available()[0]:
         cgroups.cleanup_stale()
+        # The root too (checking availability makes it, unmarked): once the home is
+        # deleted no sweep can prove whose it was, and each benchmark agent left one.
+        cgroups.remove_root(timeout=5.0)
 
 
 @contextlib.contextmanager

@@ -37,6 +37,8 @@ SERVER = [
 
 def _ours(tag: str) -> list[str]:
     out = [n for n in os.listdir(sb.NETNS_DIR) if n.startswith(f"pk-{tag}-")]
+    if os.path.isdir(sb.IPC_ROOT):
+        out += [f"ipc:{n}" for n in os.listdir(sb.IPC_ROOT) if n.startswith(f"pk-{tag}-")]
     links = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
     out += [str(li["ifname"]) for li in json.loads(links) if li["ifname"].startswith(f"pk{tag}")]
     return out
@@ -60,7 +62,7 @@ def test_pods_get_their_own_ips_and_down_cleans_up(pk: PK) -> None:
         with socket.create_connection((ip, 8080), timeout=5) as c:
             assert c.recv(100).decode() == name
     tag = sb.home_tag(pk.home)
-    assert len(_ours(tag)) == 2 + 2 + 1  # two netns, two veths, the bridge
+    assert len(_ours(tag)) == 2 + 2 + 2 + 1  # two netns, two IPC namespaces, two veths, the bridge
     t0 = time.monotonic()
     root = root_name_for_home(str(pk.home))
     assert glob.glob(f"/sys/fs/cgroup/*/{root}")  # the pods' cgroups live under it
@@ -83,7 +85,8 @@ def test_agent_sigkill_then_restart_cleans_up(pk: PK) -> None:
     # A restarted agent removes what the dead one left before it makes new sandboxes.
     pk.up(pod)
     pk.wait_for("gamma has an IP", lambda: pk.pod("gamma")["status"].get("podIP"), 30)
-    assert len(_ours(tag)) == 3  # one netns, one veth, the bridge: nothing of the old one
+    # one netns, one IPC namespace, one veth, the bridge: nothing of the old one
+    assert len(_ours(tag)) == 4
     pk.run("down", timeout=90)
     assert _ours(tag) == []
 

@@ -34,7 +34,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from podkeeper.runtime.nftables import nft_path
+from podkeeper.runtime.nftables import nft_path, write_proc
 
 log = logging.getLogger("podkeeper.lb.nft")
 
@@ -210,7 +210,7 @@ class NftTable:
             check=False,
         )
         for dev, old in self._localnet.items():
-            _write(ROUTE_LOCALNET.format(dev=dev), old)
+            write_proc(ROUTE_LOCALNET.format(dev=dev), old)
         self._localnet.clear()
         return r.returncode == 0
 
@@ -227,7 +227,7 @@ class NftTable:
             if old is None:
                 continue
             self._localnet[dev] = old.strip()
-            _write(path, "1")
+            write_proc(path, "1")
 
 
 async def _route_dev(ip: str) -> str | None:
@@ -257,14 +257,6 @@ def _read(path: str) -> str | None:
             return f.read()
     except OSError:
         return None
-
-
-def _write(path: str, value: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(value)
-    except OSError as exc:
-        log.warning("could not write %s: %s", path, exc)
 
 
 _IN_FLIGHT_STATES = frozenset({"SYN_SENT", "SYN_RECV", "ESTABLISHED"})

@@ -28,15 +28,12 @@ what a crashed one left.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podkeeper.runtime.nftables import nft_path
-
-log = logging.getLogger(__name__)
+from podkeeper.runtime.nftables import nft_path, write_proc
 
 ROUTE_LOCALNET = "/proc/sys/net/ipv4/conf/{dev}/route_localnet"
 _PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
@@ -122,7 +119,7 @@ class HostPortTable:
         if ports:
             # 127.0.0.1-sourced packets may leave through the bridge (portmap does the same);
             # the bridge is ours and goes with the last pod, so nothing is restored.
-            _write(ROUTE_LOCALNET.format(dev=self.bridge), "1")
+            write_proc(ROUTE_LOCALNET.format(dev=self.bridge), "1")
         try:
             r = subprocess.run(
                 [nft, "-f", "-"],
@@ -137,11 +134,3 @@ class HostPortTable:
             err = r.stderr.decode(errors="replace").strip()
             raise OSError(f"cannot write the hostPort table {self.table}: {err}")
         self._present = bool(ports)
-
-
-def _write(path: str, value: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(value)
-    except OSError as exc:
-        log.warning("could not write %s: %s", path, exc)

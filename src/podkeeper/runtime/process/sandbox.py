@@ -773,18 +773,7 @@ class NamespaceSandboxes:
         os.makedirs(IPC_ROOT, mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         os.close(fd)
-        try:
-            res = subprocess.run(
-                [self._unshare, f"--ipc={path}", "true"],
-                capture_output=True,
-                text=True,
-                timeout=_IP_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise SandboxError(f"unshare --ipc: {e}") from e
-        if res.returncode != 0:
-            raise SandboxError(f"unshare --ipc: {res.stderr.strip()}")
+        _run_tool([self._unshare, f"--ipc={path}", "true"], "unshare --ipc")
 
     def _set_sysctl(self, rec: SandboxRecord, name: str, value: str) -> None:
         """Write a sysctl inside the pod's network or IPC namespace (/proc/sys/net and the
@@ -799,18 +788,8 @@ class NamespaceSandboxes:
         else:
             raise SandboxError(f"sysctl {name}: this sandbox has no namespace for it")
         script = 'printf "%s\\n" "$0" > "$1"'
-        try:
-            res = subprocess.run(
-                [self._nsenter, join, "--", "sh", "-c", script, value, path],
-                capture_output=True,
-                text=True,
-                timeout=_IP_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise SandboxError(f"sysctl {name}={value}: {e}") from e
-        if res.returncode != 0:
-            raise SandboxError(f"sysctl {name}={value}: {res.stderr.strip()}")
+        argv = [self._nsenter, join, "--", "sh", "-c", script, value, path]
+        _run_tool(argv, f"sysctl {name}={value}")
 
     def _sync_host_ports(self) -> None:
         """Write the live sandboxes' hostPorts (none: remove the table). OSError says why not."""
@@ -889,27 +868,11 @@ class NamespaceSandboxes:
                 gone.append(f"pod sandbox of uid {rec.pod_uid}: address {rec.ip}")
         live_ns = {lv.record.netns for lv in self._live.values()}
         kept_veths |= {lv.record.veth for lv in self._live.values()}
-        try:
-            names = sorted(os.listdir(NETNS_DIR))
-        except OSError:
-            names = []
-        for name in names:
-            if not name.startswith(self.netns_prefix) or name in live_ns:
-                continue
-            if name[len(self.netns_prefix) :] in keep:
-                continue
+        for name in self._orphans(NETNS_DIR, live_ns, keep):
             self._run_ip([f"netns del {name}"], force=True)
             shutil.rmtree(os.path.join(NETNS_ETC, name), ignore_errors=True)
             gone.append(f"network namespace {name}")
-        try:
-            ipc_names = sorted(os.listdir(IPC_ROOT))
-        except OSError:
-            ipc_names = []
-        for name in ipc_names:
-            if not name.startswith(self.netns_prefix) or name in live_ns:
-                continue
-            if name[len(self.netns_prefix) :] in keep:
-                continue
+        for name in self._orphans(IPC_ROOT, live_ns, keep):
             _remove_ns_file(os.path.join(IPC_ROOT, name))
             gone.append(f"IPC namespace {name}")
         links = self._links()
@@ -928,6 +891,20 @@ class NamespaceSandboxes:
             self._sync_host_ports()
         except OSError as e:
             log.warning("%s", e)
+
+    def _orphans(self, folder: str, live: set[str], keep: frozenset[str]) -> list[str]:
+        """This home's namespace files in `folder` (named pk-<tag>-<uid>) that neither a
+        live sandbox nor a pod in `keep` owns."""
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return []
+        prefix = self.netns_prefix
+        return [
+            n
+            for n in names
+            if n.startswith(prefix) and n not in live and n[len(prefix) :] not in keep
+        ]
 
     def _sweep_dead_homes(self) -> list[str]:
         """Remove the bridges, namespaces and veths of other homes whose agent is provably gone.
@@ -985,6 +962,16 @@ class NamespaceSandboxes:
                     f"bridge {name} of {home}, whose agent is gone, and its {owned} pod sandbox(es)"
                 )
         return gone
+
+
+def _run_tool(argv: Sequence[str], what: str) -> None:
+    """Run a setup command (unshare, nsenter); SandboxError saying `what` failed and why."""
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=_IP_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SandboxError(f"{what}: {e}") from e
+    if res.returncode != 0:
+        raise SandboxError(f"{what}: {res.stderr.strip()}")
 
 
 def _remove_ns_file(path: str) -> None:
